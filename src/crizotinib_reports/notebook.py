@@ -1,0 +1,47 @@
+"""What a report notebook calls: check its parameters, load the data, show and cite.
+
+A notebook's code stays three kinds of line: `report = open_report(...)`, then
+`report.show(tables.x(...))` / `report.show(figures.y(...))`, then `report.show_references()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from IPython.display import HTML, Markdown, display
+
+from .data import Evidence, load_evidence
+from .figures import ReportFigure
+from .reports import get_report
+from .tables import ReportTable, references_table
+
+
+@dataclass
+class ReportSession:
+    name: str
+    parameters: dict[str, Any]
+    evidence: Evidence
+    source_ids: list[str] = field(default_factory=list)
+
+    def show(self, item: ReportTable | ReportFigure | str) -> None:
+        """Display a table, figure or generated Markdown, remembering its sources for the references."""
+        if isinstance(item, (ReportTable, ReportFigure)):
+            self.source_ids.extend(item.source_ids)
+            display(HTML(item._repr_html_()))
+        else:
+            display(Markdown(item))
+
+    def show_references(self) -> None:
+        self.show(references_table(self.evidence, self.source_ids))
+
+
+def open_report(name: str, namespace: dict[str, Any]) -> ReportSession:
+    """Check the notebook's parameters against the portfolio, then load validated evidence.
+
+    `namespace` is the notebook's globals(): the parameters cell (and papermill's injected
+    cell) define the values there; anything wrong stops the notebook with one clear line.
+    """
+    report = get_report(name)
+    values = report.resolve({p.name: namespace[p.name] for p in report.parameters if p.name in namespace})
+    return ReportSession(name, values, load_evidence(values["data_dir"]))

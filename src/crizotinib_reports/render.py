@@ -1,0 +1,452 @@
+"""Render executed report notebooks to self-contained HTML and to PDF, offline.
+
+Reports are read on machines without internet and archived as PDF, so nothing in
+a rendered page may load from the network: nbconvert's defaults pull require.js,
+MathJax, Mermaid and the widget manager from CDNs, and some outputs bring their
+own remote URLs (great_tables' ``opt_table_font(google_font(...))`` adds an
+``@import`` of Google Fonts, for one). Here:
+
+* the ``crizotinib`` template (templates/crizotinib/) empties nbconvert's CDN
+  blocks and inlines ``report.css`` (screen and print rules);
+* :func:`strip_remote_resources` removes every remote URL that would be
+  *loaded* (``src``, ``srcset``, ``<link href>``, CSS ``url()`` and ``@import``,
+  remote ``<script>``), keeping ``<a href>`` links, which are only followed on a
+  click and carry a report's citations;
+* :class:`WeasyPrintPDFExporter` prints that HTML with WeasyPrint through
+  :class:`OfflineURLFetcher`, which refuses anything but ``data:`` URLs and
+  files of the package's templates folder.
+
+Both exporters are registered as nbconvert exporters (``--to crizotinib_html``,
+``--to crizotinib_pdf``) by the package's entry points.
+
+Nothing here does I/O at import: report.css is read on first render.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+import weasyprint
+from bs4 import BeautifulSoup
+from bs4.element import Stylesheet
+from nbconvert.exporters import HTMLExporter
+from nbconvert.preprocessors import Preprocessor
+from nbformat import NotebookNode
+from traitlets import Bool, default, validate
+from traitlets.config import Config
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+__all__ = [
+    "OfflineURLFetcher",
+    "ReportHTMLExporter",
+    "ReportTitlePreprocessor",
+    "Renderer",
+    "WeasyPrintPDFExporter",
+    "css_string",
+    "first_heading",
+    "is_remote_url",
+    "strip_remote_resources",
+]
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+#: Folder holding the ``crizotinib`` nbconvert template (added to the template
+#: search path in code, so no install into jupyter's data dirs is needed).
+TEMPLATES_DIR = PACKAGE_DIR / "templates"
+TEMPLATE_NAME = "crizotinib"
+REPORT_CSS = PACKAGE_DIR / "report.css"
+
+
+@functools.cache
+def _report_css() -> str:
+    """report.css, read once per process (not at import)."""
+    return REPORT_CSS.read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------
+# Title
+# --------------------------------------------------------------------------
+
+_FENCED_CODE = re.compile(r"^[ \t]{0,3}(```|~~~).*?(?:^[ \t]{0,3}\1[^\n]*$|\Z)", re.M | re.S)
+_ATX_H1 = re.compile(r"^[ \t]{0,3}#[ \t]+(?P<text>.*?)(?:[ \t]+#+)?[ \t]*$", re.M)
+
+
+def _markdown_to_plain(text: str) -> str:
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)  # links, images -> their text
+    text = re.sub(r"<[^>]+>", "", text)  # inline HTML tags
+    text = re.sub(r"\*\*|__|\*|`", "", text)  # emphasis and code marks (single _ kept: snake_case)
+    return " ".join(text.split())
+
+
+def first_heading(nb: NotebookNode) -> str | None:
+    """Plain text of the first level-1 ATX heading (``# Title``) in a markdown cell.
+
+    A report's title is normally that heading; code fences are skipped so a
+    ``# comment`` in a fenced block is not taken for it.
+    """
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "markdown":
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list):  # unnormalised notebooks
+            source = "".join(source)
+        match = _ATX_H1.search(_FENCED_CODE.sub("", source))
+        if match:
+            text = _markdown_to_plain(match.group("text"))
+            if text:
+                return text
+    return None
+
+
+class ReportTitlePreprocessor(Preprocessor):
+    """Set ``metadata.title`` from the first ``# `` heading when the notebook has none.
+
+    The lab template takes the page ``<title>`` (and so the PDF's title and
+    running header) from ``metadata.title``, else from the file name, which
+    for a papermill run is a meaningless output path.
+    """
+
+    def preprocess(self, nb, resources):
+        if not nb.metadata.get("title"):
+            heading = first_heading(nb)
+            if heading:
+                nb.metadata["title"] = heading
+        return nb, resources
+
+
+def css_string(value: Any) -> str:
+    """Escape ``value`` for use inside a double-quoted CSS string in a <style>.
+
+    ``"`` and ``\\`` are backslash-escaped; control characters and ``<>&`` become
+    CSS hex escapes, so a title can neither end the string nor the <style>.
+    """
+    out = []
+    for char in str(value):
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char in "<>&" or ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\{ord(char):x} ")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------
+# Remote URL stripping
+# --------------------------------------------------------------------------
+
+_REMOTE_URL = re.compile(r"^\s*(?:(?:https?|ftps?|wss?):|//)", re.I)
+_CSS_IMPORT = re.compile(
+    r"""@import\s+(?:url\(\s*)?(?:"([^"]*)"|'([^']*)'|([^\s;)"']+))[^;]*;?""", re.I
+)
+_CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)"'\s]*))\s*\)""", re.I)
+_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.S)
+_URL_IN_TEXT = re.compile(r"""(?:https?|wss?):/{2}[^\s"'`)<>]+""", re.I)
+
+#: Attributes whose URL a browser (or WeasyPrint) loads by itself.
+_LOADING_ATTRS = (
+    "src", "srcset", "href", "xlink:href", "data", "poster", "background",
+    "action", "formaction", "ping", "manifest", "lowsrc", "dynsrc",
+)  # fmt: skip
+#: Elements whose ``href`` is only followed when clicked: citations stay links.
+_NAVIGATION_TAGS = {"a", "area"}
+#: Elements that are pointless without their remote resource: removed whole.
+_DROP_WHEN_REMOTE = {"script", "link", "iframe", "frame", "embed", "object", "base"}
+
+
+def is_remote_url(url: str) -> bool:
+    """True for URLs that reach the network (http, https, ftp, ws and ``//host``)."""
+    return bool(_REMOTE_URL.match(url))
+
+
+def _first_group(match: re.Match) -> str:
+    return next(group for group in match.groups() if group is not None)
+
+
+def _clean_css(css: str, removed: list[str]) -> str:
+    """Drop remote ``@import`` rules, turn remote ``url()`` into ``none``.
+
+    Comments naming a URL go too, so a grep of the page for 'http' finds only
+    real references (the lab CSS credits its sources in comments).
+    """
+
+    def drop_import(match: re.Match) -> str:
+        url = _first_group(match)
+        if is_remote_url(url):
+            removed.append(url)
+            return ""
+        return match.group(0)
+
+    def neutralise_url(match: re.Match) -> str:
+        url = _first_group(match)
+        if is_remote_url(url):
+            removed.append(url)
+            return "none"
+        return match.group(0)
+
+    if "@import" in css:
+        css = _CSS_IMPORT.sub(drop_import, css)
+    if "url(" in css:
+        css = _CSS_URL.sub(neutralise_url, css)
+    if "://" in css:
+        css = _CSS_COMMENT.sub(lambda m: "" if "://" in m.group(0) else m.group(0), css)
+    return css
+
+
+def _srcset_urls(value: str) -> list[str]:
+    return [candidate.split()[0] for candidate in value.split(",") if candidate.split()]
+
+
+def strip_remote_resources(html: str) -> tuple[str, list[str]]:
+    """Remove every remote URL that a browser or WeasyPrint would load by itself.
+
+    Returns the cleaned HTML and the removed URLs (for a warning). Kept: remote
+    ``<a href>`` links (navigation, not loading; a report's citations), and
+    remote URLs in plain text. Removed: ``<script>``, ``<link>``, ``<iframe>``,
+    ``<object>``, ``<embed>``, ``<base>`` that point to the network, and inline
+    scripts that name one (they would fetch it at run time); remote ``src`` and
+    the like on other elements (an ``<img>`` then shows its alt text); remote
+    ``@import`` and ``url()`` in ``<style>`` and ``style=`` (great_tables'
+    Google Fonts import is one such).
+    """
+    soup = BeautifulSoup(html, features="html.parser")
+    removed: list[str] = []
+
+    for tag in list(soup.find_all(True)):
+        if tag.decomposed:  # inside an element dropped earlier in this loop
+            continue
+        name = tag.name.lower()
+
+        if name == "style" and tag.string:
+            cleaned = _clean_css(str(tag.string), removed)
+            if cleaned != tag.string:
+                tag.string.replace_with(Stylesheet(cleaned))
+            continue
+
+        if name == "script" and not tag.get("src") and tag.string:
+            urls = _URL_IN_TEXT.findall(str(tag.string))
+            type_ = str(tag.get("type", "text/javascript")).lower()
+            if urls and ("javascript" in type_ or "module" in type_ or "ecmascript" in type_):
+                removed.extend(urls)
+                tag.decompose()
+            continue
+
+        for attr in _LOADING_ATTRS:
+            value = tag.get(attr)
+            if value is None:
+                continue
+            if isinstance(value, list):  # bs4 gives multi-valued attributes as lists
+                value = " ".join(value)
+            if attr == "href" and name in _NAVIGATION_TAGS:
+                continue
+            urls = _srcset_urls(value) if attr == "srcset" else [value]
+            remote = [url for url in urls if is_remote_url(url)]
+            if not remote:
+                continue
+            removed.extend(remote)
+            if name in _DROP_WHEN_REMOTE:
+                tag.decompose()
+                break
+            del tag[attr]
+            classes = tag.get("class", [])
+            if name == "img" and "remote-resource-removed" not in classes:
+                tag["class"] = [*classes, "remote-resource-removed"]
+        else:
+            style = tag.get("style")
+            if style and ("url(" in style or "@import" in style):
+                tag["style"] = _clean_css(style, removed)
+
+    return str(soup), removed
+
+
+# --------------------------------------------------------------------------
+# Exporters
+# --------------------------------------------------------------------------
+
+
+class ReportHTMLExporter(HTMLExporter):
+    """Self-contained, offline HTML for a report: lab look, code hidden, no CDN.
+
+    Defaults suit a report for readers, not coders: code inputs and prompts are
+    hidden (``exclude_input`` and the prompt flags stay configurable, e.g.
+    ``--ReportHTMLExporter.exclude_input=False`` to show code), local markdown
+    images are embedded, and every remote URL a browser would load is removed
+    (see :func:`strip_remote_resources`; turn off with ``strip_remote_urls``).
+    """
+
+    export_from_notebook = "Crizotinib report (HTML)"
+
+    strip_remote_urls = Bool(
+        True,
+        help="Remove remote URLs that would be loaded (src, <link>, CSS url()/@import, "
+        "remote scripts) from the rendered page, so it never touches the network.",
+    ).tag(config=True)
+
+    @default("template_name")
+    def _template_name_default(self):
+        return TEMPLATE_NAME
+
+    @default("extra_template_basedirs")
+    def _default_extra_template_basedirs(self):
+        return [str(TEMPLATES_DIR)]
+
+    @validate("extra_template_basedirs")
+    def _keep_package_templates(self, proposal):
+        # A user's own template dirs come first, the package's stays findable.
+        dirs = list(proposal["value"])
+        if str(TEMPLATES_DIR) not in dirs:
+            dirs.append(str(TEMPLATES_DIR))
+        return dirs
+
+    @default("exclude_input")
+    def _exclude_input_default(self):
+        return True
+
+    @default("exclude_input_prompt")
+    def _exclude_input_prompt_default(self):
+        return True
+
+    @default("exclude_output_prompt")
+    def _exclude_output_prompt_default(self):
+        return True
+
+    @default("embed_images")
+    def _embed_images_default(self):
+        # Markdown images next to the notebook travel inside the page.
+        return True
+
+    def _init_preprocessors(self):
+        super()._init_preprocessors()
+        self.register_preprocessor(ReportTitlePreprocessor(parent=self), enabled=True)
+
+    def default_filters(self):
+        yield from super().default_filters()
+        yield ("css_string", css_string)
+
+    def _init_resources(self, resources):
+        resources = super()._init_resources(resources)
+        resources["report_css"] = _report_css()
+        return resources
+
+    def from_notebook_node(  # type: ignore[override]
+        self, nb: NotebookNode, resources: dict[str, Any] | None = None, **kw: Any
+    ) -> tuple[str, dict[str, Any]]:
+        """Render the page, then strip what would be loaded from the network."""
+        html, resources = super().from_notebook_node(nb, resources, **kw)
+        removed: list[str] = []
+        if self.strip_remote_urls:
+            html, removed = strip_remote_resources(html)
+            if removed:
+                self.log.warning(
+                    "Removed %d remote resource URL(s) from the report: %s",
+                    len(removed),
+                    ", ".join(sorted(set(removed))),
+                )
+        resources["removed_remote_urls"] = removed
+        return html, resources
+
+
+class OfflineURLFetcher(URLFetcher):
+    """WeasyPrint URL fetcher that never touches the network.
+
+    Only ``data:`` URLs, and ``file:`` URLs inside ``allowed_dirs`` (by default
+    the package's templates folder), are fetched; anything else raises
+    ``ValueError``, which WeasyPrint reports as a warning and renders on without
+    the resource. Refused URLs are kept in ``refused``.
+    """
+
+    def __init__(self, allowed_dirs: list[Path | str] | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        dirs = [TEMPLATES_DIR] if allowed_dirs is None else allowed_dirs
+        self.allowed_dirs = [Path(d).resolve() for d in dirs]
+        self.refused: list[str] = []
+
+    def _allowed_file(self, url: str) -> bool:
+        parts = urlsplit(url)
+        if parts.netloc not in ("", "localhost"):  # file://host/... is a network share
+            return False
+        path = Path(url2pathname(parts.path)).resolve()
+        return any(path.is_relative_to(allowed) for allowed in self.allowed_dirs)
+
+    def fetch(self, url: str, headers: dict | None = None) -> URLFetcherResponse:
+        """Fetch ``data:`` and allowed ``file:`` URLs; raise for anything else."""
+        scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+        if scheme == "data" or (scheme == "file" and self._allowed_file(url)):
+            return super().fetch(url, headers)
+        self.refused.append(url)
+        raise ValueError(f"offline rendering: refused to fetch {url[:200]!r}")
+
+
+class WeasyPrintPDFExporter(ReportHTMLExporter):
+    """PDF of the report, printed from :class:`ReportHTMLExporter`'s HTML by WeasyPrint.
+
+    WeasyPrint needs no browser and honours the print rules of report.css (A4,
+    running title, "Page X of Y", bookmarks from headings). It fetches through
+    :class:`OfflineURLFetcher`, so a PDF build never reaches the network.
+    """
+
+    export_from_notebook = "PDF (WeasyPrint)"
+    output_mimetype = "application/pdf"
+
+    @default("file_extension")
+    def _file_extension_default(self):
+        return ".pdf"
+
+    @default("template_extension")
+    def _template_extension_default(self):
+        # The template is index.html.j2, not index.pdf.j2.
+        return ".html.j2"
+
+    @default("exclude_anchor_links")
+    def _exclude_anchor_links_default(self):
+        # '¶' anchors are for screens; keep them out of PDF text and bookmarks.
+        return True
+
+    def html_to_pdf(self, html: str, url_fetcher: URLFetcher | None = None) -> bytes:
+        """Print ``html`` to PDF bytes; the fetcher defaults to an :class:`OfflineURLFetcher`."""
+        fetcher = OfflineURLFetcher() if url_fetcher is None else url_fetcher
+        pdf = weasyprint.HTML(string=html, url_fetcher=fetcher, media_type="print").write_pdf()
+        refused = getattr(fetcher, "refused", None)
+        if refused:
+            self.log.warning(
+                "Offline PDF rendering refused %d URL(s): %s",
+                len(refused),
+                ", ".join(sorted({url[:200] for url in refused})),
+            )
+        return pdf
+
+    def from_notebook_node(  # type: ignore[override]
+        self, nb: NotebookNode, resources: dict[str, Any] | None = None, **kw: Any
+    ) -> tuple[bytes, dict[str, Any]]:
+        """Render HTML with the parent exporter, then print it; returns ``(pdf_bytes, resources)``."""
+        html, resources = super().from_notebook_node(nb, resources, **kw)
+        return self.html_to_pdf(html), resources
+
+
+class Renderer:
+    """Both exporters, built once and reused for many notebooks.
+
+    Building an exporter resolves templates and preprocessors; a batch of
+    reports (one per parameter set) should pay that once. ``config`` is a
+    traitlets Config, e.g. ``Config({"ReportHTMLExporter": {"exclude_input": False}})``
+    (the PDF exporter inherits ReportHTMLExporter's section).
+    """
+
+    def __init__(self, config: Config | None = None):
+        config = config if config is not None else Config()
+        self.html_exporter = ReportHTMLExporter(config=config)
+        self.pdf_exporter = WeasyPrintPDFExporter(config=config)
+
+    def html(self, nb: NotebookNode, resources: dict[str, Any] | None = None) -> str:
+        """Self-contained HTML for an executed notebook."""
+        html, _ = self.html_exporter.from_notebook_node(nb, resources)
+        return html
+
+    def pdf(self, nb: NotebookNode, resources: dict[str, Any] | None = None) -> bytes:
+        """PDF bytes for an executed notebook."""
+        pdf, _ = self.pdf_exporter.from_notebook_node(nb, resources)
+        return pdf

@@ -1,0 +1,144 @@
+"""The report portfolio: every report, its notebook and its typed parameters, in one place.
+
+The CLI, the build, `list` and the notebooks' own parameter check all read this module;
+tests check that each notebook's `parameters` cell agrees with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .exceptions import UsageError
+from .stats import CI_METHODS
+
+TYPES: dict[str, type] = {"float": float, "int": int, "str": str, "bool": bool}
+TRUE_WORDS = {"true", "yes", "1", "on"}
+FALSE_WORDS = {"false", "no", "0", "off"}
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    type: str
+    default: Any
+    help: str
+    choices: tuple[Any, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.type not in TYPES:
+            raise ValueError(f"parameter {self.name}: unknown type {self.type}")
+        self.check(self.default, where="default")
+
+    def parse(self, text: str) -> Any:
+        """A value from the command line (always text) in this parameter's type."""
+        if self.type == "bool":
+            word = text.strip().lower()
+            if word in TRUE_WORDS | FALSE_WORDS:
+                return word in TRUE_WORDS
+            raise UsageError(f"parameter '{self.name}' takes true or false, got '{text}'")
+        try:
+            value = TYPES[self.type](text)
+        except ValueError:
+            raise UsageError(f"parameter '{self.name}' takes a {self.type}, got '{text}'") from None
+        return self.check(value)
+
+    def check(self, value: Any, where: str = "value") -> Any:
+        """Raise UsageError unless value fits type, choices and range; return it (ints widen to float)."""
+        expected = TYPES[self.type]
+        if self.type == "float" and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
+            raise UsageError(f"parameter '{self.name}' takes a {self.type}, got {value!r} ({where})")
+        if self.choices is not None and value not in self.choices:
+            options = ", ".join(map(str, self.choices))
+            raise UsageError(f"parameter '{self.name}' must be one of {options}, got {value!r}")
+        if self.minimum is not None and value < self.minimum or self.maximum is not None and value > self.maximum:
+            raise UsageError(
+                f"parameter '{self.name}' must be between {self.minimum} and {self.maximum}, got {value!r}")
+        return value
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    title: str
+    notebook: str
+    description: str
+    parameters: tuple[Parameter, ...] = field(default_factory=tuple)
+
+    def parameter(self, name: str) -> Parameter:
+        for p in self.parameters:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.parameters}
+
+    def resolve(self, overrides: dict[str, Any]) -> dict[str, Any]:
+        """Defaults with overrides applied and each value checked."""
+        values = self.defaults()
+        for name, value in overrides.items():
+            try:
+                parameter = self.parameter(name)
+            except KeyError:
+                known = ", ".join(p.name for p in self.parameters)
+                raise UsageError(f"report '{self.name}' has no parameter '{name}'; it takes: {known}") from None
+            values[name] = parameter.check(value)
+        return values
+
+
+COMMON = (
+    Parameter("data_dir", "str", "../data", "folder with the CSV tables and schema.yaml"),
+    Parameter("confidence_level", "float", 0.95, "two-sided level of every interval",
+              minimum=0.5, maximum=0.999),
+    Parameter("ci_method", "str", "exact", "interval for proportions: exact (Clopper-Pearson) or wilson",
+              choices=tuple(CI_METHODS)),
+)
+
+REPORTS: dict[str, Report] = {
+    r.name: r
+    for r in (
+        Report(
+            "overview", "Crizotinib in ALK-positive NSCLC: overview", "overview.ipynb",
+            "Key numbers, approval timeline and references.",
+            COMMON,
+        ),
+        Report(
+            "clinical_activity", "Clinical activity of crizotinib", "clinical_activity.ipynb",
+            "Response rates and progression-free survival in the phase I, II and III trials.",
+            COMMON + (
+                Parameter("setting", "str", "all", "which phase III trials to show: all, first-line or second-line",
+                          choices=("all", "first-line", "second-line")),
+                Parameter("include_single_arm", "bool", True, "show the single-arm phase I and II trials"),
+            ),
+        ),
+        Report(
+            "clinical_relapses", "Clinical relapses on crizotinib", "clinical_relapses.ipynb",
+            "When and where disease relapses, and how each pattern is managed.",
+            COMMON + (
+                Parameter("time_unit", "str", "months", "unit of the time-scale figure: months or years",
+                          choices=("months", "years")),
+            ),
+        ),
+        Report(
+            "resistance_mechanisms", "Mechanisms of resistance to crizotinib", "resistance_mechanisms.ipynb",
+            "Secondary ALK mutations, copy-number gain, bypass tracks, paracrine factors and EMT.",
+            COMMON + (
+                Parameter("include_unquantified", "bool", True,
+                          "also list mechanisms for which the review gives no frequency"),
+            ),
+        ),
+    )
+}
+
+
+def get_report(name: str) -> Report:
+    try:
+        return REPORTS[name]
+    except KeyError:
+        known = ", ".join(REPORTS)
+        raise UsageError(f"unknown report '{name}'; choose from: {known}") from None

@@ -1,0 +1,34 @@
+"""Shared fixtures: a private copy of the data to break, and the seed review when present."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from crizotinib_reports.paths import DATA_DIR, PROJECT_ROOT
+
+
+def find_seed() -> Path | None:
+    """The review the data transcribes: shared/seed/ beside the checkout (as CI lays it out)."""
+    for base in (PROJECT_ROOT, *PROJECT_ROOT.parents):
+        candidate = base / "shared" / "seed" / "crizotinib-review.txt"
+        if candidate.exists():
+            return candidate
+    return None
+
+
+@pytest.fixture
+def data_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "data"
+    shutil.copytree(DATA_DIR, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def seed_text() -> str:
+    seed = find_seed()
+    if seed is None:
+        pytest.skip("seed review not found in shared/seed/ beside the checkout")
+    return seed.read_text(encoding="utf-8")

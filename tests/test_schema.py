@@ -1,0 +1,133 @@
+"""Validation: the shipped data passes; each way of breaking a file names file, line, column, rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from crizotinib_reports.data import load_evidence, validate
+from crizotinib_reports.exceptions import DataValidationError
+from crizotinib_reports.paths import DATA_DIR
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"fixture text {old!r} not in {path.name}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def problems(data_dir: Path) -> list[str]:
+    with pytest.raises(DataValidationError) as caught:
+        validate(data_dir)
+    return caught.value.problems
+
+
+def test_shipped_data_is_valid():
+    tables = validate(DATA_DIR)
+    assert set(tables) == {"sources", "trials", "outcomes", "approvals", "findings", "relapse_patterns",
+                           "resistance_measures", "resistance_mechanisms"}
+    assert all(len(t) > 0 for t in tables.values())
+
+
+def test_every_row_has_a_source_that_resolves():
+    evidence = load_evidence(DATA_DIR)
+    known = set(evidence.sources["source_id"])
+    for name in ("trials", "outcomes", "approvals", "findings", "relapse_patterns", "resistance_measures",
+                 "resistance_mechanisms"):
+        frame = getattr(evidence, name)
+        assert frame["source_id"].notna().all(), name
+        assert set(frame["source_id"]) <= known, name
+
+
+def test_types_are_coerced():
+    evidence = load_evidence(DATA_DIR)
+    assert str(evidence.approvals["date"].dtype).startswith("datetime64")
+    assert evidence.outcomes["value"].dtype == "Float64"
+    assert evidence.trials["patients_evaluated"].dtype == "Int64"
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "expected"),
+    [
+        ("outcomes.csv", "phase1,crizotinib,ORR,61,", "phase1,crizotinib,ORR,161,",
+         "outcomes.csv, line 2, column 'value': a percentage must be at most 100 (got 161)"),
+        ("outcomes.csv", "phase1,crizotinib,ORR,61,", "phase1,crizotinib,ORR,6x1,",
+         "outcomes.csv, line 2, column 'value': not a number (got '6x1')"),
+        ("outcomes.csv", "phase1,crizotinib,ORR,61,", "phase1,crizotinib,ORR,-61,",
+         "outcomes.csv, line 2, column 'value': must be at least 0 (got -61)"),
+        ("trials.csv", ",119,", ",-3,", "trials.csv, line 2, column 'patients_evaluated': must be at least 1 (got -3)"),
+        ("trials.csv", ",119,", ",11.5,", "trials.csv, line 2, column 'patients_evaluated': not a whole number"),
+        ("approvals.csv", "2013-11-20", "2013-02-30",
+         "approvals.csv, line 3, column 'date': not a real date in the form YYYY-MM-DD (got '2013-02-30')"),
+        ("outcomes.csv", "phase2,crizotinib,ORR,50,%,136,dagogojack2016", "phase2,crizotinib,ORR,50,%,136,nobody2020",
+         "outcomes.csv, line 3, column 'source_id': does not resolve in sources.csv column 'source_id' (got 'nobody2020')"),
+        ("approvals.csv", "phase1;phase2", "phase1;phase9",
+         "approvals.csv, line 2, column 'basis_trial_ids': does not resolve in trials.csv column 'trial_id' (got 'phase9')"),
+        ("outcomes.csv", "profile1014,chemotherapy,ORR", "profile1014,crizotinib,ORR",
+         "outcomes.csv, line 11, column 'trial_id': duplicate key (trial_id, arm, endpoint)"),
+        ("resistance_mechanisms.csv", ",22,36,", ",36,22,",
+         "resistance_mechanisms.csv, line 2, column 'frequency_low_pct': low bound must not be above frequency_high_pct"),
+        ("resistance_mechanisms.csv", ",22,36,", ",22,136,",
+         "resistance_mechanisms.csv, line 2, column 'frequency_high_pct': must be at most 100"),
+        ("trials.csv", ",III,randomized,", ",IV,randomized,",
+         "trials.csv, line 4, column 'phase': must be one of I, II, III (got 'IV')"),
+        ("trials.csv", "trial_id,trial_name,", "trial_id,name,",
+         "trials.csv, line 1, column 'name': unexpected column"),
+        ("sources.csv", "Dagogo-Jack I, Shaw AT", "",
+         "sources.csv, line 3, column 'authors': must not be empty"),
+    ],
+)
+def test_each_broken_rule_is_named(data_copy: Path, file: str, old: str, new: str, expected: str):
+    edit(data_copy / file, old, new)
+    found = problems(data_copy)
+    assert any(expected in p for p in found), found
+
+
+def test_missing_column(data_copy: Path):
+    path = data_copy / "trials.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False).drop(columns=["trial_name"])
+    frame.to_csv(path, index=False)
+    found = problems(data_copy)
+    assert any("trials.csv, line 1, column 'trial_name': required column is missing" in p for p in found), found
+
+
+def test_all_problems_are_listed_not_only_the_first(data_copy: Path):
+    edit(data_copy / "outcomes.csv", "phase1,crizotinib,ORR,61,", "phase1,crizotinib,ORR,161,")
+    edit(data_copy / "approvals.csv", "2013-11-20", "2013-13-20")
+    edit(data_copy / "trials.csv", ",136,", ",0,")
+    found = problems(data_copy)
+    assert len(found) == 3
+    assert {p.split(",")[0].rsplit("/", 1)[-1] for p in found} == {"outcomes.csv", "approvals.csv", "trials.csv"}
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "file is empty"),
+        (b"\xff\xfe\x00bad", "not valid UTF-8"),
+        (b'trial_id,arm,endpoint,value,unit,denominator,source_id,review_quote\nphase1,crizotinib,ORR,61,%,119,dagogojack2016,"open\n',
+         "unclosed quote"),
+        (b"trial_id,arm,endpoint,value,unit,denominator,source_id,review_quote\nphase1,crizotinib,ORR,61,%,119,dagogojack2016,q,extra\n",
+         "more fields than the header"),
+    ],
+)
+def test_unreadable_files(data_copy: Path, content: bytes, expected: str):
+    (data_copy / "outcomes.csv").write_bytes(content)
+    found = problems(data_copy)
+    assert any("outcomes.csv" in p and expected in p for p in found), found
+
+
+def test_missing_file(data_copy: Path):
+    (data_copy / "approvals.csv").unlink()
+    assert any("approvals.csv: file not found" in p for p in problems(data_copy))
+
+
+def test_error_message_is_one_line_per_problem(data_copy: Path):
+    edit(data_copy / "outcomes.csv", "phase1,crizotinib,ORR,61,", "phase1,crizotinib,ORR,161,")
+    with pytest.raises(DataValidationError) as caught:
+        validate(data_copy)
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "invalid data: 1 problem"
+    assert len(lines) == 2
