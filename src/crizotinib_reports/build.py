@@ -153,8 +153,10 @@ class Builder:
                 extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
             )
         except PapermillExecutionError as exc:
-            result.failing_cell = exc.cell_index
-            result.error = f"cell {exc.cell_index} raised {exc.ename}: {exc.evalue}"
+            result.failing_cell = self._source_cell_number(executed_path, exc.cell_index)
+            first_line = exc.source.strip().splitlines()[0] if exc.source.strip() else ""
+            result.error = (f"{display_path(notebook_path)} cell {result.failing_cell} ({first_line[:60]!r}) "
+                            f"raised {exc.ename}: {exc.evalue}")
             return self._fail(result, executed_path)
         except Exception as exc:  # kernel died, notebook unreadable: still one line, still the next report
             result.error = f"{type(exc).__name__}: {exc}"
@@ -187,6 +189,16 @@ class Builder:
         result.seconds["total"] = round(sum(result.seconds.values()), 3)
         self.log(f"{report.name}: built {', '.join(result.outputs)} in {result.seconds['total']:.1f} s")
         return result
+
+    @staticmethod
+    def _source_cell_number(executed_path: Path, cell_index: int) -> int:
+        """1-based number of the failing cell in the source notebook (papermill inserts one cell)."""
+        try:
+            cells = nbformat.read(executed_path, as_version=4).cells[:cell_index]
+            injected = sum("injected-parameters" in c.metadata.get("tags", []) for c in cells)
+        except Exception:
+            injected = 0
+        return cell_index - injected + 1
 
     def _fail(self, result: ReportResult, executed_path: Path) -> ReportResult:
         if executed_path.exists():

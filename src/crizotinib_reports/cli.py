@@ -12,7 +12,7 @@ import traceback
 from pathlib import Path
 
 from .exceptions import CrizotinibReportsError, UsageError
-from .paths import DATA_DIR, OUTPUT_DIR, display_path
+from .paths import DATA_DIR, NOTEBOOK_DIR, OUTPUT_DIR, display_path
 from .reports import REPORTS
 
 
@@ -55,7 +55,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .build import FORMATS, Builder
 
     builder = Builder(data_dir=args.data_dir, output_dir=args.output_dir, formats=tuple(args.format or FORMATS),
-                      log=_log)
+                      notebook_dir=args.notebook_dir, log=_log)
     results = builder.build(args.reports, args.param or [])
     failed = [r for r in results if not r.ok]
     built = len(results) - len(failed)
@@ -86,6 +86,8 @@ def make_parser() -> argparse.ArgumentParser:
     build.add_argument("--param", action="append", metavar="KEY=VALUE", help="override a report parameter, repeatable")
     build.add_argument("--data-dir", type=Path, default=DATA_DIR, help="folder of the CSV tables (default: data/)")
     build.add_argument("--output-dir", type=Path, default=OUTPUT_DIR, help="where reports go (default: outputs/)")
+    build.add_argument("--notebook-dir", type=Path, default=NOTEBOOK_DIR,
+                       help="folder of the report notebooks (default: notebooks/)")
     build.set_defaults(run=cmd_build)
     return parser
 

@@ -1,0 +1,178 @@
+"""End to end: the real CLI runs the real notebooks with papermill; we read what a person gets."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from bs4 import BeautifulSoup
+from pypdf import PdfReader
+
+from crizotinib_reports.data import data_file_hashes
+from crizotinib_reports.paths import DATA_DIR, NOTEBOOK_DIR
+from crizotinib_reports.reports import REPORTS
+
+pytestmark = pytest.mark.e2e
+
+# The review's figures, as the reports must show them (an independent list, not read from data/).
+SEED_FIGURES = {
+    "overview": ["61%", "119", "50%", "136", "7.7 months", "3.0 months", "65%", "20%", "10.9 months", "7.0 months",
+                 "74%", "45%", "2011-08-26", "2013-11-20", "2015-11-24", "91%", "11.3 months", "22-36%",
+                 "approximately two-thirds", "first year", "over 6 years", "CNS", "Oligoprogression", "PROFILE 1007",
+                 "cMET, ALK and ROS1"],
+    "clinical_activity": ["61%", "119", "50%", "136", "7.7", "3.0", "65%", "20%", "10.9", "7.0", "74%", "45%",
+                          "PROFILE 1007", "PROFILE 1014", "second-line", "first-line", "single-agent chemotherapy",
+                          "platinum-based combination chemotherapy", "quality of life", "73 of 119", "68 of 136"],
+    "clinical_relapses": ["first year", "6 years", "multiple sites", "CNS", "blood-brain barrier", "oligoprogression",
+                          "local ablative therapy", "resuming crizotinib", "majority of cases"],
+    "resistance_mechanisms": ["91%", "11.3 months", "22–36%", "L1196M", "C1156Y", "copy number gain", "EGFR", "KIT",
+                              "EGFR ligands", "neuregulin", "EMT", "two-thirds", "Bypass tracks", "Paracrine factors"],
+}
+CITATIONS = {
+    "overview": ["Dagogo-Jack & Shaw 2016 [1]", "Camidge et al. 2012 [2]", "Solomon et al. 2014 [3]"],
+    "clinical_activity": ["Dagogo-Jack & Shaw 2016 [1]", "Ann Oncol. 2016"],
+    "clinical_relapses": ["Camidge et al. 2012 [2]", "Lancet Oncol. 2012"],
+    "resistance_mechanisms": ["Solomon et al. 2014 [3]", "N Engl J Med. 2014"],
+}
+
+
+def normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "crizotinib_reports.cli", *args], capture_output=True, text=True,
+                          timeout=900)
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    output = tmp_path_factory.mktemp("outputs")
+    return output, cli("build", "--output-dir", str(output))
+
+
+@pytest.fixture(scope="session")
+def output_dir(built) -> Path:
+    output, result = built
+    assert result.returncode == 0, result.stderr
+    return output
+
+
+def html_text(output_dir: Path, name: str) -> str:
+    soup = BeautifulSoup((output_dir / name / f"{name}.html").read_text(encoding="utf-8"), "html.parser")
+    return normalise(soup.get_text(" "))
+
+
+def pdf_text(output_dir: Path, name: str) -> str:
+    reader = PdfReader(output_dir / name / f"{name}.pdf")
+    return normalise(" ".join(page.extract_text() for page in reader.pages))
+
+
+def test_build_exits_0_and_says_what_it_built(built):
+    output, result = built
+    assert result.returncode == 0, result.stderr
+    assert "built 4 of 4 reports" in result.stdout
+    for name in REPORTS:
+        assert f"{name}: built ipynb, html, pdf" in result.stderr
+
+
+@pytest.mark.parametrize("name", list(REPORTS))
+def test_each_report_has_notebook_html_and_pdf(output_dir, name):
+    folder = output_dir / name
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{name}.{ext}" for ext in ("html", "ipynb", "pdf"))
+    notebook = nbformat.read(folder / f"{name}.ipynb", as_version=4)
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert all(c.execution_count for c in code)
+    assert not [o for c in code for o in c.outputs if o.output_type == "error"]
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in code)
+    assert (folder / f"{name}.pdf").read_bytes().startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("name", list(REPORTS))
+def test_seed_figures_and_citations_in_html_and_pdf(output_dir, name):
+    for text in (html_text(output_dir, name), pdf_text(output_dir, name)):
+        for figure in SEED_FIGURES[name] + CITATIONS[name]:
+            assert figure in text, f"{name}: {figure!r} missing"
+
+
+@pytest.mark.parametrize("name", list(REPORTS))
+def test_html_is_offline_code_free_and_images_have_alt_text(output_dir, name):
+    html = (output_dir / name / f"{name}.html").read_text(encoding="utf-8")
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert not re.search(r"""(@import|url\()\s*["']?(https?:)?//""", html)
+    assert "open_report(" not in html  # code cells hidden
+    soup = BeautifulSoup(html, "html.parser")
+    images = soup.find_all("img")
+    assert images, "every report has at least one figure"
+    assert all(img.get("alt") for img in images)
+    assert soup.title.string == REPORTS[name].title
+
+
+@pytest.mark.parametrize("name", list(REPORTS))
+def test_pdf_has_page_numbers_running_title_and_outline(output_dir, name):
+    reader = PdfReader(output_dir / name / f"{name}.pdf")
+    pages = [normalise(p.extract_text()) for p in reader.pages]
+    assert f"Page 1 of {len(pages)}" in pages[0]
+    assert all(REPORTS[name].title in page for page in pages)
+    outline = [item["/Title"] for item in reader.outline if not isinstance(item, list)]
+    assert REPORTS[name].title in outline
+    assert reader.outline and any(isinstance(item, list) and item for item in reader.outline)  # sections nested
+
+
+def test_manifest_records_parameters_hashes_versions_timings(output_dir):
+    manifest = json.loads((output_dir / "manifest.json").read_text())
+    assert set(manifest["reports"]) == set(REPORTS)
+    hashes = data_file_hashes(DATA_DIR)
+    for name, entry in manifest["reports"].items():
+        assert entry["status"] == "built"
+        assert entry["parameters"]["confidence_level"] == 0.95
+        assert entry["data"]["sha256"] == hashes
+        assert entry["versions"]["papermill"] and entry["versions"]["weasyprint"]
+        assert entry["seconds"]["execute"] > 0 and entry["seconds"]["pdf"] > 0
+        for fmt in ("ipynb", "html", "pdf"):
+            assert (output_dir / entry["outputs"][fmt]["path"]).stat().st_size == entry["outputs"][fmt]["bytes"]
+
+
+def test_parameters_reach_the_report(tmp_path):
+    result = cli("build", "clinical_activity", "--format", "html", "--output-dir", str(tmp_path),
+                 "--param", "setting=second-line", "--param", "confidence_level=0.9", "--param",
+                 "include_single_arm=false")
+    assert result.returncode == 0, result.stderr
+    text = html_text(tmp_path, "clinical_activity")
+    assert "PROFILE 1007" in text and "PROFILE 1014" not in text and "Phase II trial" not in text
+    assert not (tmp_path / "clinical_activity" / "clinical_activity.pdf").exists()
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["reports"]["clinical_activity"]["parameters"]["setting"] == "second-line"
+
+
+def test_failed_report_keeps_previous_output_and_the_others_build(tmp_path):
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOK_DIR, notebooks)
+    output = tmp_path / "out"
+    first = cli("build", "overview", "clinical_relapses", "--format", "html", "--output-dir", str(output),
+                "--notebook-dir", str(notebooks))
+    assert first.returncode == 0, first.stderr
+    good = (output / "overview" / "overview.html").read_bytes()
+
+    broken = nbformat.read(notebooks / "overview.ipynb", as_version=4)
+    broken.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('planted failure')"))
+    nbformat.write(broken, notebooks / "overview.ipynb")
+    second = cli("build", "overview", "clinical_relapses", "--format", "html", "--output-dir", str(output),
+                 "--notebook-dir", str(notebooks))
+    assert second.returncode == 1
+    assert (f"FAILED overview: {notebooks / 'overview.ipynb'} cell {len(broken.cells)} "
+            f"(\"raise RuntimeError('planted failure')\") raised RuntimeError: planted failure") in second.stderr
+    assert "Traceback" not in second.stderr
+    assert (output / "overview" / "overview.html").read_bytes() == good
+    failed = nbformat.read(output / "failed" / "overview.ipynb", as_version=4)
+    assert any(o.output_type == "error" for o in failed.cells[-1].outputs)
+    manifest = json.loads((output / "manifest.json").read_text())
+    assert manifest["reports"]["overview"]["status"] == "failed"
+    assert manifest["reports"]["clinical_relapses"]["status"] == "built"
+    assert not list(output.rglob("*.tmp"))
