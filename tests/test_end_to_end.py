@@ -104,7 +104,9 @@ def test_seed_figures_and_citations_in_html_and_pdf(output_dir, name):
 @pytest.mark.parametrize("name", list(REPORTS))
 def test_html_is_offline_code_free_and_images_have_alt_text(output_dir, name):
     html = (output_dir / name / f"{name}.html").read_text(encoding="utf-8")
-    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    # Nothing that loads: no remote script, stylesheet, image or frame (plain <a> links would load nothing).
+    assert not re.search(r"""<(script|link|img|iframe|source|video|audio)\b[^>]*\b(src|href)\s*=\s*["']?(https?:)?//""",
+                         html, re.I)
     assert not re.search(r"""(@import|url\()\s*["']?(https?:)?//""", html)
     assert "open_report(" not in html  # code cells hidden
     soup = BeautifulSoup(html, "html.parser")

@@ -286,7 +286,7 @@ def test_pdf_metadata_title(pdf_reader):
 
 
 def test_long_table_spans_pages_without_splitting_rows(renderer):
-    rows = 200
+    rows = 120
     nb = _notebook(_gt_html(rows=rows, note_lines=5))
     reader = PdfReader(io.BytesIO(renderer.pdf(nb)))
     texts = [page.extract_text() for page in reader.pages]
@@ -349,6 +349,16 @@ def test_strip_remote_resources_keeps_citation_links():
     assert ".a > .b" in cleaned and "url(data:,x)" in cleaned
     assert "<script" not in cleaned and "<link" not in cleaned
     assert len(removed) == 7
+
+
+def test_remote_links_can_be_stripped_too():
+    nb = new_notebook(cells=[new_markdown_cell("# T\n\nSee [Solomon 2014](https://doi.org/10.1056/NEJMoa1408440).")])
+    kept = ReportHTMLExporter().from_notebook_node(nb)[0]
+    assert 'href="https://doi.org/10.1056/NEJMoa1408440"' in kept
+    config = Config({"ReportHTMLExporter": {"strip_remote_links": True}})
+    stripped = ReportHTMLExporter(config=config).from_notebook_node(nb)[0]
+    assert RESOURCE_URL_RE.findall(stripped) == []
+    assert "Solomon 2014" in stripped
 
 
 def test_first_heading_skips_code_fences_and_markup():

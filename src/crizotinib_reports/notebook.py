@@ -7,11 +7,15 @@ A notebook's code stays three kinds of line: `report = open_report(...)`, then
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from html import escape
+from pathlib import Path
 from typing import Any
 
 from IPython.display import HTML, Markdown, display
 
-from .data import Evidence, load_evidence
+from . import __version__
+from .data import Evidence, data_file_hashes, load_evidence
 from .figures import ReportFigure
 from .reports import get_report
 from .tables import ReportTable, references_table
@@ -34,6 +38,21 @@ class ReportSession:
 
     def show_references(self) -> None:
         self.show(references_table(self.evidence, self.source_ids))
+
+    def show_provenance(self) -> None:
+        """Footer: what this report was built from, so a reader can tell two printouts apart."""
+        display(HTML(provenance_html(self.parameters, self.evidence.data_dir)))
+
+
+def provenance_html(parameters: dict[str, Any], data_dir: Path) -> str:
+    hashes = data_file_hashes(data_dir)
+    params = ", ".join(f"{k}={v}" for k, v in parameters.items() if k != "data_dir")
+    data = ", ".join(f"{name} {digest[:12]}" for name, digest in hashes.items())
+    built = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    rows = [("Built", f"{built} by crizotinib-reports {__version__}"), ("Parameters", params),
+            ("Data (SHA-256, first 12 hex digits)", data)]
+    body = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
+    return f'<footer class="provenance"><h2>Provenance</h2><table>{body}</table></footer>'
 
 
 def open_report(name: str, namespace: dict[str, Any]) -> ReportSession:

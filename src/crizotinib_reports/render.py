@@ -11,7 +11,7 @@ own remote URLs (great_tables' ``opt_table_font(google_font(...))`` adds an
 * :func:`strip_remote_resources` removes every remote URL that would be
   *loaded* (``src``, ``srcset``, ``<link href>``, CSS ``url()`` and ``@import``,
   remote ``<script>``), keeping ``<a href>`` links, which are only followed on a
-  click and carry a report's citations;
+  click and carry a report's citations (``strip_remote_links`` drops them too);
 * :class:`WeasyPrintPDFExporter` prints that HTML with WeasyPrint through
   :class:`OfflineURLFetcher`, which refuses anything but ``data:`` URLs and
   files of the package's templates folder.
@@ -188,9 +188,10 @@ def _clean_css(css: str, removed: list[str]) -> str:
             return "none"
         return match.group(0)
 
-    if "@import" in css:
+    lowered = css.lower()
+    if "@import" in lowered:
         css = _CSS_IMPORT.sub(drop_import, css)
-    if "url(" in css:
+    if "url(" in lowered:
         css = _CSS_URL.sub(neutralise_url, css)
     if "://" in css:
         css = _CSS_COMMENT.sub(lambda m: "" if "://" in m.group(0) else m.group(0), css)
@@ -201,12 +202,13 @@ def _srcset_urls(value: str) -> list[str]:
     return [candidate.split()[0] for candidate in value.split(",") if candidate.split()]
 
 
-def strip_remote_resources(html: str) -> tuple[str, list[str]]:
+def strip_remote_resources(html: str, *, keep_links: bool = True) -> tuple[str, list[str]]:
     """Remove every remote URL that a browser or WeasyPrint would load by itself.
 
     Returns the cleaned HTML and the removed URLs (for a warning). Kept: remote
-    ``<a href>`` links (navigation, not loading; a report's citations), and
-    remote URLs in plain text. Removed: ``<script>``, ``<link>``, ``<iframe>``,
+    ``<a href>`` links (navigation, not loading; a report's citations) unless
+    ``keep_links`` is false (the link text stays, the href goes), and remote
+    URLs in plain text. Removed: ``<script>``, ``<link>``, ``<iframe>``,
     ``<object>``, ``<embed>``, ``<base>`` that point to the network, and inline
     scripts that name one (they would fetch it at run time); remote ``src`` and
     the like on other elements (an ``<img>`` then shows its alt text); remote
@@ -241,7 +243,7 @@ def strip_remote_resources(html: str) -> tuple[str, list[str]]:
                 continue
             if isinstance(value, list):  # bs4 gives multi-valued attributes as lists
                 value = " ".join(value)
-            if attr == "href" and name in _NAVIGATION_TAGS:
+            if attr == "href" and name in _NAVIGATION_TAGS and keep_links:
                 continue
             urls = _srcset_urls(value) if attr == "srcset" else [value]
             remote = [url for url in urls if is_remote_url(url)]
@@ -257,7 +259,7 @@ def strip_remote_resources(html: str) -> tuple[str, list[str]]:
                 tag["class"] = [*classes, "remote-resource-removed"]
         else:
             style = tag.get("style")
-            if style and ("url(" in style or "@import" in style):
+            if style and ("url(" in style.lower() or "@import" in style.lower()):
                 tag["style"] = _clean_css(style, removed)
 
     return str(soup), removed
@@ -276,6 +278,7 @@ class ReportHTMLExporter(HTMLExporter):
     ``--ReportHTMLExporter.exclude_input=False`` to show code), local markdown
     images are embedded, and every remote URL a browser would load is removed
     (see :func:`strip_remote_resources`; turn off with ``strip_remote_urls``).
+    Remote ``<a href>`` citation links stay unless ``strip_remote_links`` is set.
     """
 
     export_from_notebook = "Crizotinib report (HTML)"
@@ -284,6 +287,12 @@ class ReportHTMLExporter(HTMLExporter):
         True,
         help="Remove remote URLs that would be loaded (src, <link>, CSS url()/@import, "
         "remote scripts) from the rendered page, so it never touches the network.",
+    ).tag(config=True)
+
+    strip_remote_links = Bool(
+        False,
+        help="Also remove remote <a href> links (kept by default: they load nothing and "
+        "carry citations); the link text stays.",
     ).tag(config=True)
 
     @default("template_name")
@@ -339,7 +348,7 @@ class ReportHTMLExporter(HTMLExporter):
         html, resources = super().from_notebook_node(nb, resources, **kw)
         removed: list[str] = []
         if self.strip_remote_urls:
-            html, removed = strip_remote_resources(html)
+            html, removed = strip_remote_resources(html, keep_links=not self.strip_remote_links)
             if removed:
                 self.log.warning(
                     "Removed %d remote resource URL(s) from the report: %s",

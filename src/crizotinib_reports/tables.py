@@ -117,7 +117,6 @@ def efficacy_table(evidence: Evidence, setting: str = "all", include_single_arm:
             "ORR, comparator": value(trial.trial_id, "chemotherapy", "ORR"),
             "PFS, crizotinib": value(trial.trial_id, "crizotinib", "PFS median"),
             "PFS, comparator": value(trial.trial_id, "chemotherapy", "PFS median"),
-            "Source": short_citation(evidence.sources, trial.source_id),
         })
     frame = pd.DataFrame(rows)
     n_text = ", ".join(f"{t.trial_name} n={t.patients_evaluated}" for t in trials.itertuples()
