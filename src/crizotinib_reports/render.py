@@ -41,6 +41,8 @@ from traitlets import Bool, default, validate
 from traitlets.config import Config
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from .paths import PACKAGE_DIR
+
 __all__ = [
     "OfflineURLFetcher",
     "ReportHTMLExporter",
@@ -53,7 +55,6 @@ __all__ = [
     "strip_remote_resources",
 ]
 
-PACKAGE_DIR = Path(__file__).resolve().parent
 #: Folder holding the ``crizotinib`` nbconvert template (added to the template
 #: search path in code, so no install into jupyter's data dirs is needed).
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
