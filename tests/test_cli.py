@@ -27,7 +27,7 @@ def test_list_names_every_report_and_parameter(capsys):
 
 def test_validate_ok(capsys):
     assert main(["validate"]) == 0
-    assert "data OK: 8 tables" in capsys.readouterr().out
+    assert "data OK: 10 tables" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(("args", "message"), [

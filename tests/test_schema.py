@@ -26,7 +26,8 @@ def problems(data_dir: Path) -> list[str]:
 
 def test_shipped_data_is_valid():
     tables = validate(DATA_DIR)
-    assert set(tables) == {"sources", "trials", "outcomes", "approvals", "findings", "relapse_patterns",
+    assert set(tables) == {"sources", "trials", "outcomes", "hazard_ratios", "published_intervals", "approvals",
+                           "findings", "relapse_patterns",
                            "resistance_measures", "resistance_mechanisms"}
     assert all(len(t) > 0 for t in tables.values())
 
@@ -61,7 +62,7 @@ def test_types_are_coerced():
         ("trials.csv", ",119,", ",11.5,", "trials.csv, line 2, column 'patients_evaluated': not a whole number"),
         ("approvals.csv", "2013-11-20", "2013-02-30",
          "approvals.csv, line 3, column 'date': not a real date in the form YYYY-MM-DD (got '2013-02-30')"),
-        ("outcomes.csv", "phase2,crizotinib,ORR,50,%,136,dagogojack2016", "phase2,crizotinib,ORR,50,%,136,nobody2020",
+        ("outcomes.csv", "phase2,crizotinib,ORR,50,%,136,,dagogojack2016", "phase2,crizotinib,ORR,50,%,136,,nobody2020",
          "outcomes.csv, line 3, column 'source_id': does not resolve in sources.csv column 'source_id' (got 'nobody2020')"),
         ("approvals.csv", "phase1;phase2", "phase1;phase9",
          "approvals.csv, line 2, column 'basis_trial_ids': does not resolve in trials.csv column 'trial_id' (got 'phase9')"),
@@ -109,7 +110,7 @@ def test_all_problems_are_listed_not_only_the_first(data_copy: Path):
         (b"\xff\xfe\x00bad", "not valid UTF-8"),
         (b'trial_id,arm,endpoint,value,unit,denominator,source_id,review_quote\nphase1,crizotinib,ORR,61,%,119,dagogojack2016,"open\n',
          "unclosed quote"),
-        (b"trial_id,arm,endpoint,value,unit,denominator,source_id,review_quote\nphase1,crizotinib,ORR,61,%,119,dagogojack2016,q,extra\n",
+        (b"trial_id,arm,endpoint,value,unit,denominator,denominator_source_id,source_id,review_quote\nphase1,crizotinib,ORR,61,%,119,,dagogojack2016,q,extra\n",
          "more fields than the header"),
     ],
 )

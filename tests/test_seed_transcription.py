@@ -25,7 +25,7 @@ def test_every_number_stored_appears_in_its_quote():
     evidence = load_evidence(DATA_DIR)
     for row in evidence.outcomes.itertuples():
         assert re.search(rf"\b{row.value:g}(\.0)?\b", row.review_quote), row
-        if pd.notna(row.denominator):
+        if pd.notna(row.denominator) and pd.isna(row.denominator_source_id):  # N from the review itself
             assert str(row.denominator) in row.review_quote
     for row in evidence.resistance_measures.itertuples():
         assert f"{row.value:g}" in row.review_quote

@@ -47,3 +47,93 @@ def test_wider_level_gives_wider_interval():
 def test_interval_rejects_bad_input(count, n, level, method):
     with pytest.raises(ValueError):
         proportion_interval(count, n, level, method)
+
+
+# --- between-arm comparisons, pooling and consistency checks (references computed independently) ---
+
+import math  # noqa: E402
+
+from scipy.stats import norm  # noqa: E402
+
+from crizotinib_reports.stats import (  # noqa: E402
+    difference_interval,
+    gap_beyond_rounding,
+    hazard_ratio_midpoint_gap,
+    odds_ratio_interval,
+    pooled_proportion,
+)
+
+ARMS = [(112, 173, 35, 174), (127, 172, 77, 171), (5, 20, 1, 25)]
+
+
+@pytest.mark.parametrize("level", [0.8, 0.9, 0.95, 0.99])
+@pytest.mark.parametrize(("c1", "n1", "c2", "n2"), ARMS)
+def test_newcombe_difference_matches_wilson_construction(level, c1, n1, c2, n2):
+    """Newcombe (1998) method 10, built here from scipy's Wilson limits."""
+    w1 = binomtest(c1, n1).proportion_ci(confidence_level=level, method="wilson")
+    w2 = binomtest(c2, n2).proportion_ci(confidence_level=level, method="wilson")
+    p1, p2 = c1 / n1, c2 / n2
+    low = p1 - p2 - math.sqrt((p1 - w1.low) ** 2 + (w2.high - p2) ** 2)
+    high = p1 - p2 + math.sqrt((w1.high - p1) ** 2 + (p2 - w2.low) ** 2)
+    got = difference_interval(c1, n1, c2, n2, level)
+    assert got.estimate == pytest.approx(p1 - p2, abs=1e-9)
+    assert got.low == pytest.approx(low, abs=0.001)
+    assert got.high == pytest.approx(high, abs=0.001)
+
+
+@pytest.mark.parametrize("level", [0.8, 0.95, 0.99])
+@pytest.mark.parametrize(("c1", "n1", "c2", "n2"), ARMS)
+def test_woolf_odds_ratio_matches_formula(level, c1, n1, c2, n2):
+    a, b, c, d = c1, n1 - c1, c2, n2 - c2
+    log_or = math.log(a * d / (b * c))
+    half = norm.ppf(0.5 + level / 2) * math.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
+    got = odds_ratio_interval(c1, n1, c2, n2, level)
+    assert got.estimate == pytest.approx(math.exp(log_or), rel=1e-9)
+    assert got.low == pytest.approx(math.exp(log_or - half), abs=0.001)
+    assert got.high == pytest.approx(math.exp(log_or + half), abs=0.001)
+
+
+@pytest.mark.parametrize("level", [0.9, 0.95])
+def test_pooled_proportion_matches_dersimonian_laird_by_hand(level):
+    counts, totals = [73, 68, 112, 127], [119, 136, 173, 172]
+    y = [math.log(c / (n - c)) for c, n in zip(counts, totals)]
+    v = [1 / c + 1 / (n - c) for c, n in zip(counts, totals)]
+    w = [1 / vi for vi in v]
+    fixed = sum(wi * yi for wi, yi in zip(w, y)) / sum(w)
+    q = sum(wi * (yi - fixed) ** 2 for wi, yi in zip(w, y))
+    tau2 = max(0.0, (q - 3) / (sum(w) - sum(wi ** 2 for wi in w) / sum(w)))
+    w_re = [1 / (vi + tau2) for vi in v]
+    mean = sum(wi * yi for wi, yi in zip(w_re, y)) / sum(w_re)
+    se = math.sqrt(1 / sum(w_re))
+    z = norm.ppf(0.5 + level / 2)
+    expit = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
+    got = pooled_proportion(counts, totals, level)
+    assert got.estimate == pytest.approx(expit(mean), abs=0.001)
+    assert got.low == pytest.approx(expit(mean - z * se), abs=0.001)
+    assert got.high == pytest.approx(expit(mean + z * se), abs=0.001)
+    assert got.q == pytest.approx(q, rel=1e-6)
+    assert got.tau2 == pytest.approx(tau2, rel=1e-6)
+    assert got.i2 == pytest.approx((q - 3) / q, rel=1e-6)
+    assert sum(got.weights) == pytest.approx(1.0)
+
+
+def test_pooling_refuses_what_it_cannot_do():
+    with pytest.raises(ValueError):
+        pooled_proportion([5], [10])
+    with pytest.raises(ValueError):
+        pooled_proportion([0, 5], [10, 10])
+
+
+@pytest.mark.parametrize(("published", "recomputed", "decimals", "gap"),
+                         [(52, 52.0, 0, 0), (70, 70.49, 0, 0), (42, 41.3, 0, 0.2), (59, 60.0, 0, 0.5),
+                          (52.0, 52.06, 1, 0.01)])
+def test_gap_beyond_rounding(published, recomputed, decimals, gap):
+    assert gap_beyond_rounding(published, recomputed, decimals) == pytest.approx(gap, abs=1e-6)
+
+
+def test_hazard_ratio_symmetry_check():
+    assert hazard_ratio_midpoint_gap(0.49, 0.37, 0.64)[1] == 0
+    assert hazard_ratio_midpoint_gap(0.45, 0.35, 0.60)[1] == 0  # 0.458 implied, within rounding of all three
+    implied, gap = hazard_ratio_midpoint_gap(0.60, 0.35, 0.60)  # a planted disagreement
+    assert implied == pytest.approx(math.sqrt(0.35 * 0.60))
+    assert gap > 0.1

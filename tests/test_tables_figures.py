@@ -29,26 +29,29 @@ def test_select_trials_by_setting():
 
 def test_efficacy_table_numbers(evidence):
     table = tables.efficacy_table(evidence)
-    rows = table.frame.set_index("Trial")
-    assert rows.loc["PROFILE 1007", "ORR, crizotinib"] == "65%"
-    assert rows.loc["PROFILE 1007", "ORR, comparator"] == "20%"
-    assert rows.loc["PROFILE 1007", "PFS, crizotinib"] == "7.7"
-    assert rows.loc["PROFILE 1007", "PFS, comparator"] == "3.0"
-    assert rows.loc["PROFILE 1014", "PFS, crizotinib"] == "10.9"
-    assert rows.loc["PROFILE 1014", "ORR, comparator"] == "45%"
-    phase1 = rows.loc["Phase I trial (ALK+ NSCLC cohort)"]
+    frame = table.frame.assign(trial=table.frame["Trial"].str.split(" · ").str[0]).set_index(["trial", "Arm"])
+    assert frame.loc[("PROFILE 1007", "crizotinib"), "ORR"] == "65%"
+    assert frame.loc[("PROFILE 1007", "chemotherapy"), "ORR"] == "20%"
+    assert frame.loc[("PROFILE 1007", "crizotinib"), "Median PFS, months"] == "7.7"
+    assert frame.loc[("PROFILE 1007", "chemotherapy"), "Median PFS, months"] == "3.0"
+    assert frame.loc[("PROFILE 1014", "crizotinib"), "Median PFS, months"] == "10.9"
+    assert frame.loc[("PROFILE 1014", "chemotherapy"), "ORR"] == "45%"
+    phase1 = frame.loc[("Phase I trial (ALK+ NSCLC cohort)", "crizotinib")]
     assert phase1["Responders (derived)"] == "73 of 119"
     assert phase1["95% CI"] == "52.0–70.1%"
-    assert rows.loc["PROFILE 1014", "95% CI"] == "n/a"
-    assert "n=119" in table.population and "n=136" in table.population
+    assert frame.loc[("PROFILE 1014", "crizotinib"), "Responders (derived)"] == "127 of 172"
+    assert frame.loc[("PROFILE 1007", "chemotherapy"), "N"] == "174"
+    assert "N=945" in table.population
     assert any("derived, not reported" in note for note in table.footnotes)
-    assert table.source_text == "Source: Dagogo-Jack & Shaw 2016 [1], as cited in the review (2024)."
+    assert any("Shaw et al. 2013" in note for note in table.footnotes)  # where the phase III N come from
+    assert table.source_text.startswith("Source: Dagogo-Jack & Shaw 2016 [1]; Shaw et al. 2013; Solomon et al. 2014 [3].")
+    assert set(table.data["ci_low_pct"].round(1)) >= {52.0, 57.1}
 
 
 def test_efficacy_table_follows_parameters(evidence):
     table = tables.efficacy_table(evidence, setting="first-line", include_single_arm=False, confidence_level=0.9,
                                   ci_method="wilson")
-    assert list(table.frame["Trial"]) == ["PROFILE 1014"]
+    assert set(table.frame["Trial"].str.split(" · ").str[0]) == {"PROFILE 1014"}
     assert "90% CI" in table.frame.columns
     assert any("Wilson" in note for note in table.footnotes)
 

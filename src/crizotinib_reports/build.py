@@ -27,6 +27,7 @@ from .reports import REPORTS, Report, get_report
 
 FORMATS = ("html", "pdf")
 MANIFEST_NAME = "manifest.json"
+TABLE_METADATA_KEY = "crizotinib_reports_table"  # display metadata carrying a table's CSV
 KERNEL_NAME = "python3"
 TRACKED_PACKAGES = ("papermill", "nbconvert", "nbclient", "ipykernel", "pandas", "numpy", "matplotlib", "seaborn",
                     "great-tables", "pandera", "statsmodels", "scipy", "weasyprint")
@@ -66,6 +67,20 @@ def parse_param_overrides(pairs: list[str], reports: list[Report]) -> dict[str, 
         for report in owners:
             per_report[report.name][key] = report.parameter(key).parse(text)
     return per_report
+
+
+def table_csvs(notebook: nbformat.NotebookNode) -> dict[str, str]:
+    """The CSV text of every report table shown in an executed notebook, by table name."""
+    found: dict[str, str] = {}
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            table = output.get("metadata", {}).get(TABLE_METADATA_KEY)
+            if table:
+                name, suffix = table["name"], 2
+                while name in found:
+                    name, suffix = f"{table['name']}_{suffix}", suffix + 1
+                found[name] = table["csv"]
+    return found
 
 
 def package_versions() -> dict[str, str]:
@@ -179,15 +194,24 @@ class Builder:
                 result.seconds[fmt] = round(time.perf_counter() - started, 3)
 
         target_dir = self.output_dir / report.name
+        tables = table_csvs(notebook)
+        for name, text in tables.items():
+            rendered[f"tables/{name}.csv"] = text.encode("utf-8")
         for fmt, data in rendered.items():  # all rendered before any is replaced
-            target = target_dir / f"{report.name}.{fmt}"
+            target = target_dir / (fmt if fmt.startswith("tables/") else f"{report.name}.{fmt}")
             atomic_write_bytes(target, data)
             result.outputs[fmt] = {"path": str(target.relative_to(self.output_dir)), "sha256": sha256_bytes(data),
                                    "bytes": len(data)}
         executed_path.unlink(missing_ok=True)
         result.status = "built"
         result.seconds["total"] = round(sum(result.seconds.values()), 3)
-        self.log(f"{report.name}: built {', '.join(result.outputs)} in {result.seconds['total']:.1f} s")
+        stale = target_dir / "tables"
+        for old_csv in stale.glob("*.csv") if stale.exists() else []:
+            if f"tables/{old_csv.name}" not in rendered:
+                old_csv.unlink()  # a table this build no longer shows (e.g. a section switched off)
+        formats = [f for f in result.outputs if not f.startswith("tables/")]
+        self.log(f"{report.name}: built {', '.join(formats)} and {len(tables)} table CSVs "
+                 f"in {result.seconds['total']:.1f} s")
         return result
 
     @staticmethod

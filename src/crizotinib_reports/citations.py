@@ -19,7 +19,9 @@ def short_citation(sources: pd.DataFrame, source_id: str) -> str:
         label = f"Review {row['year']}"
     else:
         surnames = _surnames(row["authors"])
-        if len(surnames) == 1:
+        if "et al." in row["authors"]:
+            who = f"{surnames[0]} et al."
+        elif len(surnames) == 1:
             who = surnames[0]
         elif len(surnames) == 2 and "et al." not in row["authors"]:
             who = f"{surnames[0]} & {surnames[1]}"
@@ -32,12 +34,12 @@ def short_citation(sources: pd.DataFrame, source_id: str) -> str:
 
 
 def source_line(sources: pd.DataFrame, source_ids: Iterable[str]) -> str:
-    """'Source: A 2016 [1]; B 2014 [3], as cited in the review.' for the ids, in first-seen order."""
+    """'Source: A 2016 [1]; B 2014 [3]. ([n]: reference n of the review)' for the ids, in first-seen order."""
     unique = list(dict.fromkeys(source_ids))
     labels = "; ".join(short_citation(sources, s) for s in unique)
     cited = sources.set_index("source_id").loc[unique, "ref_number"].notna().any()
-    suffix = ", as cited in the review (2024)" if cited else ""
-    return f"Source: {labels}{suffix}."
+    suffix = " ([n]: reference n of the review)" if cited else ""
+    return f"Source: {labels}.{suffix}"
 
 
 def full_citation(row: pd.Series) -> str:

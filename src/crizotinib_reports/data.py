@@ -21,6 +21,8 @@ class Evidence:
     sources: pd.DataFrame
     trials: pd.DataFrame
     outcomes: pd.DataFrame
+    hazard_ratios: pd.DataFrame
+    published_intervals: pd.DataFrame
     approvals: pd.DataFrame
     findings: pd.DataFrame
     relapse_patterns: pd.DataFrame

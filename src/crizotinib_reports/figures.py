@@ -18,7 +18,8 @@ from matplotlib.patches import Patch
 
 from .citations import source_line
 from .data import Evidence
-from .tables import response_rates, select_trials
+from .analysis import arm_comparisons, pooled_orr, response_rates, select_trials
+from .tables import level_text
 
 ARM_COLOURS = {"crizotinib": "#1b6f9a", "chemotherapy": "#c2653a"}
 DPI = 150
@@ -182,3 +183,82 @@ def mechanisms_figure(evidence: Evidence, include_unquantified: bool = True) -> 
     return _make("resistance_mechanisms", figure,
                  "Mechanisms of acquired resistance to crizotinib; bars show the published range of the share of "
                  "resistant patients.", alt, evidence, list(m["source_id"]))
+
+
+def _forest(ax, labels: list[str], estimates: list[float], lows: list[float], highs: list[float], reference: float,
+            log_scale: bool, colour: str = "#1b6f9a", diamond_last: bool = False) -> None:
+    """A forest plot on an axis: one row a label, whiskers for the interval, a line at no effect."""
+    rows = list(range(len(labels)))[::-1]
+    for row, estimate, low, high, index in zip(rows, estimates, lows, highs, range(len(labels))):
+        if diamond_last and index == len(labels) - 1:
+            ax.fill([low, estimate, high, estimate], [row, row + 0.25, row, row - 0.25], color="#c2653a")
+        else:
+            ax.errorbar(estimate, row, xerr=[[estimate - low], [high - estimate]], fmt="s", color=colour,
+                        ecolor=colour, capsize=4, markersize=7)
+    ax.axvline(reference, color="#444444", linestyle="--", linewidth=1)
+    if log_scale:
+        ax.set_xscale("log")
+        ticks = [t for t in (0.1, 0.2, 0.25, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 15, 20)
+                 if min(lows) * 0.8 <= t <= max(max(highs), reference) * 1.25]
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.minorticks_off()
+    ax.set_yticks(rows, labels)
+    ax.set_ylim(-0.7, len(labels) - 0.3)
+
+
+def hazard_ratio_forest(evidence: Evidence, setting: str = "all") -> ReportFigure:
+    """Published PFS hazard ratios, log scale, reference line at 1; each row notes its interval level."""
+    trials = select_trials(evidence.trials, setting, include_single_arm=False)
+    hr = evidence.hazard_ratios[evidence.hazard_ratios["trial_id"].isin(trials["trial_id"])]
+    names = evidence.trials.set_index("trial_id")["trial_name"]
+    labels = [f"{names[r.trial_id]} {r.endpoint} ({r.analysis})\nHR {r.hazard_ratio:.2f}, "
+              f"{level_text(r.ci_level)} CI {r.ci_low:.2f}–{r.ci_high:.2f}" for r in hr.itertuples()]
+    figure, ax = _figure(7.5, 0.8 * len(hr) + 1.4)
+    _forest(ax, labels, list(hr["hazard_ratio"]), list(hr["ci_low"]), list(hr["ci_high"]), 1.0, log_scale=True)
+    ax.set_xlabel("Hazard ratio, crizotinib vs chemotherapy (log scale); < 1 favours crizotinib")
+    alt = "Forest plot of published hazard ratios: " + "; ".join(
+        f"{names[r.trial_id]} {r.endpoint} HR {r.hazard_ratio:.2f} ({level_text(r.ci_level)} CI "
+        f"{r.ci_low:.2f} to {r.ci_high:.2f})" for r in hr.itertuples()) + "; reference line at 1."
+    return _make("hazard_ratio_forest", figure,
+                 "Published hazard ratios for progression-free survival with their intervals (level as published).",
+                 alt, evidence, list(hr["source_id"]))
+
+
+def orr_difference_forest(evidence: Evidence, confidence_level: float = 0.95, setting: str = "all") -> ReportFigure:
+    """ORR difference (crizotinib minus chemotherapy) per phase III trial, reference line at 0."""
+    c = arm_comparisons(evidence, confidence_level, setting)
+    level = level_text(confidence_level)
+    labels = [f"{r.trial_name} ({r.setting})\n{r.orr_difference_pct:.1f} points, {level} CI "
+              f"{r.orr_difference_low_pct:.1f}–{r.orr_difference_high_pct:.1f}" for r in c.itertuples()]
+    figure, ax = _figure(7.5, 0.8 * max(len(c), 1) + 1.4)
+    if len(c):
+        _forest(ax, labels, list(c["orr_difference_pct"]), list(c["orr_difference_low_pct"]),
+                list(c["orr_difference_high_pct"]), 0.0, log_scale=False)
+    ax.set_xlabel("ORR difference, crizotinib minus chemotherapy (percentage points); > 0 favours crizotinib")
+    ax.set_xlim(min(-5, ax.get_xlim()[0]), max(60, ax.get_xlim()[1]))
+    alt = "Forest plot of ORR differences: " + "; ".join(
+        f"{r.trial_name} {r.orr_difference_pct:.1f} points ({level} CI {r.orr_difference_low_pct:.1f} to "
+        f"{r.orr_difference_high_pct:.1f})" for r in c.itertuples()) + "; reference line at 0."
+    sources = [s for ids in c.get("source_ids", []) for s in ids.split(";")]
+    return _make("orr_difference_forest", figure,
+                 f"Difference in objective response rate with {level} Newcombe intervals, from derived responder "
+                 "counts.", alt, evidence, sources)
+
+
+def pooled_orr_forest(evidence: Evidence, confidence_level: float = 0.95, ci_method: str = "exact") -> ReportFigure:
+    arms, summary = pooled_orr(evidence, confidence_level, ci_method)
+    level = level_text(confidence_level)
+    labels = [f"{r.trial_name}: {r.orr_pct:g}% (n={int(r.denominator)})" for r in arms.itertuples()]
+    labels.append(f"Pooled, random effects: {summary['estimate_pct']:.1f}%  (I² {summary['i2_pct']:.0f}%)")
+    figure, ax = _figure(7.5, 0.5 * len(labels) + 1.4)
+    _forest(ax, labels, list(arms["orr_pct"]) + [summary["estimate_pct"]],
+            list(arms["ci_low_pct"]) + [summary["low_pct"]], list(arms["ci_high_pct"]) + [summary["high_pct"]],
+            summary["estimate_pct"], log_scale=False, diamond_last=True)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel(f"Objective response rate, crizotinib arms (%), {level} intervals")
+    alt = (f"Forest plot of crizotinib-arm response rates with the exploratory pooled estimate "
+           f"{summary['estimate_pct']:.1f}% ({level} CI {summary['low_pct']:.1f} to {summary['high_pct']:.1f}), "
+           f"I-squared {summary['i2_pct']:.0f}%: " + "; ".join(labels[:-1]) + ".")
+    return _make("pooled_orr_forest", figure,
+                 "EXPLORATORY: response rates of the crizotinib arms and their random-effects pool (dashed line).",
+                 alt, evidence, list(arms["source_id"]) + list(arms["denominator_source_id"]))

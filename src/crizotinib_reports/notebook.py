@@ -15,6 +15,7 @@ from typing import Any
 from IPython.display import HTML, Markdown, display
 
 from . import __version__
+from .build import TABLE_METADATA_KEY
 from .data import Evidence, data_file_hashes, load_evidence
 from .figures import ReportFigure
 from .reports import get_report
@@ -30,7 +31,12 @@ class ReportSession:
 
     def show(self, item: ReportTable | ReportFigure | str) -> None:
         """Display a table, figure or generated Markdown, remembering its sources for the references."""
-        if isinstance(item, (ReportTable, ReportFigure)):
+        if isinstance(item, ReportTable):
+            self.source_ids.extend(item.source_ids)
+            # The build writes the numbers behind each table as CSV from this metadata.
+            display(HTML(item._repr_html_()),
+                    metadata={TABLE_METADATA_KEY: {"name": item.name, "title": item.title, "csv": item.csv_text()}})
+        elif isinstance(item, ReportFigure):
             self.source_ids.extend(item.source_ids)
             display(HTML(item._repr_html_()))
         else:

@@ -114,6 +114,8 @@ REPORTS: dict[str, Report] = {
                 Parameter("setting", "str", "all", "which phase III trials to show: all, first-line or second-line",
                           choices=("all", "first-line", "second-line")),
                 Parameter("include_single_arm", "bool", True, "show the single-arm phase I and II trials"),
+                Parameter("show_pooled_orr", "bool", True,
+                          "show the exploratory random-effects pooled ORR of the crizotinib arms"),
             ),
         ),
         Report(
@@ -131,6 +133,11 @@ REPORTS: dict[str, Report] = {
                 Parameter("include_unquantified", "bool", True,
                           "also list mechanisms for which the review gives no frequency"),
             ),
+        ),
+        Report(
+            "methods_appendix", "Methods and data appendix", "methods_appendix.ipynb",
+            "Every data table and source with its identifiers, every derivation and method, the consistency checks.",
+            COMMON,
         ),
     )
 }

@@ -282,11 +282,23 @@ def _low_not_above_high(frame: pd.DataFrame) -> pd.Series:
     return ~(frame["frequency_low_pct"] > frame["frequency_high_pct"]).fillna(False).astype(bool)
 
 
+def _estimate_column(frame: pd.DataFrame) -> str:
+    return "hazard_ratio" if "hazard_ratio" in frame.columns else "estimate"
+
+
+def _interval_contains_estimate(frame: pd.DataFrame) -> pd.Series:
+    estimate = frame[_estimate_column(frame)]
+    broken = (frame["ci_low"] > frame["ci_high"]) | (estimate < frame["ci_low"]) | (estimate > frame["ci_high"])
+    return ~broken.fillna(False).astype(bool)
+
+
 ROW_RULES: dict[str, tuple[str, str, Callable[[pd.DataFrame], pd.Series]]] = {
     # name: (column to name in the message, rule text, row predicate that must hold)
     "percent_at_most_100": ("value", "a percentage must be at most 100", _percent_at_most_100),
     "frequency_low_not_above_high": (
         "frequency_low_pct", "low bound must not be above frequency_high_pct", _low_not_above_high),
+    "interval_contains_estimate": (
+        "ci_low", "need ci_low <= estimate <= ci_high", _interval_contains_estimate),
 }
 
 

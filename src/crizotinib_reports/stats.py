@@ -45,3 +45,99 @@ def proportion_interval(count: int, denominator: int, level: float = 0.95, metho
         raise ValueError(f"need 0 <= count <= denominator and denominator >= 1, got {count}/{denominator}")
     low, high = proportion_confint(count, denominator, alpha=1 - level, method=CI_METHODS[method])
     return Interval(float(low), float(high), level, method)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with its two-sided interval and how it was computed."""
+
+    estimate: float
+    low: float
+    high: float
+    level: float
+    method: str
+
+
+def difference_interval(count1: int, n1: int, count2: int, n2: int, level: float = 0.95) -> Estimate:
+    """Risk difference p1 - p2 with Newcombe's hybrid score interval (statsmodels 'newcomb')."""
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    low, high = confint_proportions_2indep(count1, n1, count2, n2, method="newcomb", compare="diff", alpha=1 - level)
+    return Estimate(count1 / n1 - count2 / n2, float(low), float(high), level, "Newcombe hybrid score")
+
+
+def odds_ratio_interval(count1: int, n1: int, count2: int, n2: int, level: float = 0.95) -> Estimate:
+    """Odds ratio of group 1 against group 2 with the Woolf (logit) interval."""
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    low, high = confint_proportions_2indep(count1, n1, count2, n2, method="logit", compare="odds-ratio",
+                                           alpha=1 - level)
+    odds_ratio = (count1 / (n1 - count1)) / (count2 / (n2 - count2))
+    return Estimate(odds_ratio, float(low), float(high), level, "Woolf (logit)")
+
+
+def rounding_tolerance(decimals: int) -> float:
+    """Half a unit in the last published digit: 52 may be anything from 51.5 to 52.5."""
+    return 0.5 * 10 ** -decimals
+
+
+def gap_beyond_rounding(published: float, recomputed: float, decimals: int) -> float:
+    """How far a recomputed value lies outside what the published, rounded value allows (0 if inside)."""
+    return max(0.0, abs(published - recomputed) - rounding_tolerance(decimals) - 1e-9)
+
+
+def hazard_ratio_midpoint_gap(hazard_ratio: float, low: float, high: float, decimals: int = 2) -> tuple[float, float]:
+    """A ratio's interval is symmetric on the log scale, so HR should be sqrt(low * high).
+
+    Returns (implied HR, gap beyond rounding), where every published number may be off by
+    half a unit in its last digit; a gap above 0 means the three numbers cannot all be right.
+    """
+    half = rounding_tolerance(decimals)
+    implied = math.sqrt(low * high)
+    implied_min = math.sqrt(max(low - half, 0) * max(high - half, 0))
+    implied_max = math.sqrt((low + half) * (high + half))
+    hr_min, hr_max = hazard_ratio - half, hazard_ratio + half
+    gap = max(0.0, implied_min - hr_max, hr_min - implied_max)
+    return implied, gap
+
+
+@dataclass(frozen=True)
+class PooledProportion:
+    """Random-effects pooled proportion (logit scale, DerSimonian-Laird) with heterogeneity."""
+
+    estimate: float
+    low: float
+    high: float
+    level: float
+    tau2: float
+    i2: float
+    q: float
+    df: int
+    weights: tuple[float, ...]
+
+
+def _expit(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+def pooled_proportion(counts: list[int], totals: list[int], level: float = 0.95) -> PooledProportion:
+    """Pool proportions with statsmodels' combine_effects on the logit scale (method of moments)."""
+    import numpy as np
+    from statsmodels.stats.meta_analysis import combine_effects
+
+    counts_array, totals_array = np.asarray(counts, dtype=float), np.asarray(totals, dtype=float)
+    if len(counts_array) < 2:
+        raise ValueError("pooling needs at least two studies")
+    if np.any(counts_array <= 0) or np.any(counts_array >= totals_array):
+        raise ValueError("pooling on the logit scale needs 0 < count < total in every study")
+    p = counts_array / totals_array
+    effect = np.log(p / (1 - p))
+    variance = 1 / counts_array + 1 / (totals_array - counts_array)
+    result = combine_effects(effect, variance, method_re="chi2", alpha=1 - level)
+    frame = result.summary_frame(alpha=1 - level)
+    random = frame.loc["random effect"]
+    return PooledProportion(
+        estimate=_expit(random["eff"]), low=_expit(random["ci_low"]), high=_expit(random["ci_upp"]), level=level,
+        tau2=float(result.tau2), i2=float(result.i2), q=float(result.q), df=int(result.df_resid),
+        weights=tuple(float(w) for w in frame["w_re"].iloc[: len(p)]),
+    )

@@ -13,7 +13,11 @@ from great_tables import GT
 
 from .citations import full_citation, short_citation, source_line
 from .data import Evidence
-from .stats import CI_METHOD_LABELS, derived_count, proportion_interval
+from .data import data_file_hashes
+from .schema import read_schema
+from .stats import derived_count
+from .analysis import arm_comparisons, interval_checks, pooled_orr, response_rates, select_trials
+from .stats import CI_METHOD_LABELS
 
 NOT_STATED = "not stated"
 
@@ -28,9 +32,11 @@ class ReportTable:
     source_text: str
     footnotes: tuple[str, ...] = ()
     spanners: dict[str, list[str]] = field(default_factory=dict)
+    data: pd.DataFrame | None = None  # unformatted numbers for the CSV; the shown frame if None
+    group_column: str | None = None
 
     def to_gt(self) -> GT:
-        table = GT(self.frame).tab_header(title=self.title, subtitle=self.population)
+        table = GT(self.frame, groupname_col=self.group_column).tab_header(title=self.title, subtitle=self.population)
         for label, columns in self.spanners.items():
             table = table.tab_spanner(label=label, columns=columns)
         for note in self.footnotes:
@@ -40,101 +46,172 @@ class ReportTable:
     def _repr_html_(self) -> str:
         return self.to_gt().as_raw_html()
 
+    def csv_text(self) -> str:
+        return (self.frame if self.data is None else self.data).to_csv(index=False)
+
 
 def percent(value: float) -> str:
     return f"{value:g}%"
 
 
 def _table(name: str, title: str, population: str, frame: pd.DataFrame, evidence: Evidence,
-           source_ids: list[str], footnotes: list[str] = (), spanners: dict | None = None) -> ReportTable:
+           source_ids: list[str], footnotes: list[str] = (), spanners: dict | None = None,
+           data: pd.DataFrame | None = None, group_column: str | None = None) -> ReportTable:
+    ids = [s for s in dict.fromkeys(source_ids) if isinstance(s, str)]
     return ReportTable(
         name=name, title=title, population=population, frame=frame.reset_index(drop=True),
-        source_ids=tuple(dict.fromkeys(source_ids)), source_text=source_line(evidence.sources, source_ids),
-        footnotes=tuple(footnotes), spanners=spanners or {},
+        source_ids=tuple(ids), source_text=source_line(evidence.sources, ids),
+        footnotes=tuple(footnotes), spanners=spanners or {}, data=data, group_column=group_column,
     )
 
 
-def select_trials(trials: pd.DataFrame, setting: str = "all", include_single_arm: bool = True) -> pd.DataFrame:
-    """Trials a reader asked for: phase III by line of therapy, single-arm trials on request."""
-    randomized = trials["design"] == "randomized"
-    keep = randomized & ((setting == "all") | (trials["setting"] == setting))
-    if include_single_arm:
-        keep |= ~randomized
-    return trials[keep]
+def level_text(level: float) -> str:
+    """0.95 -> '95%', 0.997 -> '99.7%'."""
+    return f"{100 * level:.1f}".rstrip("0").rstrip(".") + "%"
 
 
-def response_rates(evidence: Evidence, confidence_level: float = 0.95, ci_method: str = "exact",
-                   trial_ids: list[str] | None = None) -> pd.DataFrame:
-    """ORR per trial and arm; where the denominator is known, the derived count and an interval."""
-    orr = evidence.outcomes[evidence.outcomes["endpoint"] == "ORR"]
-    if trial_ids is not None:
-        orr = orr[orr["trial_id"].isin(trial_ids)]
-    rows = []
-    for row in orr.itertuples(index=False):
-        record = {"trial_id": row.trial_id, "arm": row.arm, "orr_pct": float(row.value),
-                  "denominator": row.denominator, "responders_derived": pd.NA,
-                  "ci_low_pct": float("nan"), "ci_high_pct": float("nan"), "source_id": row.source_id}
-        if pd.notna(row.denominator):
-            count = derived_count(row.value, int(row.denominator))
-            interval = proportion_interval(count, int(row.denominator), confidence_level, ci_method)
-            record.update(responders_derived=count, ci_low_pct=100 * interval.low, ci_high_pct=100 * interval.high)
-        rows.append(record)
-    frame = pd.DataFrame(rows)
-    names = evidence.trials.set_index("trial_id")["trial_name"]
-    frame.insert(1, "trial_name", frame["trial_id"].map(names))
-    return frame
+def interval_text(low: float, high: float, decimals: int = 1, unit: str = "") -> str:
+    return f"{low:.{decimals}f}–{high:.{decimals}f}{unit}"
 
 
 def efficacy_table(evidence: Evidence, setting: str = "all", include_single_arm: bool = True,
                    confidence_level: float = 0.95, ci_method: str = "exact") -> ReportTable:
-    """One row a trial: design, N, ORR with its interval, and median PFS, by arm."""
+    """One row a trial arm: N, ORR with its interval and derived responders, median PFS."""
     trials = select_trials(evidence.trials, setting, include_single_arm)
-    outcomes = evidence.outcomes[evidence.outcomes["trial_id"].isin(trials["trial_id"])]
-    rates = response_rates(evidence, confidence_level, ci_method, list(trials["trial_id"])).set_index(["trial_id", "arm"])
-    level = f"{confidence_level:.0%}" if confidence_level * 100 == round(confidence_level * 100) else f"{confidence_level:.1%}"
-
-    def value(trial_id: str, arm: str, endpoint: str) -> str:
-        hit = outcomes[(outcomes.trial_id == trial_id) & (outcomes.arm == arm) & (outcomes.endpoint == endpoint)]
-        if hit.empty:
-            return "—"
-        v = float(hit["value"].iloc[0])
-        return percent(v) if endpoint == "ORR" else f"{v:.1f}"
-
-    rows = []
-    for trial in trials.itertuples(index=False):
-        rate = rates.loc[(trial.trial_id, "crizotinib")] if (trial.trial_id, "crizotinib") in rates.index else None
-        has_interval = rate is not None and pd.notna(rate["responders_derived"])
-        rows.append({
-            "Trial": trial.trial_name,
-            "Phase": trial.phase,
-            "Setting": trial.setting,
-            "Comparator": "—" if trial.comparator == "none" else trial.comparator,
-            "N evaluated": str(trial.patients_evaluated) if pd.notna(trial.patients_evaluated) else NOT_STATED,
-            "ORR, crizotinib": value(trial.trial_id, "crizotinib", "ORR"),
-            f"{level} CI": (f"{rate['ci_low_pct']:.1f}–{rate['ci_high_pct']:.1f}%" if has_interval else "n/a"),
-            "Responders (derived)": (f"{int(rate['responders_derived'])} of {int(rate['denominator'])}"
-                                     if has_interval else "n/a"),
-            "ORR, comparator": value(trial.trial_id, "chemotherapy", "ORR"),
-            "PFS, crizotinib": value(trial.trial_id, "crizotinib", "PFS median"),
-            "PFS, comparator": value(trial.trial_id, "chemotherapy", "PFS median"),
-        })
+    rates = response_rates(evidence, confidence_level, ci_method, list(trials["trial_id"]))
+    pfs = evidence.outcomes[evidence.outcomes["endpoint"] == "PFS median"].set_index(["trial_id", "arm"])["value"]
+    level = level_text(confidence_level)
+    rows, data = [], []
+    for trial in trials.itertuples():
+        for rate in rates[rates["trial_id"] == trial.trial_id].itertuples():
+            known = pd.notna(rate.responders_derived)
+            median = pfs.get((trial.trial_id, rate.arm))
+            group = f"{trial.trial_name} · phase {trial.phase} · {trial.setting}"
+            if trial.comparator != "none":
+                group += f" · vs {trial.comparator}"
+            rows.append({
+                "Trial": group,
+                "Arm": rate.arm,
+                "N": str(int(rate.denominator)) if known else NOT_STATED,
+                "ORR": percent(rate.orr_pct),
+                f"{level} CI": interval_text(rate.ci_low_pct, rate.ci_high_pct, unit="%") if known else "n/a",
+                "Responders (derived)": f"{int(rate.responders_derived)} of {int(rate.denominator)}" if known else "n/a",
+                "Median PFS, months": f"{median:.1f}" if median is not None and pd.notna(median) else "—",
+            })
+            data.append({**rate._asdict(), "pfs_median_months": median})
     frame = pd.DataFrame(rows)
-    n_text = ", ".join(f"{t.trial_name} n={t.patients_evaluated}" for t in trials.itertuples()
-                       if pd.notna(t.patients_evaluated))
-    population = "Patients evaluated: " + (n_text or "none with a stated N") + (
-        "; phase III: N not stated in the review" if (trials["design"] == "randomized").any() else "")
+    n_total = sum(int(n) for n in rates["denominator"].dropna())
+    population = (f"Patients evaluated for response: N={n_total} across {len(rates)} trial arms"
+                  f" ({len(trials)} trials); N per arm below")
+    derived_from = sorted({s for s in rates["denominator_source_id"]} - set(rates["source_id"]))
     footnotes = [
-        "ORR, objective response rate; PFS, median progression-free survival in months; CI, confidence interval; "
-        "n/a, not applicable.",
-        f"Responders are derived, not reported: the published percentage times the stated denominator, rounded. "
-        f"The {level} CI is {CI_METHOD_LABELS[ci_method]} on that derived count.",
-        "No interval is computed where the review gives no denominator (the phase III trials).",
+        "ORR, objective response rate; CI, confidence interval; PFS, progression-free survival; "
+        "n/a, no denominator stated.",
+        f"Responders are derived, not reported: the published percentage times N, rounded. The {level} CI is "
+        f"{CI_METHOD_LABELS[ci_method]} on that derived count.",
     ]
-    return _table("efficacy", "Efficacy of crizotinib by trial", population, frame, evidence,
-                  list(trials["source_id"]) + list(outcomes["source_id"]), footnotes,
-                  spanners={"Objective response rate": ["ORR, crizotinib", f"{level} CI", "Responders (derived)",
-                                                        "ORR, comparator"],
-                            "Median PFS, months": ["PFS, crizotinib", "PFS, comparator"]})
+    if derived_from:
+        footnotes.append("N of the phase III arms: " + "; ".join(short_citation(evidence.sources, s)
+                                                               for s in derived_from) + ".")
+    return _table("efficacy", "Efficacy of crizotinib by trial and arm", population, frame, evidence,
+                  list(rates["source_id"]) + list(rates["denominator_source_id"]), footnotes,
+                  data=pd.DataFrame(data), group_column="Trial")
+
+
+def comparisons_table(evidence: Evidence, confidence_level: float = 0.95, setting: str = "all") -> ReportTable:
+    """Crizotinib against chemotherapy in each phase III trial: ORR difference, odds ratio, PFS HR."""
+    comparisons = arm_comparisons(evidence, confidence_level, setting)
+    level = level_text(confidence_level)
+    rows = []
+    for c in comparisons.itertuples():
+        rows.append({
+            "Trial": f"{c.trial_name} ({c.setting})",
+            "N (crizotinib / chemo)": f"{c.n_crizotinib} / {c.n_chemotherapy}",
+            "ORR (crizotinib / chemo)": f"{percent(c.orr_crizotinib_pct)} / {percent(c.orr_chemotherapy_pct)}",
+            "ORR difference, points": f"{c.orr_difference_pct:.1f}",
+            f"Difference {level} CI": interval_text(c.orr_difference_low_pct, c.orr_difference_high_pct),
+            "Odds ratio": f"{c.odds_ratio:.2f}",
+            f"OR {level} CI": interval_text(c.odds_ratio_low, c.odds_ratio_high, 2),
+            "PFS HR (published)": f"{c.pfs_hazard_ratio:.2f}" if pd.notna(c.pfs_hazard_ratio) else "—",
+            "HR CI (published)": (f"{interval_text(c.pfs_hr_low, c.pfs_hr_high, 2)} ({level_text(c.pfs_hr_level)})"
+                                  if pd.notna(c.pfs_hazard_ratio) else "—"),
+        })
+    sources = [s for ids in comparisons.get("source_ids", []) for s in ids.split(";")]
+    sources += list(comparisons.get("hr_source_id", pd.Series(dtype=str)).dropna())
+    n_total = int(comparisons["n_crizotinib"].sum() + comparisons["n_chemotherapy"].sum()) if len(comparisons) else 0
+    return _table(
+        "comparisons", "Crizotinib against chemotherapy: between-arm comparisons",
+        f"Randomized patients: N={n_total} in {len(comparisons)} phase III trials", pd.DataFrame(rows), evidence,
+        sources,
+        ["ORR, objective response rate; OR, odds ratio (crizotinib against chemotherapy); HR, hazard ratio; "
+         "PFS, progression-free survival; chemo, chemotherapy.",
+         "ORR difference and odds ratio are recomputed from derived responder counts (published percentage times "
+         f"N, rounded): difference with the Newcombe hybrid score interval, odds ratio with the Woolf (logit) "
+         f"interval, both at {level}.",
+         "Hazard ratios and their intervals are as published (not recomputable from the data); below 1 favours "
+         "crizotinib."],
+        data=comparisons,
+    )
+
+
+def interval_checks_table(evidence: Evidence, ci_method: str = "exact", setting: str = "all",
+                          include_single_arm: bool = True) -> ReportTable:
+    """Published intervals beside recomputed ones; any gap beyond rounding is flagged."""
+    trials = select_trials(evidence.trials, setting, include_single_arm)
+    checks = interval_checks(evidence, ci_method, list(trials["trial_id"]))
+    frame = pd.DataFrame({
+        "Trial": checks["trial_name"],
+        "What": checks["what"],
+        "Level": checks["level"].map(level_text),
+        "Published": checks["published"],
+        "Recomputed": checks["recomputed"],
+        "Check": [("consistent within rounding" if ok else f"FLAG: off by {gap:.2f} beyond rounding")
+                  for ok, gap in zip(checks.get("consistent", []), checks.get("gap_beyond_rounding", []))],
+    })
+    flagged = int((~checks["consistent"]).sum()) if len(checks) else 0
+    return _table(
+        "interval_checks", "Published intervals against recomputed ones",
+        f"{len(checks)} published intervals checked; {flagged} flagged", frame, evidence,
+        list(checks["source_id"]),
+        [f"Proportions: recomputed at the published level with the {CI_METHOD_LABELS[ci_method]} interval on the "
+         "derived responder count; rounding allows half a unit in the published last digit.",
+         "Hazard ratios: a ratio's interval is symmetric on the log scale, so the ratio should equal the geometric "
+         "mean of its bounds, to within the rounding of all three numbers.",
+         "A flag means the published numbers and the recomputation disagree beyond rounding: the publication may "
+         "have used another interval method or another denominator."],
+        data=checks,
+    )
+
+
+def pooled_orr_table(evidence: Evidence, confidence_level: float = 0.95, ci_method: str = "exact") -> ReportTable:
+    arms, summary = pooled_orr(evidence, confidence_level, ci_method)
+    level = level_text(confidence_level)
+    frame = pd.DataFrame({
+        "Crizotinib arm": arms["trial_name"],
+        "N": arms["denominator"].astype(int).astype(str),
+        "ORR": arms["orr_pct"].map(percent),
+        f"{level} CI": [interval_text(lo, hi, unit="%") for lo, hi in zip(arms["ci_low_pct"], arms["ci_high_pct"])],
+        "Weight": arms["weight_pct"].map(lambda w: f"{w:.1f}%"),
+    })
+    pooled_row = {"Crizotinib arm": "Pooled (random effects)", "N": str(int(arms["denominator"].sum())),
+                  "ORR": f"{summary['estimate_pct']:.1f}%",
+                  f"{level} CI": interval_text(summary["low_pct"], summary["high_pct"], unit="%"), "Weight": "100%"}
+    frame = pd.concat([frame, pd.DataFrame([pooled_row])], ignore_index=True)
+    data = arms.assign(pooled_estimate_pct=summary["estimate_pct"], pooled_low_pct=summary["low_pct"],
+                       pooled_high_pct=summary["high_pct"], i2_pct=summary["i2_pct"], tau2=summary["tau2"],
+                       q=summary["q"], df=summary["df"])
+    return _table(
+        "pooled_orr", "Exploratory: pooled ORR of the crizotinib arms",
+        f"Crizotinib-treated patients: N={int(arms['denominator'].sum())} in {summary['studies']} trials",
+        frame, evidence, list(arms["source_id"]) + list(arms["denominator_source_id"]),
+        ["EXPLORATORY: the trials differ in line of therapy and design, so a single pooled rate is descriptive only.",
+         f"Random-effects model (DerSimonian–Laird, statsmodels combine_effects) on the logit scale; "
+         f"heterogeneity I² = {summary['i2_pct']:.0f}%, τ² = {summary['tau2']:.3f}, "
+         f"Q = {summary['q']:.1f} on {summary['df']} df.",
+         "Responder counts are derived from published percentages and N; arm intervals are "
+         f"{CI_METHOD_LABELS[ci_method]}, the pooled interval is the model's (normal on the logit scale)."],
+        data=data,
+    )
 
 
 def approvals_table(evidence: Evidence) -> ReportTable:
@@ -166,6 +243,10 @@ def key_numbers_table(evidence: Evidence) -> ReportTable:
         if pd.notna(o.denominator):
             context += f", n={o.denominator}"
         rows.append(("Clinical activity", o.endpoint, shown, context, o.source_id))
+    for h in evidence.hazard_ratios.itertuples():
+        rows.append(("Clinical activity", f"{h.endpoint} hazard ratio ({h.analysis})",
+                     f"{h.hazard_ratio:.2f} ({level_text(h.ci_level)} CI {h.ci_low:.2f}–{h.ci_high:.2f})",
+                     f"{names[h.trial_id]}, {h.experimental_arm} vs {h.control_arm}", h.source_id))
     for a in evidence.approvals.dropna(subset=["date"]).itertuples():
         rows.append(("Approvals", f"{a.agency} {a.approval_type}", a.date.strftime("%Y-%m-%d"), a.setting, a.source_id))
     for p in evidence.relapse_patterns.itertuples():
@@ -249,16 +330,85 @@ def mechanisms_table(evidence: Evidence, include_unquantified: bool = True) -> R
 
 
 def references_table(evidence: Evidence, source_ids: list[str] | None = None) -> ReportTable:
-    """Full references, for the sources a report used (or all of them)."""
+    """Full references with their identifiers, for the sources a report used (or all of them)."""
     sources = evidence.sources
     if source_ids is not None:
-        wanted = set(source_ids) | set(sources.loc[sources["ref_number"].isna(), "source_id"])  # + the review
+        wanted = set(source_ids) | set(sources.loc[sources["kind"] == "review", "source_id"])
         sources = sources[sources["source_id"].isin(wanted)]
+
+    def identifiers(row: pd.Series) -> str:
+        parts = [f"doi:{row['doi']}" if pd.notna(row["doi"]) else "", f"PMID {row['pmid']}" if pd.notna(row["pmid"]) else ""]
+        return "; ".join(p for p in parts if p) or "—"
+
     frame = pd.DataFrame({
-        "Ref.": sources["ref_number"].map(lambda n: str(int(n)) if pd.notna(n) else "review"),
+        "Ref.": sources.apply(lambda r: str(int(r["ref_number"])) if pd.notna(r["ref_number"]) else r["kind"], axis=1),
         "Label": sources["source_id"].map(lambda s: short_citation(evidence.sources, s)),
         "Reference": sources.apply(full_citation, axis=1),
+        "Identifiers": sources.apply(identifiers, axis=1),
         "Note": sources["note"].fillna(""),
     })
     return _table("references", "References", f"{len(frame)} sources", frame, evidence, list(sources["source_id"]),
-                  ["Ref. is the number the review gives each reference; every figure in this report carries one."])
+                  ["Ref. is the number the review gives a reference; 'added' marks a source the review does not cite, "
+                   "added for figures the review does not give. Identifiers are given where checked."],
+                  data=sources)
+
+
+def data_tables_table(evidence: Evidence) -> ReportTable:
+    """What data this bundle holds: each table, its purpose, size and content hash."""
+    specs = read_schema(evidence.data_dir)
+    hashes = data_file_hashes(evidence.data_dir)
+    rows = []
+    for name, spec in specs.items():
+        frame = getattr(evidence, name)
+        rows.append({"Table": spec.file_name, "Holds": spec.description, "Rows": str(len(frame)),
+                     "Columns": str(len(frame.columns)), "Key": ", ".join(spec.key),
+                     "SHA-256 (first 16)": hashes.get(spec.file_name, "")[:16]})
+    frame = pd.DataFrame(rows)
+    return _table("data_tables", "Data tables", f"{len(frame)} tables, {sum(int(r['Rows']) for r in rows)} rows",
+                  frame, evidence, list(evidence.sources["source_id"]),
+                  ["Every row carries a source_id that resolves in sources.csv; rules are in data/schema.yaml and "
+                   "are checked before any report runs."], data=pd.DataFrame(rows))
+
+
+def derivations_table(evidence: Evidence) -> ReportTable:
+    """Every value the reports compute rather than read, with the inputs and the rule."""
+    rows = []
+    names = evidence.trials.set_index("trial_id")["trial_name"]
+    for o in evidence.outcomes.dropna(subset=["denominator"]).itertuples():
+        exact = float(o.value) / 100 * int(o.denominator)
+        rows.append({"Derived value": f"Responders, {names[o.trial_id]}, {o.arm}",
+                     "From": f"{o.value:g}% of N={o.denominator}",
+                     "Rule": f"{o.value:g}/100 × {o.denominator} = {exact:.2f}, rounded half up",
+                     "Result": str(derived_count(float(o.value), int(o.denominator))),
+                     "source_id": o.source_id})
+    for m in evidence.resistance_mechanisms.dropna(subset=["frequency_low_pct"]).itertuples():
+        if m.frequency_low_pct == m.frequency_high_pct:
+            rows.append({"Derived value": f"Share of resistant patients: {m.mechanism}",
+                         "From": m.frequency_as_stated, "Rule": "stated fraction as a percentage, one decimal",
+                         "Result": f"{m.frequency_low_pct:g}%", "source_id": m.source_id})
+    methods = [
+        ("Interval on a proportion", "derived responders / N", "Clopper-Pearson (exact) by default or Wilson score "
+         "(ci_method), statsmodels proportion_confint, at confidence_level"),
+        ("ORR difference (phase III)", "derived responders and N per arm", "Newcombe hybrid score interval "
+         "(statsmodels confint_proportions_2indep, method 'newcomb')"),
+        ("Odds ratio (phase III)", "derived responders and N per arm", "Woolf logit interval (statsmodels "
+         "confint_proportions_2indep, method 'logit')"),
+        ("Pooled ORR (exploratory)", "crizotinib arms with N", "random effects, DerSimonian–Laird on the logit "
+         "scale (statsmodels combine_effects, method_re 'chi2'); I², τ², Q"),
+        ("Interval check, proportion", "published interval and N", "recompute at the published level; flag a gap "
+         "beyond half a unit of the published last digit"),
+        ("Interval check, hazard ratio", "published HR and interval", "HR against the geometric mean of the bounds, "
+         "each number allowed its rounding"),
+        ("Hazard ratios", "publications", "as published, never recomputed"),
+    ]
+    for what, inputs, rule in methods:
+        rows.append({"Derived value": what, "From": inputs, "Rule": rule, "Result": "—", "source_id": pd.NA})
+    frame = pd.DataFrame(rows)
+    sources = list(frame["source_id"].dropna()) + list(evidence.outcomes["denominator_source_id"].dropna())
+    return _table("derivations", "Derived values and methods",
+                  f"{len(frame)} derivations: every value computed rather than transcribed", frame.drop(columns="source_id"),
+                  evidence, sources,
+                  ["A derived value is never typed into a report: the package computes it from data/ at build time."],
+                  data=frame)
+
+

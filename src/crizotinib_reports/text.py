@@ -68,3 +68,13 @@ def approvals_summary(evidence: Evidence) -> str:
     parts = [f"{r.agency} {r.approval_type} ({r.setting}) on {r.date:%-d %B %Y}" for r in a.itertuples()]
     return "Approvals with a stated date: " + "; ".join(parts) + f" ({short_citation(evidence.sources, a['source_id'].iloc[0])})."
 
+
+
+def pooled_orr_intro() -> str:
+    """Heading and caveat of the parameter-gated pooled section (shown only with it)."""
+    return (
+        "## Exploratory: pooled response rate of the crizotinib arms\n\n"
+        "Every crizotinib arm, whatever the `setting`, pooled with a random-effects model. The trials treated "
+        "different lines of therapy, so the pooled rate describes the evidence rather than estimating one true "
+        "rate; `show_pooled_orr=false` leaves this section out."
+    )

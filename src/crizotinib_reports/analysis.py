@@ -1,0 +1,150 @@
+"""The numbers behind the tables and figures, as plain DataFrames (frame in, frame out).
+
+tables.py formats these for reading and figures.py draws them; the CSV written beside each
+report holds these unformatted values.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .data import Evidence
+from .stats import (
+    derived_count,
+    difference_interval,
+    gap_beyond_rounding,
+    hazard_ratio_midpoint_gap,
+    odds_ratio_interval,
+    pooled_proportion,
+    proportion_interval,
+)
+
+
+def select_trials(trials: pd.DataFrame, setting: str = "all", include_single_arm: bool = True) -> pd.DataFrame:
+    """Trials a reader asked for: phase III by line of therapy, single-arm trials on request."""
+    randomized = trials["design"] == "randomized"
+    keep = randomized & ((setting == "all") | (trials["setting"] == setting))
+    if include_single_arm:
+        keep |= ~randomized
+    return trials[keep]
+
+
+def response_rates(evidence: Evidence, confidence_level: float = 0.95, ci_method: str = "exact",
+                   trial_ids: list[str] | None = None) -> pd.DataFrame:
+    """ORR per trial and arm; where the denominator is known, the derived count and an interval."""
+    orr = evidence.outcomes[evidence.outcomes["endpoint"] == "ORR"]
+    if trial_ids is not None:
+        orr = orr[orr["trial_id"].isin(trial_ids)]
+    rows = []
+    for row in orr.itertuples(index=False):
+        record = {"trial_id": row.trial_id, "arm": row.arm, "orr_pct": float(row.value),
+                  "denominator": row.denominator, "responders_derived": pd.NA,
+                  "ci_low_pct": float("nan"), "ci_high_pct": float("nan"), "ci_level": confidence_level,
+                  "ci_method": ci_method, "source_id": row.source_id,
+                  "denominator_source_id": row.denominator_source_id if pd.notna(row.denominator_source_id)
+                  else row.source_id}
+        if pd.notna(row.denominator):
+            count = derived_count(row.value, int(row.denominator))
+            interval = proportion_interval(count, int(row.denominator), confidence_level, ci_method)
+            record.update(responders_derived=count, ci_low_pct=100 * interval.low, ci_high_pct=100 * interval.high)
+        rows.append(record)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    names = evidence.trials.set_index("trial_id")["trial_name"]
+    frame.insert(1, "trial_name", frame["trial_id"].map(names))
+    return frame
+
+
+def arm_comparisons(evidence: Evidence, confidence_level: float = 0.95, setting: str = "all") -> pd.DataFrame:
+    """Phase III trials, crizotinib against chemotherapy: ORR difference and odds ratio
+    (recomputed from derived counts) beside the published PFS hazard ratio."""
+    trials = select_trials(evidence.trials, setting, include_single_arm=False)
+    rates = response_rates(evidence, confidence_level, "exact", list(trials["trial_id"]))
+    hazard = evidence.hazard_ratios[(evidence.hazard_ratios["endpoint"] == "PFS")
+                                    & (evidence.hazard_ratios["analysis"] == "primary")].set_index("trial_id")
+    rows = []
+    for trial in trials.itertuples():
+        arms = rates[rates["trial_id"] == trial.trial_id].set_index("arm")
+        if not {"crizotinib", "chemotherapy"} <= set(arms.index) or arms["responders_derived"].isna().any():
+            continue
+        c1, n1 = int(arms.loc["crizotinib", "responders_derived"]), int(arms.loc["crizotinib", "denominator"])
+        c2, n2 = int(arms.loc["chemotherapy", "responders_derived"]), int(arms.loc["chemotherapy", "denominator"])
+        difference = difference_interval(c1, n1, c2, n2, confidence_level)
+        odds = odds_ratio_interval(c1, n1, c2, n2, confidence_level)
+        record = {
+            "trial_id": trial.trial_id, "trial_name": trial.trial_name, "setting": trial.setting,
+            "n_crizotinib": n1, "n_chemotherapy": n2, "responders_crizotinib": c1, "responders_chemotherapy": c2,
+            "orr_crizotinib_pct": arms.loc["crizotinib", "orr_pct"],
+            "orr_chemotherapy_pct": arms.loc["chemotherapy", "orr_pct"],
+            "orr_difference_pct": 100 * difference.estimate, "orr_difference_low_pct": 100 * difference.low,
+            "orr_difference_high_pct": 100 * difference.high,
+            "odds_ratio": odds.estimate, "odds_ratio_low": odds.low, "odds_ratio_high": odds.high,
+            "level": confidence_level,
+            "pfs_hazard_ratio": float("nan"), "pfs_hr_low": float("nan"), "pfs_hr_high": float("nan"),
+            "pfs_hr_level": float("nan"), "hr_source_id": pd.NA,
+            "source_ids": ";".join(dict.fromkeys(list(arms["source_id"]) + list(arms["denominator_source_id"]))),
+        }
+        if trial.trial_id in hazard.index:
+            hr = hazard.loc[trial.trial_id]
+            record.update(pfs_hazard_ratio=hr["hazard_ratio"], pfs_hr_low=hr["ci_low"], pfs_hr_high=hr["ci_high"],
+                          pfs_hr_level=hr["ci_level"], hr_source_id=hr["source_id"])
+        rows.append(record)
+    return pd.DataFrame(rows)
+
+
+def interval_checks(evidence: Evidence, ci_method: str = "exact", trial_ids: list[str] | None = None) -> pd.DataFrame:
+    """Every interval a publication gives, beside the one recomputed from the data, with the gap
+    beyond rounding (0 means consistent).
+
+    Proportions are recomputed at the published level from the derived count; a hazard ratio's
+    interval must be symmetric on the log scale around the published ratio.
+    """
+    rows = []
+    published = evidence.published_intervals
+    hazard_ratios = evidence.hazard_ratios
+    if trial_ids is not None:
+        published = published[published["trial_id"].isin(trial_ids)]
+        hazard_ratios = hazard_ratios[hazard_ratios["trial_id"].isin(trial_ids)]
+    for p in published.itertuples():
+        count = derived_count(p.estimate, int(p.denominator))
+        interval = proportion_interval(count, int(p.denominator), float(p.ci_level), ci_method)
+        low, high = 100 * interval.low, 100 * interval.high
+        gap = max(gap_beyond_rounding(p.ci_low, low, p.decimals), gap_beyond_rounding(p.ci_high, high, p.decimals))
+        rows.append({
+            "check": "proportion interval", "trial_id": p.trial_id, "what": f"ORR, {p.arm} ({p.study_label})",
+            "published": f"{p.estimate:g}% ({p.ci_low:g}–{p.ci_high:g}%)", "published_low": p.ci_low,
+            "published_high": p.ci_high, "level": p.ci_level,
+            "recomputed": f"{100 * count / p.denominator:.1f}% ({low:.1f}–{high:.1f}%), {count}/{p.denominator}",
+            "recomputed_low": low, "recomputed_high": high, "method": ci_method,
+            "gap_beyond_rounding": gap, "source_id": p.source_id,
+        })
+    for h in hazard_ratios.itertuples():
+        implied, gap = hazard_ratio_midpoint_gap(h.hazard_ratio, h.ci_low, h.ci_high)
+        rows.append({
+            "check": "hazard ratio symmetry", "trial_id": h.trial_id, "what": f"{h.endpoint} HR ({h.analysis})",
+            "published": f"{h.hazard_ratio:.2f} ({h.ci_low:.2f}–{h.ci_high:.2f})", "published_low": h.ci_low,
+            "published_high": h.ci_high, "level": h.ci_level,
+            "recomputed": f"{implied:.3f} (geometric mean of the bounds)", "recomputed_low": implied,
+            "recomputed_high": implied, "method": "log-symmetry", "gap_beyond_rounding": gap,
+            "source_id": h.source_id,
+        })
+    frame = pd.DataFrame(rows)
+    if not frame.empty:
+        names = evidence.trials.set_index("trial_id")["trial_name"]
+        frame.insert(1, "trial_name", frame["trial_id"].map(names))
+        frame["consistent"] = frame["gap_beyond_rounding"] <= 0
+    return frame
+
+
+def pooled_orr(evidence: Evidence, confidence_level: float = 0.95, ci_method: str = "exact") -> tuple[pd.DataFrame, dict]:
+    """Exploratory random-effects pool of the crizotinib arms' ORR (lines of therapy differ)."""
+    rates = response_rates(evidence, confidence_level, ci_method)
+    arms = rates[(rates["arm"] == "crizotinib") & rates["responders_derived"].notna()].reset_index(drop=True)
+    pooled = pooled_proportion([int(c) for c in arms["responders_derived"]], [int(n) for n in arms["denominator"]],
+                               confidence_level)
+    arms["weight_pct"] = [100 * w for w in pooled.weights]
+    summary = {"estimate_pct": 100 * pooled.estimate, "low_pct": 100 * pooled.low, "high_pct": 100 * pooled.high,
+               "level": confidence_level, "i2_pct": 100 * pooled.i2, "tau2": pooled.tau2, "q": pooled.q,
+               "df": pooled.df, "studies": len(arms)}
+    return arms, summary
