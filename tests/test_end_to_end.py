@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -139,7 +140,7 @@ def test_every_table_has_a_source_line_and_a_csv(output_dir, name):
         assert any(n.startswith("Source: ") for n in notes), table.select_one(".gt_title").get_text()
         assert table.select_one(".gt_title").get_text(strip=True) and table.select_one(".gt_subtitle").get_text(strip=True)
     manifest = json.loads((output_dir / "manifest.json").read_text())
-    assert sorted(k.split("/")[1][:-4] for k in manifest["reports"][name]["outputs"] if k.startswith("tables/")) == csvs
+    assert sorted(k[len("tables/"):-4] for k in manifest["reports"][name]["outputs"] if k.startswith("tables/")) == csvs
 
 
 @pytest.mark.parametrize("name", list(REPORTS))
@@ -184,7 +185,9 @@ def test_manifest_records_parameters_hashes_versions_timings(output_dir):
         assert entry["versions"]["papermill"] and entry["versions"]["weasyprint"]
         assert entry["seconds"]["execute"] > 0 and entry["seconds"]["pdf"] > 0
         for fmt in ("ipynb", "html", "pdf"):
-            assert (output_dir / entry["outputs"][fmt]["path"]).stat().st_size == entry["outputs"][fmt]["bytes"]
+            record = entry["outputs"][f"{name}.{fmt}"]
+            data = (output_dir / name / f"{name}.{fmt}").read_bytes()
+            assert len(data) == record["bytes"] and hashlib.sha256(data).hexdigest() == record["sha256"]
 
 
 def test_parameters_reach_the_report(tmp_path):

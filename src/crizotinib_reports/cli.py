@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .exceptions import CrizotinibReportsError, UsageError
 from .paths import DATA_DIR, NOTEBOOK_DIR, OUTPUT_DIR, display_path
+from .build import DEFAULT_CELL_TIMEOUT
 from .reports import REPORTS
 
 
@@ -55,15 +56,15 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .build import FORMATS, Builder
 
     builder = Builder(data_dir=args.data_dir, output_dir=args.output_dir, formats=tuple(args.format or FORMATS),
-                      notebook_dir=args.notebook_dir, log=_log)
-    results = builder.build(args.reports, args.param or [])
+                      notebook_dir=args.notebook_dir, log=_log, cell_timeout=args.timeout)
+    results = builder.build(args.reports, args.param or [], fail_fast=args.fail_fast, wait=args.wait)
     failed = [r for r in results if not r.ok]
     built = len(results) - len(failed)
     print(f"built {built} of {len(results)} reports into {display_path(builder.output_dir)}"
           f" (manifest: {display_path(builder.output_dir / 'manifest.json')})")
     for r in failed:
-        where = f"; executed notebook: {r.failed_notebook}" if r.failed_notebook else ""
-        print(f"FAILED {r.report}: {r.error}{where}", file=sys.stderr)
+        where = f"; executed notebook: {display_path(builder.output_dir / r.failed_notebook)}" if r.failed_notebook else ""
+        print(f"{r.status.upper()} {r.report}: {r.error}{where}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -88,6 +89,14 @@ def make_parser() -> argparse.ArgumentParser:
     build.add_argument("--output-dir", type=Path, default=OUTPUT_DIR, help="where reports go (default: outputs/)")
     build.add_argument("--notebook-dir", type=Path, default=NOTEBOOK_DIR,
                        help="folder of the report notebooks (default: notebooks/)")
+    build.add_argument("--fail-fast", action="store_true", help="stop at the first report that fails")
+    build.add_argument("--timeout", type=int, default=DEFAULT_CELL_TIMEOUT, metavar="SECONDS",
+                       help=f"fail a report whose cell runs longer than this (default {DEFAULT_CELL_TIMEOUT})")
+    lock = build.add_mutually_exclusive_group()
+    lock.add_argument("--wait", dest="wait", action="store_true", default=True,
+                      help="if another build holds the output folder, wait for it (default)")
+    lock.add_argument("--no-wait", dest="wait", action="store_false",
+                      help="if another build holds the output folder, exit 1 at once")
     build.set_defaults(run=cmd_build)
     return parser
 
