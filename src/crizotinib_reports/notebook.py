@@ -40,7 +40,8 @@ class ReportSession:
             self.source_ids.extend(item.source_ids)
             display(HTML(item._repr_html_()))
         else:
-            display(Markdown(item))
+            # Generated prose carries text from data files: escape it, so a '<script>' in a CSV is shown, not run.
+            display(Markdown(escape(item, quote=False)))
 
     def show_references(self) -> None:
         self.show(references_table(self.evidence, self.source_ids))

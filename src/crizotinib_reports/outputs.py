@@ -77,7 +77,9 @@ class OutputTree:
         build_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S%fZ}-{os.getpid()}"
         self.new = self.root / BUILDS / build_id
         self.new.mkdir(parents=True)
-        (self.root / STAGING).mkdir(exist_ok=True)
+        # We hold the lock: whatever is in the scratch space was left by a build that was killed.
+        shutil.rmtree(self.root / STAGING, ignore_errors=True)
+        (self.root / STAGING).mkdir()
 
     def _current_target(self) -> Path | None:
         link = self.root / CURRENT

@@ -6,6 +6,7 @@ tests check that each notebook's `parameters` cell agrees with it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +69,11 @@ class Report:
     notebook: str
     description: str
     parameters: tuple[Parameter, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        # A report's name becomes a folder under the output folder: nothing that could leave it.
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", self.name) or not re.fullmatch(r"[a-z][a-z0-9_]*\.ipynb", self.notebook):
+            raise ValueError(f"report {self.name!r}: names must be lower-case letters, digits and '_'")
 
     def parameter(self, name: str) -> Parameter:
         for p in self.parameters:

@@ -1,0 +1,257 @@
+"""Bad input, failures and interruptions: one clear line, nothing lost, no torn report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from bs4 import BeautifulSoup
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from crizotinib_reports.build import table_csvs
+from crizotinib_reports.data import validate
+from crizotinib_reports.exceptions import DataValidationError, ReportFailed
+from crizotinib_reports.files import atomic_write_bytes
+from crizotinib_reports.outputs import build_lock
+from crizotinib_reports.paths import DATA_DIR, NOTEBOOK_DIR
+from crizotinib_reports.schema import read_schema
+
+SHIPPED = {p.name: p.read_bytes() for p in sorted(DATA_DIR.glob("*.csv"))}
+
+
+def cli(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "crizotinib_reports.cli", *args], capture_output=True, text=True,
+                          timeout=600, env=env, **kwargs)
+
+
+def start_cli(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "crizotinib_reports.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+# --- bad data: random damage never ends in a traceback -----------------------------------------
+
+def _mutate(content: bytes, kind: str, position: float, payload: str) -> bytes:
+    lines = content.split(b"\n")
+    line_no = int(position * (len(lines) - 1))
+    at = int(position * len(content))
+    if kind == "cell":  # replace one cell of one line with arbitrary text
+        cells = lines[line_no].split(b",")
+        cells[int(position * 997) % len(cells)] = payload.encode("utf-8", "surrogatepass")
+        lines[line_no] = b",".join(cells)
+        return b"\n".join(lines)
+    if kind == "drop-line":
+        return b"\n".join(lines[:line_no] + lines[line_no + 1:])
+    if kind == "duplicate-line":
+        return b"\n".join(lines[: line_no + 1] + lines[line_no:])
+    if kind == "truncate":
+        return content[:at]
+    if kind == "insert":
+        return content[:at] + payload.encode("utf-8", "surrogatepass") + content[at:]
+    if kind == "bytes":
+        return content[:at] + bytes([0xFF, 0xFE, 0x00]) + content[at:]
+    raise AssertionError(kind)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    file=st.sampled_from(sorted(SHIPPED)),
+    kind=st.sampled_from(["cell", "drop-line", "duplicate-line", "truncate", "insert", "bytes"]),
+    position=st.floats(0, 1),
+    payload=st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=12)
+    | st.sampled_from(['"', "-5", "250", "2015-02-30", "x,y", "nobody", "", "1e999", "NaN"]),
+)
+def test_damaged_csv_gives_problems_never_a_traceback(tmp_path_factory, file, kind, position, payload):
+    data = tmp_path_factory.mktemp("data")
+    for name, content in SHIPPED.items():
+        (data / name).write_bytes(content)
+    shutil.copy(DATA_DIR / "schema.yaml", data / "schema.yaml")
+    (data / file).write_bytes(_mutate(SHIPPED[file], kind, position, payload))
+    try:
+        validate(data)
+    except DataValidationError as exc:
+        assert exc.problems
+        for problem in exc.problems:
+            assert ".csv" in problem and ": " in problem and "\n" not in problem
+
+
+# --- bad parameters, refused before any kernel ----------------------------------------------------
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--param", "setting="], "parameter 'setting' must be one of"),
+    (["--param", "confidence_level="], "parameter 'confidence_level' takes a float"),
+    (["--param", "include_single_arm="], "parameter 'include_single_arm' takes true or false"),
+    (["../../etc"], "unknown report '../../etc'"),
+    (["/tmp/x"], "unknown report '/tmp/x'"),
+    (["--timeout", "0"], "--timeout must be a positive number"),
+    (["--timeout", "soon"], "argument --timeout: invalid int value"),
+])
+def test_more_bad_parameters_exit_2(tmp_path, args, message):
+    result = cli("build", *args, "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_table_names_cannot_leave_the_output_folder():
+    cell = nbformat.v4.new_code_cell()
+    cell.outputs = [nbformat.v4.new_output("display_data", {"text/plain": "x"},
+                                           metadata={"crizotinib_reports_table": {"name": "../../evil", "csv": "a\n"}})]
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    with pytest.raises(ReportFailed, match="not a safe file name"):
+        table_csvs(notebook)
+
+
+def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path, monkeypatch):
+    target = tmp_path / "report.pdf"
+    atomic_write_bytes(target, b"good")
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        atomic_write_bytes(target, b"half-written new version")
+    assert target.read_bytes() == b"good"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.pdf"]
+
+
+# --- failures, fail-fast, timeouts ------------------------------------------------------------------
+
+def _notebooks_with(tmp_path: Path, report: str, source: str) -> Path:
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOK_DIR, notebooks)
+    notebook = nbformat.read(notebooks / f"{report}.ipynb", as_version=4)
+    notebook.cells.insert(3, nbformat.v4.new_code_cell(source))
+    nbformat.write(notebook, notebooks / f"{report}.ipynb")
+    return notebooks
+
+
+def test_fail_fast_stops_at_the_first_failure(tmp_path):
+    notebooks = _notebooks_with(tmp_path, "overview", "raise ValueError('planted')")
+    result = cli("build", "overview", "clinical_relapses", "--format", "html", "--fail-fast",
+                 "--notebook-dir", str(notebooks), "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 1
+    assert "FAILED overview:" in result.stderr and "raised ValueError: planted" in result.stderr
+    assert "SKIPPED clinical_relapses: not built: an earlier report failed and --fail-fast is set" in result.stderr
+    assert "clinical_relapses: executing" not in result.stderr
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["reports"]["clinical_relapses"]["status"] == "skipped"
+
+
+def test_a_hung_cell_fails_its_report_after_the_timeout(tmp_path):
+    notebooks = _notebooks_with(tmp_path, "overview", "import time\ntime.sleep(120)")
+    started = time.monotonic()
+    result = cli("build", "overview", "--format", "html", "--timeout", "3", "--notebook-dir", str(notebooks),
+                 "--output-dir", str(tmp_path / "out"))
+    assert time.monotonic() - started < 60
+    assert result.returncode == 1
+    assert "a cell ran longer than the 3 s cell timeout (--timeout)" in result.stderr
+    assert (tmp_path / "out" / "failed" / "overview.ipynb").exists()
+
+
+# --- concurrency ------------------------------------------------------------------------------------
+
+def test_second_build_exits_or_waits_while_the_folder_is_locked(tmp_path):
+    output = tmp_path / "out"
+    with build_lock(output):
+        refused = cli("build", "overview", "--format", "html", "--no-wait", "--output-dir", str(output))
+        assert refused.returncode == 1
+        assert refused.stderr.startswith("error: another build (pid ") and "--wait" in refused.stderr
+        waiting = start_cli("build", "overview", "--format", "html", "--output-dir", str(output))
+        line = waiting.stderr.readline()
+        assert line.startswith("waiting for another build (pid ")
+        time.sleep(1)
+        assert waiting.poll() is None and not (output / "current").exists()
+    out, err = waiting.communicate(timeout=300)
+    assert waiting.returncode == 0, err
+    assert (output / "overview" / "overview.html").exists()
+
+
+# --- SIGKILL at random moments ----------------------------------------------------------------------
+
+def _consistent(output: Path) -> dict[str, str]:
+    """Every report the manifest lists is on disk exactly as recorded; returns name -> html hash."""
+    manifest = json.loads((output / "manifest.json").read_text())
+    assert (output / "current").resolve().name == manifest["build"]
+    hashes = {}
+    for name, entry in manifest["reports"].items():
+        for relative, record in entry["outputs"].items():
+            data = (output / name / relative).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == record["sha256"], (name, relative)
+        hashes[name] = entry["outputs"][f"{name}.html"]["sha256"]
+    return hashes
+
+
+def test_sigkill_at_any_moment_leaves_old_or_new_reports_never_torn(tmp_path):
+    output = tmp_path / "out"
+    args = ["build", "overview", "clinical_relapses", "--format", "html", "--output-dir", str(output)]
+    first = cli(*args)
+    assert first.returncode == 0, first.stderr
+    seen = {json.dumps(_consistent(output), sort_keys=True)}
+    rng = random.Random(int(os.environ.get("KILL_SEED", "20261126")))
+    for delay in sorted(rng.uniform(0.3, 14) for _ in range(4)):
+        process = start_cli(*args, "--param", f"confidence_level={rng.choice([0.9, 0.95, 0.99])}")
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        hashes = _consistent(output)  # old or new, and the manifest says which
+        seen.add(json.dumps(hashes, sort_keys=True))
+        assert not list((output / "current").resolve().rglob("*.tmp"))
+    last = cli(*args)
+    assert last.returncode == 0, last.stderr
+    _consistent(output)
+    assert len(list((output / ".builds").iterdir())) == 1  # killed builds' trees are cleared
+
+
+# --- security: data text is escaped everywhere; no network --------------------------------------
+
+PAYLOAD = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def test_hostile_text_in_every_free_text_column_is_escaped(tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(DATA_DIR, data)
+    import pandas as pd
+
+    for name, spec in read_schema(data).items():
+        path = data / spec.file_name
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        for column in spec.columns:
+            free = column.type == "str" and not (column.choices or column.pattern or column.references)
+            if free and column.name != "review_quote":
+                frame[column.name] = frame[column.name].map(lambda v: (v + " " if v else "x ") + PAYLOAD)
+        frame.to_csv(path, index=False)
+    validate(data)
+    output = tmp_path / "out"
+    result = cli("build", "--format", "html", "--data-dir", str(data), "--output-dir", str(output))
+    assert result.returncode == 0, result.stderr
+    for html_file in output.glob("*/*.html"):
+        html = html_file.read_text(encoding="utf-8")
+        soup = BeautifulSoup(html, "html.parser")
+        assert not [s for s in soup.find_all("script") if "alert" in s.get_text()], html_file.name
+        assert not soup.find_all(attrs={"onerror": True}), html_file.name
+        assert "&lt;script&gt;" in html, html_file.name  # it is there, as text
+
+
+def test_nothing_reaches_the_network_while_building(tmp_path):
+    log = tmp_path / "network.log"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent / "support"), "CRIZOTINIB_NETWORK_LOG": str(log)}
+    probe = subprocess.run([sys.executable, "-c", "import socket; socket.create_connection(('192.0.2.1', 80), 1)"],
+                           env=env, capture_output=True, text=True)
+    assert "network blocked by the test" in probe.stderr  # the guard works
+    log.unlink()
+    result = cli("build", "overview", "clinical_activity", "--output-dir", str(tmp_path / "out"), env=env)
+    assert result.returncode == 0, result.stderr
+    assert not log.exists(), log.read_text()
