@@ -89,9 +89,9 @@ def test_damaged_csv_gives_problems_never_a_traceback(tmp_path_factory, file, ki
 # --- bad parameters, refused before any kernel ----------------------------------------------------
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--param", "setting="], "parameter 'setting' must be one of"),
-    (["--param", "confidence_level="], "parameter 'confidence_level' takes a float"),
-    (["--param", "include_single_arm="], "parameter 'include_single_arm' takes true or false"),
+    (["--param", "setting="], "parameter 'setting' needs a value: --param setting=VALUE"),
+    (["--param", "confidence_level="], "parameter 'confidence_level' needs a value"),
+    (["--param", "include_single_arm= "], "parameter 'include_single_arm' needs a value"),
     (["../../etc"], "unknown report '../../etc'"),
     (["/tmp/x"], "unknown report '/tmp/x'"),
     (["--timeout", "0"], "--timeout must be a positive number"),

@@ -109,9 +109,9 @@ def test_all_problems_are_listed_not_only_the_first(data_copy: Path):
         (b"", "file is empty"),
         (b"\xff\xfe\x00bad", "not valid UTF-8"),
         (b'trial_id,arm,endpoint,value,unit,denominator,source_id,review_quote\nphase1,crizotinib,ORR,61,%,119,dagogojack2016,"open\n',
-         "unclosed quote"),
+         "is never closed"),
         (b"trial_id,arm,endpoint,value,unit,denominator,denominator_source_id,source_id,review_quote\nphase1,crizotinib,ORR,61,%,119,,dagogojack2016,q,extra\n",
-         "more fields than the header"),
+         "row has 10 fields but the header has 9"),
     ],
 )
 def test_unreadable_files(data_copy: Path, content: bytes, expected: str):

@@ -35,6 +35,9 @@ class Parameter:
 
     def parse(self, text: str) -> Any:
         """A value from the command line (always text) in this parameter's type."""
+        if not text.strip():
+            raise UsageError(f"parameter '{self.name}' needs a value: --param {self.name}=VALUE "
+                             f"(see 'crizotinib-reports list')")
         if self.type == "bool":
             word = text.strip().lower()
             if word in TRUE_WORDS | FALSE_WORDS:

@@ -133,9 +133,9 @@ def _parse_csv(raw: str, shown: str) -> tuple[pd.DataFrame | None, Problem | Non
             if not any(cell.strip() for cell in row):
                 continue  # blank line
             if len(row) != len(header):
-                rule = (f"row has {len(row)} fields but the header has {len(header)} "
-                        f"({'more fields than the header' if len(row) > len(header) else 'fields missing'}; "
-                        f"quote cells that contain commas)")
+                hint = ("quote cells that contain commas, or name the missing column in the header"
+                        if len(row) > len(header) else "add the missing cells (empty is fine: a,,b)")
+                rule = f"row has {len(row)} fields but the header has {len(header)} ({hint})"
                 return None, Problem(shown, rule, line=reader.line_num)
             if any("\n" in cell for cell in row):
                 return None, Problem(shown, "a quoted cell runs over several lines (unclosed quote?)",
@@ -143,7 +143,11 @@ def _parse_csv(raw: str, shown: str) -> tuple[pd.DataFrame | None, Problem | Non
             rows.append(row)
             lines.append(reader.line_num)
     except csv.Error as exc:
-        return None, Problem(shown, f"malformed CSV ({exc}; unclosed quote?)", line=reader.line_num)
+        start = (lines[-1] + 1) if lines else 2
+        if "end of data" in str(exc):
+            return None, Problem(shown, f"a quote opened in the row starting on line {start} is never closed",
+                                 line=start)
+        return None, Problem(shown, f"malformed CSV ({exc})", line=reader.line_num)
     if len(set(header)) != len(header):
         duplicated = sorted({c for c in header if header.count(c) > 1})
         return None, Problem(shown, "column name appears twice in the header", line=1, column=duplicated[0])
