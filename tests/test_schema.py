@@ -52,22 +52,22 @@ def test_types_are_coerced():
 @pytest.mark.parametrize(
     ("file", "old", "new", "expected"),
     [
-        ("outcomes.csv", "phase1,crizotinib,ORR,61,", "phase1,crizotinib,ORR,161,",
+        ("outcomes.csv", "phase1,crizotinib,ORR,primary,61,", "phase1,crizotinib,ORR,primary,161,",
          "outcomes.csv, line 2, column 'value': a percentage must be at most 100 (got 161)"),
-        ("outcomes.csv", "phase1,crizotinib,ORR,61,", "phase1,crizotinib,ORR,6x1,",
+        ("outcomes.csv", "phase1,crizotinib,ORR,primary,61,", "phase1,crizotinib,ORR,primary,6x1,",
          "outcomes.csv, line 2, column 'value': not a number (got '6x1')"),
-        ("outcomes.csv", "phase1,crizotinib,ORR,61,", "phase1,crizotinib,ORR,-61,",
+        ("outcomes.csv", "phase1,crizotinib,ORR,primary,61,", "phase1,crizotinib,ORR,primary,-61,",
          "outcomes.csv, line 2, column 'value': must be at least 0 (got -61)"),
         ("trials.csv", ",119,", ",-3,", "trials.csv, line 2, column 'patients_evaluated': must be at least 1 (got -3)"),
         ("trials.csv", ",119,", ",11.5,", "trials.csv, line 2, column 'patients_evaluated': not a whole number"),
         ("approvals.csv", "2013-11-20", "2013-02-30",
          "approvals.csv, line 3, column 'date': not a real date in the form YYYY-MM-DD (got '2013-02-30')"),
-        ("outcomes.csv", "phase2,crizotinib,ORR,50,%,136,,dagogojack2016", "phase2,crizotinib,ORR,50,%,136,,nobody2020",
+        ("outcomes.csv", "phase2,crizotinib,ORR,primary,50,%,,136,,dagogojack2016", "phase2,crizotinib,ORR,primary,50,%,,136,,nobody2020",
          "outcomes.csv, line 3, column 'source_id': does not resolve in sources.csv column 'source_id' (got 'nobody2020')"),
         ("approvals.csv", "phase1;phase2", "phase1;phase9",
          "approvals.csv, line 2, column 'basis_trial_ids': does not resolve in trials.csv column 'trial_id' (got 'phase9')"),
         ("outcomes.csv", "profile1014,chemotherapy,ORR", "profile1014,crizotinib,ORR",
-         "outcomes.csv, line 11, column 'trial_id': duplicate key (trial_id, arm, endpoint)"),
+         "outcomes.csv, line 11, column 'trial_id': duplicate key (trial_id, arm, endpoint, analysis)"),
         ("resistance_mechanisms.csv", ",22,36,", ",36,22,",
          "resistance_mechanisms.csv, line 2, column 'frequency_low_pct': low bound must not be above frequency_high_pct"),
         ("resistance_mechanisms.csv", ",22,36,", ",22,136,",
@@ -95,7 +95,7 @@ def test_missing_column(data_copy: Path):
 
 
 def test_all_problems_are_listed_not_only_the_first(data_copy: Path):
-    edit(data_copy / "outcomes.csv", "phase1,crizotinib,ORR,61,", "phase1,crizotinib,ORR,161,")
+    edit(data_copy / "outcomes.csv", "phase1,crizotinib,ORR,primary,61,", "phase1,crizotinib,ORR,primary,161,")
     edit(data_copy / "approvals.csv", "2013-11-20", "2013-13-20")
     edit(data_copy / "trials.csv", ",136,", ",0,")
     found = problems(data_copy)
@@ -108,10 +108,10 @@ def test_all_problems_are_listed_not_only_the_first(data_copy: Path):
     [
         (b"", "file is empty"),
         (b"\xff\xfe\x00bad", "not valid UTF-8"),
-        (b'trial_id,arm,endpoint,value,unit,denominator,source_id,review_quote\nphase1,crizotinib,ORR,61,%,119,dagogojack2016,"open\n',
+        (b'trial_id,arm,endpoint,analysis,value,unit,note,denominator,denominator_source_id,source_id,review_quote\nphase1,crizotinib,ORR,primary,61,%,,119,,dagogojack2016,"open\n',
          "is never closed"),
-        (b"trial_id,arm,endpoint,value,unit,denominator,denominator_source_id,source_id,review_quote\nphase1,crizotinib,ORR,61,%,119,,dagogojack2016,q,extra\n",
-         "row has 10 fields but the header has 9"),
+        (b"trial_id,arm,endpoint,analysis,value,unit,note,denominator,denominator_source_id,source_id,review_quote\nphase1,crizotinib,ORR,primary,61,%,,119,,dagogojack2016,q,extra\n",
+         "row has 12 fields but the header has 11"),
     ],
 )
 def test_unreadable_files(data_copy: Path, content: bytes, expected: str):
@@ -126,7 +126,7 @@ def test_missing_file(data_copy: Path):
 
 
 def test_error_message_is_one_line_per_problem(data_copy: Path):
-    edit(data_copy / "outcomes.csv", "phase1,crizotinib,ORR,61,", "phase1,crizotinib,ORR,161,")
+    edit(data_copy / "outcomes.csv", "phase1,crizotinib,ORR,primary,61,", "phase1,crizotinib,ORR,primary,161,")
     with pytest.raises(DataValidationError) as caught:
         validate(data_copy)
     lines = str(caught.value).splitlines()

@@ -23,7 +23,7 @@ def test_every_review_quote_is_verbatim_in_the_seed(seed_text: str):
 def test_every_number_stored_appears_in_its_quote():
     """A value typed wrongly (62 for 61) would not match the review's own sentence."""
     evidence = load_evidence(DATA_DIR)
-    for row in evidence.outcomes.itertuples():
+    for row in evidence.outcomes.dropna(subset=["review_quote"]).itertuples():
         assert re.search(rf"\b{row.value:g}(\.0)?\b", row.review_quote), row
         if pd.notna(row.denominator) and pd.isna(row.denominator_source_id):  # N from the review itself
             assert str(row.denominator) in row.review_quote

@@ -19,12 +19,15 @@ def evidence():
 
 
 def test_select_trials_by_setting():
-    trials = pd.DataFrame({"trial_id": ["a", "b", "c"], "design": ["single-arm", "randomized", "randomized"],
-                           "setting": ["line not stated", "first-line", "second-line"]})
+    trials = pd.DataFrame({"trial_id": ["a", "b", "c", "d"], "design": ["single-arm", "randomized", "randomized",
+                                                                      "randomized"],
+                           "setting": ["line not stated", "first-line", "second-line", "first-line"],
+                           "role": ["development"] * 3 + ["landscape"]})
     assert list(tables.select_trials(trials, "all")["trial_id"]) == ["a", "b", "c"]
     assert list(tables.select_trials(trials, "first-line")["trial_id"]) == ["a", "b"]
     assert list(tables.select_trials(trials, "second-line", include_single_arm=False)["trial_id"]) == ["c"]
     assert tables.select_trials(trials.iloc[:1], "first-line", include_single_arm=False).empty
+    assert list(tables.select_trials(trials, "first-line", role=None)["trial_id"]) == ["a", "b", "d"]
 
 
 def test_efficacy_table_numbers(evidence):
@@ -112,7 +115,8 @@ def test_figures_render_with_alt_text_caption_and_source(evidence, builder):
 
 def test_figure_data_follows_the_csv(evidence):
     alt = figures.response_rate_figure(evidence).alt
-    for value in evidence.outcomes.query("endpoint == 'ORR'")["value"]:
+    development = evidence.trials.query("role == 'development'")["trial_id"]
+    for value in evidence.outcomes.query("endpoint == 'ORR' and trial_id in @development")["value"]:
         assert f"{value:g}%" in alt
     assert "months" in figures.pfs_figure(evidence, "second-line").alt
     assert "PROFILE 1014" not in figures.pfs_figure(evidence, "second-line").alt

@@ -20,8 +20,14 @@ from .stats import (
 )
 
 
-def select_trials(trials: pd.DataFrame, setting: str = "all", include_single_arm: bool = True) -> pd.DataFrame:
-    """Trials a reader asked for: phase III by line of therapy, single-arm trials on request."""
+def select_trials(trials: pd.DataFrame, setting: str = "all", include_single_arm: bool = True,
+                  role: str | None = "development") -> pd.DataFrame:
+    """Trials a reader asked for: phase III by line of therapy, single-arm trials on request.
+
+    By default only crizotinib's own development trials (the review's); role=None for all.
+    """
+    if role is not None:
+        trials = trials[trials["role"] == role]
     randomized = trials["design"] == "randomized"
     keep = randomized & ((setting == "all") | (trials["setting"] == setting))
     if include_single_arm:
@@ -31,10 +37,12 @@ def select_trials(trials: pd.DataFrame, setting: str = "all", include_single_arm
 
 def response_rates(evidence: Evidence, confidence_level: float = 0.95, ci_method: str = "exact",
                    trial_ids: list[str] | None = None) -> pd.DataFrame:
-    """ORR per trial and arm; where the denominator is known, the derived count and an interval."""
-    orr = evidence.outcomes[evidence.outcomes["endpoint"] == "ORR"]
-    if trial_ids is not None:
-        orr = orr[orr["trial_id"].isin(trial_ids)]
+    """ORR per trial and arm (primary analyses); where the denominator is known, the derived count
+    and an interval. Without trial_ids: crizotinib's development trials."""
+    if trial_ids is None:
+        trial_ids = list(select_trials(evidence.trials)["trial_id"])
+    orr = evidence.outcomes[(evidence.outcomes["endpoint"] == "ORR") & (evidence.outcomes["analysis"] == "primary")]
+    orr = orr[orr["trial_id"].isin(trial_ids)]
     rows = []
     for row in orr.itertuples(index=False):
         record = {"trial_id": row.trial_id, "arm": row.arm, "orr_pct": float(row.value),
@@ -119,13 +127,14 @@ def interval_checks(evidence: Evidence, ci_method: str = "exact", trial_ids: lis
             "recomputed_low": low, "recomputed_high": high, "method": ci_method,
             "gap_beyond_rounding": gap, "source_id": p.source_id,
         })
-    for h in hazard_ratios.itertuples():
-        implied, gap = hazard_ratio_midpoint_gap(h.hazard_ratio, h.ci_low, h.ci_high)
+    for h in hazard_ratios.dropna(subset=["ci_low", "ci_high"]).itertuples():
+        implied, gap = hazard_ratio_midpoint_gap(h.hazard_ratio, h.ci_low, h.ci_high, int(h.decimals))
         rows.append({
             "check": "hazard ratio symmetry", "trial_id": h.trial_id, "what": f"{h.endpoint} HR ({h.analysis})",
-            "published": f"{h.hazard_ratio:.2f} ({h.ci_low:.2f}–{h.ci_high:.2f})", "published_low": h.ci_low,
+            "published": f"{h.hazard_ratio:.{h.decimals}f} ({h.ci_low:.{h.decimals}f}–{h.ci_high:.{h.decimals}f})",
+            "published_low": h.ci_low,
             "published_high": h.ci_high, "level": h.ci_level,
-            "recomputed": f"{implied:.3f} (geometric mean of the bounds)", "recomputed_low": implied,
+            "recomputed": f"{implied:.{int(h.decimals) + 1}f} (geometric mean of the bounds)", "recomputed_low": implied,
             "recomputed_high": implied, "method": "log-symmetry", "gap_beyond_rounding": gap,
             "source_id": h.source_id,
         })

@@ -93,6 +93,7 @@ def pfs_figure(evidence: Evidence, setting: str = "all") -> ReportFigure:
     """Median PFS of crizotinib against chemotherapy in the phase III trials."""
     trials = select_trials(evidence.trials, setting, include_single_arm=False)
     pfs = evidence.outcomes[(evidence.outcomes["endpoint"] == "PFS median")
+                            & (evidence.outcomes["analysis"] == "primary")
                             & evidence.outcomes["trial_id"].isin(trials["trial_id"])].copy()
     pfs["trial"] = pfs["trial_id"].map(trials.set_index("trial_id")["trial_name"] + " (" +
                                        trials.set_index("trial_id")["setting"] + ")")
@@ -131,7 +132,10 @@ def relapse_timescale_figure(evidence: Evidence, time_unit: str = "months") -> R
     per_month = 1.0 if time_unit == "months" else 1 / 12
     rows = []
     names = evidence.trials.set_index("trial_id")["trial_name"]
-    for o in evidence.outcomes[evidence.outcomes["endpoint"] == "PFS median"].itertuples():
+    development = select_trials(evidence.trials)["trial_id"]
+    outcomes = evidence.outcomes[evidence.outcomes["trial_id"].isin(development)
+                                 & (evidence.outcomes["analysis"] == "primary")]
+    for o in outcomes[outcomes["endpoint"] == "PFS median"].itertuples():
         rows.append((f"Median PFS, {names[o.trial_id]}, {o.arm}", float(o.value) * per_month, o.arm, o.source_id))
     for m in evidence.resistance_measures[evidence.resistance_measures["unit"] == "months"].itertuples():
         rows.append((f"{m.measure} ({m.qualifier})", float(m.value) * per_month, "crizotinib", m.source_id))

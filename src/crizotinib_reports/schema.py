@@ -296,11 +296,17 @@ def _interval_contains_estimate(frame: pd.DataFrame) -> pd.Series:
     return ~broken.fillna(False).astype(bool)
 
 
+def _value_or_not_reached(frame: pd.DataFrame) -> pd.Series:
+    return frame["value"].notna() | (frame["note"] == "not reached").fillna(False).astype(bool)
+
+
 ROW_RULES: dict[str, tuple[str, str, Callable[[pd.DataFrame], pd.Series]]] = {
     # name: (column to name in the message, rule text, row predicate that must hold)
     "percent_at_most_100": ("value", "a percentage must be at most 100", _percent_at_most_100),
     "frequency_low_not_above_high": (
         "frequency_low_pct", "low bound must not be above frequency_high_pct", _low_not_above_high),
+    "value_or_not_reached": ("value", "needs a value, or note 'not reached' for a median not reached",
+                             _value_or_not_reached),
     "interval_contains_estimate": (
         "ci_low", "need ci_low <= estimate <= ci_high", _interval_contains_estimate),
 }

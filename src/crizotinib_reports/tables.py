@@ -79,7 +79,8 @@ def efficacy_table(evidence: Evidence, setting: str = "all", include_single_arm:
     """One row a trial arm: N, ORR with its interval and derived responders, median PFS."""
     trials = select_trials(evidence.trials, setting, include_single_arm)
     rates = response_rates(evidence, confidence_level, ci_method, list(trials["trial_id"]))
-    pfs = evidence.outcomes[evidence.outcomes["endpoint"] == "PFS median"].set_index(["trial_id", "arm"])["value"]
+    primary = evidence.outcomes[evidence.outcomes["analysis"] == "primary"]
+    pfs = primary[primary["endpoint"] == "PFS median"].set_index(["trial_id", "arm"])["value"]
     level = level_text(confidence_level)
     rows, data = [], []
     for trial in trials.itertuples():
@@ -237,13 +238,15 @@ def key_numbers_table(evidence: Evidence) -> ReportTable:
     """The headline figures of every section, each with its own source."""
     rows = []
     names = evidence.trials.set_index("trial_id")["trial_name"]
-    for o in evidence.outcomes.itertuples():
+    development = set(select_trials(evidence.trials)["trial_id"])
+    outcomes = evidence.outcomes[evidence.outcomes["trial_id"].isin(development)]
+    for o in outcomes.itertuples():
         shown = percent(o.value) if o.unit == "%" else f"{o.value:.1f} months"
         context = f"{names[o.trial_id]}, {o.arm}"
         if pd.notna(o.denominator):
             context += f", n={o.denominator}"
         rows.append(("Clinical activity", o.endpoint, shown, context, o.source_id))
-    for h in evidence.hazard_ratios.itertuples():
+    for h in evidence.hazard_ratios[evidence.hazard_ratios["trial_id"].isin(development)].itertuples():
         rows.append(("Clinical activity", f"{h.endpoint} hazard ratio ({h.analysis})",
                      f"{h.hazard_ratio:.2f} ({level_text(h.ci_level)} CI {h.ci_low:.2f}–{h.ci_high:.2f})",
                      f"{names[h.trial_id]}, {h.experimental_arm} vs {h.control_arm}", h.source_id))

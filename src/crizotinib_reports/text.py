@@ -9,14 +9,14 @@ from .tables import percent
 
 def _outcome(evidence: Evidence, trial_id: str, arm: str, endpoint: str) -> float | None:
     o = evidence.outcomes
-    hit = o[(o.trial_id == trial_id) & (o.arm == arm) & (o.endpoint == endpoint)]
+    hit = o[(o.trial_id == trial_id) & (o.arm == arm) & (o.endpoint == endpoint) & (o.analysis == "primary")]
     return None if hit.empty else float(hit["value"].iloc[0])
 
 
 def phase3_summary(evidence: Evidence, setting: str = "all") -> str:
     """One sentence a phase III trial: PFS and ORR against chemotherapy, cited."""
     lines = []
-    trials = evidence.trials[evidence.trials["design"] == "randomized"]
+    trials = evidence.trials[(evidence.trials["design"] == "randomized") & (evidence.trials["role"] == "development")]
     if setting != "all":
         trials = trials[trials["setting"] == setting]
     for t in trials.itertuples():
