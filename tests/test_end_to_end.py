@@ -32,6 +32,7 @@ SEED_FIGURES = {
                           "platinum-based combination chemotherapy", "quality of life", "73 of 119", "68 of 136"],
     "clinical_relapses": ["first year", "6 years", "multiple sites", "CNS", "blood-brain barrier", "oligoprogression",
                           "local ablative therapy", "resuming crizotinib", "majority of cases"],
+    "alk_inhibitor_landscape": ["CNS", "blood-brain barrier", "10.9"],
     "methods_appendix": ["sources.csv", "outcomes.csv", "61/100 × 119 = 72.59", "Clopper-Pearson", "Newcombe",
                          "DerSimonian–Laird", "doi:10.1056/NEJMoa1214886"],
     "resistance_mechanisms": ["91%", "11.3 months", "22–36%", "L1196M", "C1156Y", "copy number gain", "EGFR", "KIT",
@@ -43,12 +44,26 @@ CITATIONS = {
     "clinical_relapses": ["Camidge et al. 2012 [2]", "Lancet Oncol. 2012"],
     "resistance_mechanisms": ["Solomon et al. 2014 [3]", "N Engl J Med. 2014"],
     "methods_appendix": ["Shaw et al. 2013", "Malik et al. 2014", "Clin Cancer Res. 2014"],
+    "alk_inhibitor_landscape": ["Wu et al. 2018", "Peters et al. 2017", "Mok et al. 2020", "Hida et al. 2017",
+                                "Camidge et al. 2018", "Camidge et al. 2020", "Shaw et al. 2020", "Horn et al. 2021",
+                                "J Thorac Oncol. 2018;13:1539-1548", "JAMA Oncol. 2021;7:1617-1625"],
 }
 # Figures the review does not give (issue 3), with their sources, where a reader meets them.
 ADDED_FIGURES = {
     "clinical_activity": ["173 / 174", "172 / 171", "0.49", "0.37–0.64", "0.45", "0.35–0.60", "52–70%", "42–59%",
                           "Shaw et al. 2013", "Malik et al. 2014", "Exploratory", "FLAG"],
     "overview": ["0.49 (95% CI 0.37–0.64)", "0.45 (95% CI 0.35–0.60)"],
+    # Every figure of the landscape issue's table (defaults: primary analysis, all drugs).
+    "alk_inhibitor_landscape": [
+        "104 / 103", "0.402 (95% CI 0.286–0.565)", "11.1 / 6.8", "87.5%", "45.6%",  # PROFILE 1029
+        "152 / 151", "0.47 (95% CI 0.34–0.65)", "not reached / 11.1", "82.9%", "75.5%", "68.4%", "48.7%",  # ALEX
+        "0.43 (interval not transcribed)", "34.8 / 10.9", "HR 0.67 (95% CI 0.46–0.98)", "62.5%", "45.5%",  # update
+        "103 / 104", "0.34 (99.7% CI 0.17–0.71)", "not reached / 10.2",  # J-ALEX
+        "137 / 138", "0.49 (95% CI 0.33–0.74)", "71%", "60%", "78%", "29%",  # ALTA-1L
+        "0.49 (95% CI 0.35–0.68)", "24.0 / 11.0",  # ALTA-1L second interim
+        "149 / 147", "0.28 (95% CI 0.19–0.41)", "not reached / 9.3", "78%", "39%", "76%", "58%", "82%", "23%",
+        "143 / 147", "0.51 (95% CI 0.35–0.72)", "25.8 / 12.7", "64%", "21%",  # eXalt3
+    ],
 }
 
 

@@ -25,6 +25,7 @@ class Parameter:
     default: Any
     help: str
     choices: tuple[Any, ...] | None = None
+    items: tuple[str, ...] | None = None  # a str parameter holding 'all' or a comma-separated subset of these
     minimum: float | None = None
     maximum: float | None = None
 
@@ -56,6 +57,12 @@ class Parameter:
             value = float(value)
         if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
             raise UsageError(f"parameter '{self.name}' takes a {self.type}, got {value!r} ({where})")
+        if self.items is not None and value != "all":
+            chosen = [v.strip() for v in value.split(",")]
+            unknown = [v for v in chosen if v not in self.items]
+            if unknown or not any(chosen):
+                raise UsageError(f"parameter '{self.name}' takes 'all' or a comma-separated list of "
+                                 f"{', '.join(self.items)}; got {value!r}")
         if self.choices is not None and value not in self.choices:
             options = ", ".join(map(str, self.choices))
             raise UsageError(f"parameter '{self.name}' must be one of {options}, got {value!r}")
@@ -141,6 +148,20 @@ REPORTS: dict[str, Report] = {
             COMMON + (
                 Parameter("include_unquantified", "bool", True,
                           "also list mechanisms for which the review gives no frequency"),
+            ),
+        ),
+        Report(
+            "alk_inhibitor_landscape", "Crizotinib as the comparator: the next-generation ALK inhibitors",
+            "alk_inhibitor_landscape.ipynb",
+            "First-line trials of alectinib, brigatinib, lorlatinib and ensartinib against crizotinib.",
+            COMMON + (
+                Parameter("analysis", "str", "primary",
+                          "which analysis to show where a trial has two: primary or updated",
+                          choices=("primary", "updated")),
+                Parameter("drugs", "str", "all",
+                          "which comparisons to show: all, or a comma-separated list of alectinib, brigatinib, "
+                          "lorlatinib, ensartinib",
+                          items=("alectinib", "brigatinib", "lorlatinib", "ensartinib")),
             ),
         ),
         Report(

@@ -78,3 +78,14 @@ def pooled_orr_intro() -> str:
         "different lines of therapy, so the pooled rate describes the evidence rather than estimating one true "
         "rate; `show_pooled_orr=false` leaves this section out."
     )
+
+
+def cns_link(evidence: Evidence) -> str:
+    """The review's CNS-only relapse pattern, in its words from the data, to open the CNS section."""
+    cns = evidence.relapse_patterns.set_index("pattern_id").loc["cns_only"]
+    cite = short_citation(evidence.sources, cns["source_id"])
+    return (
+        f"The review describes **{cns['pattern']}** as a distinctive way crizotinib fails: {cns['explanation']} "
+        f"Management: {cns['management']} ({cite}). The drugs below were designed to reach the brain; their "
+        "trials measured it directly against crizotinib."
+    )
