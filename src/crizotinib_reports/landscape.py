@@ -104,6 +104,15 @@ def _trial_sources(evidence: Evidence, trial_id: str) -> set[str]:
 
 # --- tables ------------------------------------------------------------------------------------------
 
+def hazard_ratio_text(h: pd.Series) -> str:
+    """'0.34 (99.7% CI 0.17–0.71)': the ratio at its published precision and level."""
+    digits = int(h["decimals"])
+    if pd.isna(h["ci_low"]):
+        return f"{h['hazard_ratio']:.{digits}f} (interval not transcribed)"
+    return (f"{h['hazard_ratio']:.{digits}f} ({level_text(h['ci_level'])} CI "
+            f"{interval_text(h['ci_low'], h['ci_high'], digits)})")
+
+
 def _median_text(value: float, note: object) -> str:
     return "not reached" if pd.isna(value) and note == "not reached" else (f"{value:.1f}" if pd.notna(value) else "—")
 
@@ -135,10 +144,7 @@ def landscape_table(evidence: Evidence, analysis: str = "primary", drugs: str = 
         analyses = []
         if t.trial_id in hr.index:
             h = hr.loc[t.trial_id]
-            digits = int(h["decimals"])
-            ci = (f" ({level_text(h['ci_level'])} CI {interval_text(h['ci_low'], h['ci_high'], digits)})"
-                  if pd.notna(h["ci_low"]) else " (interval not transcribed)")
-            row["PFS HR"] = f"{h['hazard_ratio']:.{digits}f}{ci}"
+            row["PFS HR"] = hazard_ratio_text(h)
             analyses.append(h["analysis"])
             sources.append(h["source_id"])
         else:
@@ -335,9 +341,7 @@ def all_analyses_table(evidence: Evidence, drugs: str = "all") -> ReportTable:
             cited = []
             if not h.empty:
                 h = h.iloc[0]
-                ci = (f" ({level_text(h['ci_level'])} CI {interval_text(h['ci_low'], h['ci_high'], int(h['decimals']))})"
-                      if pd.notna(h["ci_low"]) else " (interval not transcribed)")
-                row["PFS HR"] = f"{h['hazard_ratio']:.{int(h['decimals'])}f}{ci}"
+                row["PFS HR"] = hazard_ratio_text(h)
                 cited.append(h["source_id"])
             if t.drug in m.index and "crizotinib" in m.index:
                 row["Median PFS, months (new / crizotinib)"] = (
