@@ -64,7 +64,9 @@ def _mutate(content: bytes, kind: str, position: float, payload: str) -> bytes:
     raise AssertionError(kind)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")), deadline=None,
+          derandomize=bool(os.environ.get("CI")),  # CI replays a fixed sample; run locally for fresh ones
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     file=st.sampled_from(sorted(SHIPPED)),
     kind=st.sampled_from(["cell", "drop-line", "duplicate-line", "truncate", "insert", "bytes"]),

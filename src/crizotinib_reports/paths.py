@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -14,12 +15,10 @@ SCHEMA_FILE_NAME = "schema.yaml"
 
 def display_path(path: Path) -> str:
     """A path as people should read it in messages: relative to the project when inside it."""
-    path = Path(path)
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        pass
-    try:
-        return str(path.resolve().relative_to(PROJECT_ROOT))
-    except ValueError:
-        return str(path)
+    path = Path(os.path.abspath(path))  # absolute, but symlinks kept: outputs/manifest.json, not its target
+    for base in (Path(os.path.abspath(Path.cwd())), PROJECT_ROOT):
+        try:
+            return str(path.relative_to(base))
+        except ValueError:
+            continue
+    return str(path)
