@@ -102,3 +102,12 @@ def test_cns_and_other_outcomes(evidence):
     assert chemo["PFS HR"] == "0.402 (95% CI 0.286–0.565)"
     assert chemo["Median PFS, months (crizotinib / chemo)"] == "11.1 / 6.8"
     assert chemo["ORR (crizotinib / chemo), 95% CI"].startswith("87.5% (") and "/ 45.6% (" in chemo["ORR (crizotinib / chemo), 95% CI"]
+
+
+def test_interval_method_and_level_reach_the_landscape_table(evidence):
+    exact = landscape.landscape_table(evidence).frame.set_index("Trial (drug)")
+    wilson = landscape.landscape_table(evidence, confidence_level=0.9, ci_method="wilson")
+    column = "ORR (new / crizotinib), 90% CI"
+    assert column in wilson.frame.columns and any("Wilson" in note for note in wilson.footnotes)
+    assert wilson.frame.set_index("Trial (drug)").loc["ALEX (alectinib)", column] != \
+        exact.loc["ALEX (alectinib)", "ORR (new / crizotinib), 95% CI"]

@@ -126,3 +126,13 @@ def test_relapse_timescale_in_years(evidence):
     alt = figures.relapse_timescale_figure(evidence, "years").alt
     assert "Response lasting over 6 years (some patients) at 6.0" in alt
     assert "at 0.9" in alt  # 11.3 months, mean time to acquired resistance
+
+
+def test_every_report_parameter_changes_what_is_shown(evidence):
+    """confidence_level and ci_method reach the overview's key numbers and the appendix's methods."""
+    exact = tables.key_numbers_table(evidence, 0.95, "exact").frame
+    wilson = tables.key_numbers_table(evidence, 0.9, "wilson").frame
+    assert exact.loc[0, "Value"] == "61% (95% CI 52.0–70.1%)"
+    assert wilson.loc[0, "Value"].startswith("61% (90% CI ") and wilson.loc[0, "Value"] != exact.loc[0, "Value"]
+    methods = tables.derivations_table(evidence, 0.9, "wilson").frame
+    assert methods["Rule"].str.contains("Wilson score .* at 90%", regex=True).any()

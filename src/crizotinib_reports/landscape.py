@@ -11,7 +11,7 @@ import pandas as pd
 from .citations import short_citation
 from .data import Evidence
 from .figures import ReportFigure, _figure, _forest, _make
-from .stats import derived_count, proportion_interval
+from .stats import CI_METHOD_LABELS, derived_count, proportion_interval
 from .tables import NOT_STATED, ReportTable, _table, interval_text, level_text, percent
 
 NEW_DRUGS = ("alectinib", "brigatinib", "lorlatinib", "ensartinib")
@@ -117,17 +117,18 @@ def _median_text(value: float, note: object) -> str:
     return "not reached" if pd.isna(value) and note == "not reached" else (f"{value:.1f}" if pd.notna(value) else "—")
 
 
-def _orr_text(value: float, n: object, level: float) -> str:
+def _orr_text(value: float, n: object, level: float, method: str) -> str:
     if pd.isna(value):
         return "—"
     if pd.isna(n):
         return percent(value)
-    interval = proportion_interval(derived_count(value, int(n)), int(n), level)
+    interval = proportion_interval(derived_count(value, int(n)), int(n), level, method)
     return f"{percent(value)} ({interval_text(100 * interval.low, 100 * interval.high)})"
 
 
 def landscape_table(evidence: Evidence, analysis: str = "primary", drugs: str = "all",
-                    confidence_level: float = 0.95, comparator: str = "crizotinib") -> ReportTable:
+                    confidence_level: float = 0.95, comparator: str = "crizotinib",
+                    ci_method: str = "exact") -> ReportTable:
     """Every first-line trial against crizotinib (or, for PROFILE 1029, of crizotinib against
     chemotherapy): N, PFS hazard ratio, medians, response, and which analysis each comes from."""
     trials = comparator_trials(evidence, drugs, comparator)
@@ -160,8 +161,8 @@ def landscape_table(evidence: Evidence, analysis: str = "primary", drugs: str = 
                     row[label] = (f"{_median_text(p['experimental_value'], p['experimental_note'])} / "
                                   f"{_median_text(p['control_value'], p['control_note'])}")
                 else:
-                    row[label] = (f"{_orr_text(p['experimental_value'], p['experimental_n'], confidence_level)} / "
-                                  f"{_orr_text(p['control_value'], p['control_n'], confidence_level)}")
+                    row[label] = (f"{_orr_text(p['experimental_value'], p['experimental_n'], confidence_level, ci_method)}"
+                                  f" / {_orr_text(p['control_value'], p['control_n'], confidence_level, ci_method)}")
             else:
                 row[label] = NOT_STATED
         row["Analysis"] = " + ".join(dict.fromkeys(analyses)) or "—"
@@ -179,8 +180,8 @@ def landscape_table(evidence: Evidence, analysis: str = "primary", drugs: str = 
         ["HR, hazard ratio (new drug against crizotinib; below 1 favours the new drug); PFS, progression-free "
          "survival; ORR, objective response rate; CI, confidence interval.",
          "Hazard ratios are as published, at the level each publication used (J-ALEX: 99.7%).",
-         f"ORR intervals are recomputed ({level}, Clopper-Pearson) on responders derived from the published "
-         "percentage and arm size."],
+         f"ORR intervals are recomputed ({level}, {CI_METHOD_LABELS[ci_method]}) on responders derived from the "
+         "published percentage and arm size."],
         data=hazard_ratios_vs_crizotinib(evidence, analysis, drugs, comparator=comparator),
     )
 

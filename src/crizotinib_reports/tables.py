@@ -234,14 +234,19 @@ def approvals_table(evidence: Evidence) -> ReportTable:
                    "second-line approval."])
 
 
-def key_numbers_table(evidence: Evidence) -> ReportTable:
-    """The headline figures of every section, each with its own source."""
+def key_numbers_table(evidence: Evidence, confidence_level: float = 0.95, ci_method: str = "exact") -> ReportTable:
+    """The headline figures of every section, each with its own source (and an interval where N is known)."""
+    rates = response_rates(evidence, confidence_level, ci_method).set_index(["trial_id", "arm"])
     rows = []
     names = evidence.trials.set_index("trial_id")["trial_name"]
     development = set(select_trials(evidence.trials)["trial_id"])
     outcomes = evidence.outcomes[evidence.outcomes["trial_id"].isin(development)]
     for o in outcomes.itertuples():
         shown = percent(o.value) if o.unit == "%" else f"{o.value:.1f} months"
+        if o.endpoint == "ORR" and pd.notna(o.denominator) and (o.trial_id, o.arm) in rates.index:
+            rate = rates.loc[(o.trial_id, o.arm)]
+            shown += (f" ({level_text(confidence_level)} CI "
+                      f"{interval_text(rate['ci_low_pct'], rate['ci_high_pct'], unit='%')})")
         context = f"{names[o.trial_id]}, {o.arm}"
         if pd.notna(o.denominator):
             context += f", n={o.denominator}"
@@ -264,7 +269,8 @@ def key_numbers_table(evidence: Evidence) -> ReportTable:
     return _table("key_numbers", "Key numbers", "All figures stated in the review, by section", frame, evidence,
                   [r[4] for r in rows],
                   ["ORR, objective response rate; PFS median, median progression-free survival; "
-                   "n, patients evaluated."])
+                   "n, patients evaluated; CI, confidence interval.",
+                   f"ORR intervals: {CI_METHOD_LABELS[ci_method]} on responders derived from the percentage and n."])
 
 
 def relapse_table(evidence: Evidence) -> ReportTable:
@@ -373,7 +379,7 @@ def data_tables_table(evidence: Evidence) -> ReportTable:
                    "are checked before any report runs."], data=pd.DataFrame(rows))
 
 
-def derivations_table(evidence: Evidence) -> ReportTable:
+def derivations_table(evidence: Evidence, confidence_level: float = 0.95, ci_method: str = "exact") -> ReportTable:
     """Every value the reports compute rather than read, with the inputs and the rule."""
     rows = []
     names = evidence.trials.set_index("trial_id")["trial_name"]
@@ -390,8 +396,9 @@ def derivations_table(evidence: Evidence) -> ReportTable:
                          "From": m.frequency_as_stated, "Rule": "stated fraction as a percentage, one decimal",
                          "Result": f"{m.frequency_low_pct:g}%", "source_id": m.source_id})
     methods = [
-        ("Interval on a proportion", "derived responders / N", "Clopper-Pearson (exact) by default or Wilson score "
-         "(ci_method), statsmodels proportion_confint, at confidence_level"),
+        ("Interval on a proportion", "derived responders / N", f"{CI_METHOD_LABELS[ci_method]} (parameter "
+         f"ci_method; exact or wilson), statsmodels proportion_confint, at {level_text(confidence_level)} "
+         "(parameter confidence_level)"),
         ("ORR difference (phase III)", "derived responders and N per arm", "Newcombe hybrid score interval "
          "(statsmodels confint_proportions_2indep, method 'newcomb')"),
         ("Odds ratio (phase III)", "derived responders and N per arm", "Woolf logit interval (statsmodels "
