@@ -140,6 +140,7 @@ def _notebooks_with(tmp_path: Path, report: str, source: str) -> Path:
     return notebooks
 
 
+@pytest.mark.e2e
 def test_fail_fast_stops_at_the_first_failure(tmp_path):
     notebooks = _notebooks_with(tmp_path, "overview", "raise ValueError('planted')")
     result = cli("build", "overview", "clinical_relapses", "--format", "html", "--fail-fast",
@@ -152,6 +153,7 @@ def test_fail_fast_stops_at_the_first_failure(tmp_path):
     assert manifest["reports"]["clinical_relapses"]["status"] == "skipped"
 
 
+@pytest.mark.e2e
 def test_a_hung_cell_fails_its_report_after_the_timeout(tmp_path):
     notebooks = _notebooks_with(tmp_path, "overview", "import time\ntime.sleep(120)")
     started = time.monotonic()
@@ -165,6 +167,7 @@ def test_a_hung_cell_fails_its_report_after_the_timeout(tmp_path):
 
 # --- concurrency ------------------------------------------------------------------------------------
 
+@pytest.mark.e2e
 def test_second_build_exits_or_waits_while_the_folder_is_locked(tmp_path):
     output = tmp_path / "out"
     with build_lock(output):
@@ -196,6 +199,7 @@ def _consistent(output: Path) -> dict[str, str]:
     return hashes
 
 
+@pytest.mark.e2e
 def test_sigkill_at_any_moment_leaves_old_or_new_reports_never_torn(tmp_path):
     output = tmp_path / "out"
     args = ["build", "overview", "clinical_relapses", "--format", "html", "--output-dir", str(output)]
@@ -222,6 +226,7 @@ def test_sigkill_at_any_moment_leaves_old_or_new_reports_never_torn(tmp_path):
 PAYLOAD = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
+@pytest.mark.e2e
 def test_hostile_text_in_every_free_text_column_is_escaped(tmp_path):
     data = tmp_path / "data"
     shutil.copytree(DATA_DIR, data)
@@ -247,6 +252,7 @@ def test_hostile_text_in_every_free_text_column_is_escaped(tmp_path):
         assert "&lt;script&gt;" in html, html_file.name  # it is there, as text
 
 
+@pytest.mark.e2e
 def test_nothing_reaches_the_network_while_building(tmp_path):
     log = tmp_path / "network.log"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent / "support"), "CRIZOTINIB_NETWORK_LOG": str(log)}
