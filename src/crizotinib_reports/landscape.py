@@ -179,7 +179,9 @@ def landscape_table(evidence: Evidence, analysis: str = "primary", drugs: str = 
         pd.DataFrame(rows), evidence, sources,
         ["HR, hazard ratio (new drug against crizotinib; below 1 favours the new drug); PFS, progression-free "
          "survival; ORR, objective response rate; CI, confidence interval.",
-         "Hazard ratios are as published, at the level each publication used (J-ALEX: 99.7%).",
+         "Hazard ratios are as published, at the level each publication used" + "".join(
+             f" ({r.trial_name}: {level_text(r.ci_level)})" for r in hr.reset_index().itertuples()
+             if pd.notna(r.ci_level) and r.ci_level != 0.95) + ".",
          f"ORR intervals are recomputed ({level}, {CI_METHOD_LABELS[ci_method]}) on responders derived from the "
          "published percentage and arm size."],
         data=hazard_ratios_vs_crizotinib(evidence, analysis, drugs, comparator=comparator),
