@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup reports test validate list clean distclean
+.PHONY: setup reports test validate list lab clean distclean
 
 setup: $(STAMP)
 
@@ -28,8 +28,18 @@ validate: setup
 list: setup
 	$(BIN)/crizotinib-reports list
 
+# For the analyst: JupyterLab in the same venv, opened on the notebooks (the kernel is the venv's).
+lab: setup
+	@test -x $(BIN)/jupyter-lab || $(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock jupyterlab
+	$(BIN)/jupyter lab notebooks/
+
 clean:
 	rm -rf outputs .pytest_cache
 
-distclean: clean
+dist# For the analyst: JupyterLab in the same venv, opened on the notebooks (the kernel is the venv's).
+lab: setup
+	@test -x $(BIN)/jupyter-lab || $(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock jupyterlab
+	$(BIN)/jupyter lab notebooks/
+
+clean: clean
 	rm -rf $(VENV) src/*.egg-info
