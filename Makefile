@@ -36,10 +36,5 @@ lab: setup
 clean:
 	rm -rf outputs .pytest_cache
 
-dist# For the analyst: JupyterLab in the same venv, opened on the notebooks (the kernel is the venv's).
-lab: setup
-	@test -x $(BIN)/jupyter-lab || $(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock jupyterlab
-	$(BIN)/jupyter lab notebooks/
-
-clean: clean
+distclean: clean
 	rm -rf $(VENV) src/*.egg-info

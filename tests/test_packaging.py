@@ -49,3 +49,12 @@ def test_ci_runs_the_readme_test_command():
 
 def test_outputs_are_not_committed():
     assert "outputs/" in (PROJECT_ROOT / ".gitignore").read_text().split()
+
+
+def test_makefile_targets_parse():
+    """`make -n` reads the whole Makefile: a broken target would break `make test` in CI."""
+    import subprocess
+
+    for target in ("setup", "reports", "test", "lab", "clean", "distclean"):
+        result = subprocess.run(["make", "-n", target], cwd=PROJECT_ROOT, capture_output=True, text=True)
+        assert result.returncode == 0, (target, result.stderr)

@@ -132,3 +132,20 @@ def test_error_message_is_one_line_per_problem(data_copy: Path):
     lines = str(caught.value).splitlines()
     assert lines[0] == "invalid data: 1 problem"
     assert len(lines) == 2
+
+
+@pytest.mark.parametrize(("cell", "expected"), [
+    ("1e999", "column 'patients_evaluated': not a finite number (got '1e999')"),
+    ("1e30", "column 'patients_evaluated': not a whole number (or too large) (got '1e30')"),
+    ("11.5", "column 'patients_evaluated': not a whole number (or too large) (got '11.5')"),
+])
+def test_numbers_that_parse_but_cannot_be_used(data_copy: Path, cell: str, expected: str):
+    """Found by the hypothesis test: these once ended in a pandas traceback, or passed as infinity."""
+    edit(data_copy / "trials.csv", ",119,", f",{cell},")
+    found = problems(data_copy)
+    assert found == [f"{found[0].split(',')[0]}, line 2, {expected}"], found
+
+
+def test_an_infinite_float_is_refused(data_copy: Path):
+    edit(data_copy / "outcomes.csv", "phase1,crizotinib,ORR,primary,61,", "phase1,crizotinib,ORR,primary,inf,")
+    assert any("column 'value': not a finite number (got 'inf')" in p for p in problems(data_copy))

@@ -189,6 +189,7 @@ class Builder:
 
     def build_one(self, report: Report, parameters: dict[str, Any], tree: OutputTree) -> ReportResult:
         import papermill
+        from nbclient.exceptions import CellTimeoutError
         from papermill.exceptions import PapermillExecutionError
 
         result = ReportResult(report.name, "failed", parameters)
@@ -209,7 +210,7 @@ class Builder:
                             f"raised {exc.ename}: {exc.evalue}")
             return self._fail(result, executed_path, tree)
         except Exception as exc:  # a timeout, a dead kernel, an unreadable notebook: still one line
-            if type(exc).__name__ == "CellTimeoutError":
+            if isinstance(exc, CellTimeoutError):
                 result.error = (f"{display_path(notebook_path)}: a cell ran longer than the {self.cell_timeout} s "
                                 f"cell timeout (--timeout)")
             else:
@@ -267,6 +268,7 @@ class Builder:
         previous = load_manifest(tree.previous)["reports"]
         entries = {name: entry for name, entry in previous.items() if (tree.new / name).is_dir()}
         data_hashes = data_file_hashes(self.data_dir)
+        versions = package_versions()
         for result in results:
             report = get_report(result.report)
             entry = {
@@ -277,7 +279,7 @@ class Builder:
                 "notebook": {"path": display_path(self.notebook_dir / report.notebook),
                              "sha256": sha256_file(self.notebook_dir / report.notebook)},
                 "data": {"dir": display_path(self.data_dir), "sha256": data_hashes},
-                "versions": package_versions(),
+                "versions": versions,
                 "seconds": result.seconds,
                 "outputs": result.outputs,
             }

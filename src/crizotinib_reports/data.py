@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from .exceptions import DataValidationError
+from .files import sha256_file
 from .paths import DATA_DIR, SCHEMA_FILE_NAME
 from .schema import validate_tables
 
@@ -48,4 +48,4 @@ def data_file_hashes(data_dir: Path | str = DATA_DIR) -> dict[str, str]:
     """SHA-256 of every data file, so a manifest says exactly which data a report used."""
     data_dir = Path(data_dir)
     files = sorted(data_dir.glob("*.csv")) + [data_dir / SCHEMA_FILE_NAME]
-    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files if f.exists()}
+    return {f.name: sha256_file(f) for f in files if f.exists()}

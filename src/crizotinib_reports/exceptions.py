@@ -31,3 +31,9 @@ class ReportFailed(CrizotinibReportsError):
     """A report's notebook raised, or its rendering failed."""
 
     exit_code = 1
+
+
+class OutputLocked(CrizotinibReportsError):
+    """Another build holds the output folder and the caller asked not to wait."""
+
+    exit_code = 1

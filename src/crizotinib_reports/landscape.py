@@ -12,7 +12,7 @@ from .citations import short_citation
 from .data import Evidence
 from .figures import ReportFigure, _figure, _forest, _make
 from .stats import CI_METHOD_LABELS, derived_count, proportion_interval
-from .tables import NOT_STATED, ReportTable, _table, interval_text, level_text, percent
+from .tables import NOT_STATED, ReportTable, _table, hazard_ratio_text, interval_text, level_text, percent
 
 NEW_DRUGS = ("alectinib", "brigatinib", "lorlatinib", "ensartinib")
 ANALYSES = ("primary", "updated")
@@ -95,23 +95,7 @@ def crizotinib_control_medians(evidence: Evidence, analysis: str = "primary") ->
     return frame
 
 
-def _trial_sources(evidence: Evidence, trial_id: str) -> set[str]:
-    """Every source that gives a figure of this trial."""
-    return (set(evidence.outcomes.loc[evidence.outcomes["trial_id"] == trial_id, "source_id"])
-            | set(evidence.hazard_ratios.loc[evidence.hazard_ratios["trial_id"] == trial_id, "source_id"])
-            | set(evidence.trials.loc[evidence.trials["trial_id"] == trial_id, "source_id"]))
-
-
 # --- tables ------------------------------------------------------------------------------------------
-
-def hazard_ratio_text(h: pd.Series) -> str:
-    """'0.34 (99.7% CI 0.17–0.71)': the ratio at its published precision and level."""
-    digits = int(h["decimals"])
-    if pd.isna(h["ci_low"]):
-        return f"{h['hazard_ratio']:.{digits}f} (interval not transcribed)"
-    return (f"{h['hazard_ratio']:.{digits}f} ({level_text(h['ci_level'])} CI "
-            f"{interval_text(h['ci_low'], h['ci_high'], digits)})")
-
 
 def _median_text(value: float, note: object) -> str:
     return "not reached" if pd.isna(value) and note == "not reached" else (f"{value:.1f}" if pd.notna(value) else "—")
@@ -138,16 +122,16 @@ def landscape_table(evidence: Evidence, analysis: str = "primary", drugs: str = 
     pairs = outcome_pairs(evidence, list(trials["trial_id"]), ["PFS median", "ORR"], analysis)
     pairs = pairs.set_index(["trial_id", "endpoint"]) if len(pairs) else pairs
     level = level_text(confidence_level)
-    rows, sources = [], list(trials["source_id"])
+    rows, sources = [], []
     for t in trials.itertuples():
         row = {"Trial (drug)": f"{t.trial_name} ({t.drug})",
                f"N ({new} / {control})": f"{t.patients_experimental} / {t.patients_control}"}
-        analyses = []
+        analyses, cited = [], [t.source_id]
         if t.trial_id in hr.index:
             h = hr.loc[t.trial_id]
             row["PFS HR"] = hazard_ratio_text(h)
             analyses.append(h["analysis"])
-            sources.append(h["source_id"])
+            cited.append(h["source_id"])
         else:
             row["PFS HR"] = "—"
         for endpoint, label in (("PFS median", f"Median PFS, months ({new} / {control})"),
@@ -156,7 +140,7 @@ def landscape_table(evidence: Evidence, analysis: str = "primary", drugs: str = 
             if len(pairs) and key in pairs.index:
                 p = pairs.loc[key]
                 analyses.append(p["analysis"])
-                sources.append(p["source_id"])
+                cited.append(p["source_id"])
                 if endpoint == "PFS median":
                     row[label] = (f"{_median_text(p['experimental_value'], p['experimental_note'])} / "
                                   f"{_median_text(p['control_value'], p['control_note'])}")
@@ -166,8 +150,8 @@ def landscape_table(evidence: Evidence, analysis: str = "primary", drugs: str = 
             else:
                 row[label] = NOT_STATED
         row["Analysis"] = " + ".join(dict.fromkeys(analyses)) or "—"
-        row["Source"] = "; ".join(short_citation(evidence.sources, s) for s in dict.fromkeys(
-            [t.source_id] + [s for s in sources[len(trials):] if s]) if s in _trial_sources(evidence, t.trial_id))
+        row["Source"] = "; ".join(short_citation(evidence.sources, s) for s in dict.fromkeys(cited))
+        sources += cited
         rows.append(row)
     n = int(trials["patients_experimental"].sum() + trials["patients_control"].sum())
     title = ("First-line trials against crizotinib" if comparator == "crizotinib"

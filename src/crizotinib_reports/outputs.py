@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .exceptions import CrizotinibReportsError
+from .exceptions import OutputLocked
 
 CURRENT = "current"
 BUILDS = ".builds"
@@ -36,10 +36,6 @@ STAGING = ".staging"
 LOCK = ".lock"
 MANIFEST_NAME = "manifest.json"
 FAILED = "failed"
-
-
-class OutputLocked(CrizotinibReportsError):
-    exit_code = 1
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import yaml
@@ -196,18 +197,23 @@ def _coerce(frame: pd.DataFrame, spec: TableSpec, shown: str) -> tuple[pd.DataFr
         if col.name not in frame.columns or col.type == "str":
             continue
         text = frame[col.name]
+        unusable = pd.Series(False, index=text.index)  # parsed, but broke a numeric rule reported on its own
         if col.type == "date":
             parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
             rule = "not a real date in the form YYYY-MM-DD"
         else:
-            parsed = pd.to_numeric(text, errors="coerce")
+            parsed = pd.to_numeric(text, errors="coerce").astype("float64")
             rule = "not a number"
+            checks = [("not a finite number", ~np.isfinite(parsed))]
             if col.type == "int":
-                whole = parsed.isna() | (parsed == parsed.round())
-                for index in parsed.index[~whole]:
-                    problems.append(Problem(shown, "not a whole number", _csv_line(index), col.name, text[index]))
-                parsed = parsed.where(whole)
-        bad = text.notna() & parsed.isna()
+                checks.append(("not a whole number (or too large)", (parsed != parsed.round()) | (parsed.abs() > 2**53)))
+            for text_rule, broken in checks:
+                broken = broken & parsed.notna() & ~unusable
+                for index in parsed.index[broken]:
+                    problems.append(Problem(shown, text_rule, _csv_line(index), col.name, text[index]))
+                unusable |= broken
+            parsed = parsed.where(~unusable)
+        bad = text.notna() & parsed.isna() & ~unusable
         for index in text.index[bad]:
             problems.append(Problem(shown, rule, _csv_line(index), col.name, text[index]))
         typed[col.name] = parsed.astype(COLUMN_TYPES[col.type]) if col.type != "date" else parsed

@@ -11,13 +11,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 from great_tables import GT
 
-from .citations import full_citation, short_citation, source_line
-from .data import Evidence
-from .data import data_file_hashes
-from .schema import read_schema
-from .stats import derived_count
 from .analysis import arm_comparisons, interval_checks, pooled_orr, response_rates, select_trials
-from .stats import CI_METHOD_LABELS
+from .citations import full_citation, short_citation, source_line
+from .data import Evidence, data_file_hashes
+from .schema import read_schema
+from .stats import CI_METHOD_LABELS, derived_count
 
 NOT_STATED = "not stated"
 
@@ -72,6 +70,15 @@ def level_text(level: float) -> str:
 
 def interval_text(low: float, high: float, decimals: int = 1, unit: str = "") -> str:
     return f"{low:.{decimals}f}–{high:.{decimals}f}{unit}"
+
+
+def hazard_ratio_text(h: pd.Series) -> str:
+    """'0.34 (99.7% CI 0.17–0.71)': a hazard_ratios.csv row at its published precision and level."""
+    digits = int(h["decimals"])
+    if pd.isna(h["ci_low"]):
+        return f"{h['hazard_ratio']:.{digits}f} (interval not transcribed)"
+    return (f"{h['hazard_ratio']:.{digits}f} ({level_text(h['ci_level'])} CI "
+            f"{interval_text(h['ci_low'], h['ci_high'], digits)})")
 
 
 def efficacy_table(evidence: Evidence, setting: str = "all", include_single_arm: bool = True,
@@ -251,10 +258,9 @@ def key_numbers_table(evidence: Evidence, confidence_level: float = 0.95, ci_met
         if pd.notna(o.denominator):
             context += f", n={o.denominator}"
         rows.append(("Clinical activity", o.endpoint, shown, context, o.source_id))
-    for h in evidence.hazard_ratios[evidence.hazard_ratios["trial_id"].isin(development)].itertuples():
-        rows.append(("Clinical activity", f"{h.endpoint} hazard ratio ({h.analysis})",
-                     f"{h.hazard_ratio:.2f} ({level_text(h.ci_level)} CI {h.ci_low:.2f}–{h.ci_high:.2f})",
-                     f"{names[h.trial_id]}, {h.experimental_arm} vs {h.control_arm}", h.source_id))
+    for _, h in evidence.hazard_ratios[evidence.hazard_ratios["trial_id"].isin(development)].iterrows():
+        rows.append(("Clinical activity", f"{h['endpoint']} hazard ratio ({h['analysis']})", hazard_ratio_text(h),
+                     f"{names[h['trial_id']]}, {h['experimental_arm']} vs {h['control_arm']}", h["source_id"]))
     for a in evidence.approvals.dropna(subset=["date"]).itertuples():
         rows.append(("Approvals", f"{a.agency} {a.approval_type}", a.date.strftime("%Y-%m-%d"), a.setting, a.source_id))
     for p in evidence.relapse_patterns.itertuples():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .analysis import select_trials
 from .citations import short_citation
 from .data import Evidence
 from .tables import percent
@@ -16,9 +17,7 @@ def _outcome(evidence: Evidence, trial_id: str, arm: str, endpoint: str) -> floa
 def phase3_summary(evidence: Evidence, setting: str = "all") -> str:
     """One sentence a phase III trial: PFS and ORR against chemotherapy, cited."""
     lines = []
-    trials = evidence.trials[(evidence.trials["design"] == "randomized") & (evidence.trials["role"] == "development")]
-    if setting != "all":
-        trials = trials[trials["setting"] == setting]
+    trials = select_trials(evidence.trials, setting, include_single_arm=False)
     for t in trials.itertuples():
         pfs_c, pfs_x = (_outcome(evidence, t.trial_id, a, "PFS median") for a in ("crizotinib", "chemotherapy"))
         orr_c, orr_x = (_outcome(evidence, t.trial_id, a, "ORR") for a in ("crizotinib", "chemotherapy"))
