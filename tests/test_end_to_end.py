@@ -15,7 +15,7 @@ import pytest
 from bs4 import BeautifulSoup
 from pypdf import PdfReader
 
-from crizotinib_reports.data import data_file_hashes
+from crizotinib_reports.inputs import data_file_hashes
 from crizotinib_reports.paths import DATA_DIR, NOTEBOOK_DIR
 from crizotinib_reports.reports import REPORTS
 
@@ -102,7 +102,7 @@ def pdf_text(output_dir: Path, name: str) -> str:
 def test_build_exits_0_and_says_what_it_built(built):
     output, result = built
     assert result.returncode == 0, result.stderr
-    assert f"built {len(REPORTS)} of {len(REPORTS)} reports" in result.stdout
+    assert f"built {len(REPORTS)}, unchanged 0, failed 0 of {len(REPORTS)} reports" in result.stdout
     for name in REPORTS:
         assert f"{name}: built ipynb, html, pdf and" in result.stderr
 
@@ -164,7 +164,10 @@ def test_every_report_ends_with_provenance(output_dir, name):
     provenance = text[text.rindex("Provenance"):]
     hashes = data_file_hashes(DATA_DIR)
     assert "crizotinib-reports 0.1.0" in provenance and "confidence_level=0.95" in provenance
-    assert f"outcomes.csv {hashes['outcomes.csv'][:12]}" in provenance
+    # The data files the report reads (declared in reports.py), each with its hash; no others.
+    for file_name, digest in hashes.items():
+        listed = f"{file_name} {digest[:12]}" in provenance
+        assert listed == (file_name == "schema.yaml" or file_name[:-4] in REPORTS[name].tables), file_name
     assert "Provenance" in pdf_text(output_dir, name)
 
 
@@ -192,9 +195,10 @@ def test_pdf_has_page_numbers_running_title_and_outline(output_dir, name):
 def test_manifest_records_parameters_hashes_versions_timings(output_dir):
     manifest = json.loads((output_dir / "manifest.json").read_text())
     assert set(manifest["reports"]) == set(REPORTS)
-    hashes = data_file_hashes(DATA_DIR)
     for name, entry in manifest["reports"].items():
-        assert entry["status"] == "built"
+        hashes = data_file_hashes(DATA_DIR, REPORTS[name].tables)
+        assert entry["status"] == "built" and entry["report"] == name and entry["variant"] == {}
+        assert entry["inputs"]["data"] == hashes and entry["rebuilt_because"]
         assert entry["parameters"]["confidence_level"] == 0.95
         assert entry["data"]["sha256"] == hashes
         assert entry["versions"]["papermill"] and entry["versions"]["weasyprint"]
@@ -210,13 +214,20 @@ def test_parameters_reach_the_report(tmp_path):
                  "--param", "setting=second-line", "--param", "confidence_level=0.9", "--param",
                  "include_single_arm=false", "--param", "show_pooled_orr=false")
     assert result.returncode == 0, result.stderr
-    text = html_text(tmp_path, "clinical_activity")
+    # A parameter set other than the defaults has its own folder, named from what differs.
+    folder = ("clinical_activity--confidence_level-0.9--setting-second-line--include_single_arm-false"
+              "--show_pooled_orr-false")
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == sorted([
+        "current", folder, "manifest.json"])
+    text = html_text(tmp_path, folder)
     assert "PROFILE 1007" in text and "PROFILE 1014" not in text and "Phase II trial" not in text
     assert "90% CI" in text and "Exploratory" not in text
-    assert not (tmp_path / "clinical_activity" / "clinical_activity.pdf").exists()
-    assert not (tmp_path / "clinical_activity" / "tables" / "pooled_orr.csv").exists()
+    assert not (tmp_path / folder / f"{folder}.pdf").exists()
+    assert not (tmp_path / folder / "tables" / "pooled_orr.csv").exists()
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["reports"]["clinical_activity"]["parameters"]["setting"] == "second-line"
+    assert manifest["reports"][folder]["parameters"]["setting"] == "second-line"
+    assert manifest["reports"][folder]["variant"] == {"confidence_level": 0.9, "setting": "second-line",
+                                                      "include_single_arm": False, "show_pooled_orr": False}
 
 
 def test_failed_report_keeps_previous_output_and_the_others_build(tmp_path):

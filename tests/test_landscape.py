@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from crizotinib_reports import landscape
-from crizotinib_reports.build import parse_param_overrides
+from crizotinib_reports.variants import parse_param_overrides
 from crizotinib_reports.data import load_evidence
 from crizotinib_reports.exceptions import UsageError
 from crizotinib_reports.paths import DATA_DIR
@@ -74,7 +74,7 @@ def test_drugs_parameter_filters_and_is_validated(evidence):
     table = landscape.landscape_table(evidence, drugs="lorlatinib,ensartinib")
     assert list(table.frame["Trial (drug)"]) == ["CROWN (lorlatinib)", "eXalt3 (ensartinib)"]
     report = get_report("alk_inhibitor_landscape")
-    assert parse_param_overrides(["drugs=alectinib, brigatinib"], [report])[report.name]["drugs"] == "alectinib, brigatinib"
+    assert parse_param_overrides(["drugs=alectinib, brigatinib"], [report])[report.name]["drugs"] == ["alectinib, brigatinib"]
     with pytest.raises(UsageError, match="comma-separated list of alectinib"):
         parse_param_overrides(["drugs=aspirin"], [report])
     with pytest.raises(UsageError, match="must be one of primary, updated"):

@@ -7,7 +7,7 @@ import ast
 import papermill
 import pytest
 
-from crizotinib_reports.build import parse_param_overrides
+from crizotinib_reports.variants import parse_param_overrides
 from crizotinib_reports.exceptions import UsageError
 from crizotinib_reports.paths import NOTEBOOK_DIR
 from crizotinib_reports.reports import REPORTS, get_report
@@ -39,15 +39,15 @@ def test_notebooks_are_committed_without_outputs(name):
 def test_parse_typed_values():
     activity = get_report("clinical_activity")
     parsed = parse_param_overrides(["confidence_level=0.9", "include_single_arm=no", "setting=first-line"], [activity])
-    assert parsed["clinical_activity"] == {"confidence_level": 0.9, "include_single_arm": False,
-                                           "setting": "first-line"}
+    assert parsed["clinical_activity"] == {"confidence_level": [0.9], "include_single_arm": [False],
+                                           "setting": ["first-line"]}
 
 
 def test_shared_parameter_goes_to_every_report_that_has_it():
     reports = [get_report("overview"), get_report("clinical_relapses")]
     parsed = parse_param_overrides(["time_unit=years", "confidence_level=0.9"], reports)
-    assert parsed == {"overview": {"confidence_level": 0.9},
-                      "clinical_relapses": {"time_unit": "years", "confidence_level": 0.9}}
+    assert parsed == {"overview": {"confidence_level": [0.9]},
+                      "clinical_relapses": {"time_unit": ["years"], "confidence_level": [0.9]}}
 
 
 @pytest.mark.parametrize(("pair", "message"), [

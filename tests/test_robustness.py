@@ -143,7 +143,9 @@ def _notebooks_with(tmp_path: Path, report: str, source: str) -> Path:
 @pytest.mark.e2e
 def test_fail_fast_stops_at_the_first_failure(tmp_path):
     notebooks = _notebooks_with(tmp_path, "overview", "raise ValueError('planted')")
-    result = cli("build", "overview", "clinical_relapses", "--format", "html", "--fail-fast",
+    # One at a time, so the second has not started when the first fails (with --jobs N, reports
+    # already running finish; only those not yet started are skipped).
+    result = cli("build", "overview", "clinical_relapses", "--format", "html", "--fail-fast", "--jobs", "1",
                  "--notebook-dir", str(notebooks), "--output-dir", str(tmp_path / "out"))
     assert result.returncode == 1
     assert "FAILED overview:" in result.stderr and "raised ValueError: planted" in result.stderr

@@ -1,48 +1,55 @@
-"""The build runner: validate, execute each report's notebook with papermill, render, record.
+"""The build runner: decide what is stale, validate, execute with papermill in parallel, render, record.
 
 Everything that can be checked (reports, formats, parameters, data) is checked before any
-kernel starts. A failed report does not stop the others (unless --fail-fast); its executed
-notebook goes to `failed/` and its previous good outputs are carried into the new tree. The
-new tree becomes visible in one atomic step (see outputs.py).
+kernel starts. A report whose recorded inputs (inputs.py) are unchanged is not built again.
+The others run `--jobs` at a time, each in its own kernel, driven from this one process
+(papermill's API and one set of nbconvert/WeasyPrint exporters). A failed report does not
+stop the others (unless --fail-fast); its executed notebook goes to `failed/` and its previous
+good outputs are carried into the new tree. The new tree becomes visible in one atomic step
+(see outputs.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import platform
 import re
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
-import nbformat
-
 from . import __version__
-from .data import data_file_hashes, validate
 from .exceptions import ReportFailed, UsageError
-from .files import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
+from .files import atomic_write_bytes, atomic_write_json, sha256_bytes
+from .inputs import package_versions, rebuild_reasons, report_inputs
 from .outputs import FAILED, MANIFEST_NAME, STAGING, OutputTree, build_lock
 from .paths import DATA_DIR, NOTEBOOK_DIR, OUTPUT_DIR, display_path
-from .reports import REPORTS, Report, get_report
+from .reports import REPORTS, TABLE_METADATA_KEY, get_report
+from .variants import Target, expand_targets, read_variants_file
 
 FORMATS = ("html", "pdf")
 KERNEL_NAME = "python3"
 DEFAULT_CELL_TIMEOUT = 600  # seconds; a hung cell fails its report instead of hanging the schedule
-TABLE_METADATA_KEY = "crizotinib_reports_table"  # display metadata carrying a table's CSV
 SAFE_NAME = re.compile(r"[a-z0-9][a-z0-9_\-]{0,63}")
-TRACKED_PACKAGES = ("papermill", "nbconvert", "nbclient", "ipykernel", "pandas", "numpy", "matplotlib", "seaborn",
-                    "great-tables", "pandera", "statsmodels", "scipy", "weasyprint")
+
+
+def default_jobs() -> int:
+    """One kernel per core: kernels are CPU-bound, more only queue."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 @dataclass
 class ReportResult:
     report: str
-    status: str  # "built", "failed" or "skipped" (after a failure with --fail-fast)
+    folder: str
+    status: str  # "built", "failed", "unchanged" (inputs as recorded) or "skipped" (after a failure, --fail-fast)
     parameters: dict[str, Any]
+    reasons: list[str] = field(default_factory=list)  # why it was built; empty when unchanged
+    inputs: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: str | None = None
@@ -51,30 +58,10 @@ class ReportResult:
 
     @property
     def ok(self) -> bool:
-        return self.status == "built"
+        return self.status in ("built", "unchanged")
 
 
-def parse_param_overrides(pairs: list[str], reports: list[Report]) -> dict[str, dict[str, Any]]:
-    """KEY=VALUE texts to typed values per report; a key must belong to at least one chosen report."""
-    per_report: dict[str, dict[str, Any]] = {r.name: {} for r in reports}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise UsageError(f"--param takes KEY=VALUE, got '{pair}'")
-        if key == "data_dir":
-            raise UsageError("set the data folder with --data-dir, not --param data_dir=...")
-        owners = [r for r in reports if any(p.name == key for p in r.parameters)]
-        if not owners:
-            known = sorted({p.name for r in reports for p in r.parameters} - {"data_dir"})
-            raise UsageError(f"unknown parameter '{key}' for the chosen reports; known: {', '.join(known)} "
-                             f"(see 'crizotinib-reports list')")
-        for report in owners:
-            per_report[report.name][key] = report.parameter(key).parse(text)
-    return per_report
-
-
-def table_csvs(notebook: nbformat.NotebookNode) -> dict[str, str]:
+def table_csvs(notebook: Any) -> dict[str, str]:
     """The CSV text of every report table shown in an executed notebook, by table name."""
     found: dict[str, str] = {}
     for cell in notebook.cells:
@@ -90,16 +77,6 @@ def table_csvs(notebook: nbformat.NotebookNode) -> dict[str, str]:
                 name, suffix = f"{table['name']}_{suffix}", suffix + 1
             found[name] = table["csv"]
     return found
-
-
-def package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version(), "crizotinib-reports": __version__}
-    for name in TRACKED_PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
 
 
 def _now() -> str:
@@ -119,48 +96,94 @@ def load_manifest(folder: Path | None) -> dict[str, Any]:
     return {"reports": {}}
 
 
+def _outputs_present(folder: Path, entry: dict[str, Any]) -> bool:
+    outputs = entry.get("outputs") or {}
+    return bool(outputs) and all((folder / name).is_file() and (folder / name).stat().st_size == record.get("bytes")
+                                 for name, record in outputs.items())
+
+
 class Builder:
     """Builds reports into an output folder; created once per CLI call so exporters are reused."""
 
     def __init__(self, data_dir: Path = DATA_DIR, output_dir: Path = OUTPUT_DIR, formats: tuple[str, ...] = FORMATS,
                  notebook_dir: Path = NOTEBOOK_DIR, log: Callable[[str], None] = print,
-                 cell_timeout: int = DEFAULT_CELL_TIMEOUT):
+                 cell_timeout: int = DEFAULT_CELL_TIMEOUT, jobs: int | None = None):
         unknown = [f for f in formats if f not in FORMATS]
         if unknown:
             raise UsageError(f"unknown format '{unknown[0]}'; choose from: {', '.join(FORMATS)}")
         if cell_timeout <= 0:
             raise UsageError(f"--timeout must be a positive number of seconds, got {cell_timeout}")
+        if jobs is not None and jobs < 1:
+            raise UsageError(f"--jobs must be at least 1, got {jobs}")
         self.data_dir = Path(data_dir).resolve()
         self.output_dir = Path(output_dir).resolve()
         self.formats = tuple(dict.fromkeys(formats))
         self.notebook_dir = Path(notebook_dir).resolve()
         self.log = log
         self.cell_timeout = cell_timeout
+        self.jobs = jobs or default_jobs()
         self._renderer = None
+        self._render_lock = threading.Lock()  # one set of exporters, used by one thread at a time
+        self._failed = threading.Event()
 
-    @property
-    def renderer(self):
-        if self._renderer is None:
-            from .render import Renderer  # nbconvert and WeasyPrint load only when something renders
+    def _render(self, notebook: Any) -> tuple[dict[str, bytes], dict[str, float]]:
+        """The requested formats of one executed notebook; HTML is rendered once and printed for the PDF."""
+        with self._render_lock:
+            if self._renderer is None:
+                from .render import Renderer  # nbconvert and WeasyPrint load only when something renders
 
-            self._renderer = Renderer()
-        return self._renderer
+                self._renderer = Renderer()
+            return self._renderer.render(notebook, self.formats)
 
-    def build(self, names: list[str], param_pairs: list[str], fail_fast: bool = False,
-              wait: bool = True) -> list[ReportResult]:
-        """Check everything that can be checked before a kernel starts, then build each report."""
+    def targets(self, names: list[str], param_pairs: list[str], variants_file: Path | None = None) -> list[Target]:
         reports = [get_report(n) for n in (names or list(REPORTS))]
-        overrides = parse_param_overrides(param_pairs, reports)
-        resolved = {r.name: r.resolve({**overrides[r.name], "data_dir": str(self.data_dir)}) for r in reports}
-        missing = [r.notebook for r in reports if not (self.notebook_dir / r.notebook).is_file()]
+        variants = read_variants_file(variants_file, reports) if variants_file else None
+        targets = expand_targets(reports, param_pairs, self.data_dir, variants)
+        missing = [t.report.notebook for t in targets if not (self.notebook_dir / t.report.notebook).is_file()]
         if missing:
             raise UsageError(f"notebook {missing[0]} not found in {display_path(self.notebook_dir)}")
+        return targets
+
+    def plan(self, targets: list[Target], force: bool = False) -> list[ReportResult]:
+        """Each target with why it must be built, or status 'unchanged' when its recorded inputs match."""
+        current = OutputTree.current_target(self.output_dir)
+        previous = load_manifest(current)["reports"]
+        planned = []
+        for target in targets:
+            inputs = report_inputs(self.notebook_dir / target.report.notebook,
+                                   {**target.parameters, "data_dir": display_path(self.data_dir)},
+                                   self.data_dir, target.report.tables, self.formats)
+            entry = previous.get(target.folder) or {}
+            if force:
+                reasons = ["--force"]
+            elif entry.get("status") == "failed":
+                reasons = ["failed last time"]
+            elif entry and not _outputs_present(current / target.folder, entry):
+                reasons = ["outputs missing"]
+            else:
+                reasons = rebuild_reasons(entry.get("inputs"), inputs)
+            planned.append(ReportResult(target.report.name, target.folder, "unchanged" if not reasons else "pending",
+                                        target.parameters, reasons, inputs))
+        return planned
+
+    def build(self, names: list[str], param_pairs: list[str], fail_fast: bool = False, wait: bool = True,
+              force: bool = False, variants_file: Path | None = None) -> list[ReportResult]:
+        """Check everything that can be checked before a kernel starts, then build what is stale."""
+        targets = self.targets(names, param_pairs, variants_file)
+        planned = self.plan(targets, force)
+        if all(r.status == "unchanged" for r in planned):
+            return self._report_unchanged(planned)
+        from .data import validate  # pandas and pandera load only when something is built
+
         validate(self.data_dir)
         os.environ.setdefault("MPLBACKEND", "agg")
         with build_lock(self.output_dir, wait, self.log):
+            planned = self.plan(targets, force)  # again: another build may have run while we waited
+            if all(r.status == "unchanged" for r in planned):
+                return self._report_unchanged(planned)
             tree = OutputTree(self.output_dir)
             try:
-                results = self._build_all(reports, resolved, tree, fail_fast)
+                results = self._build_all(targets, planned, tree, fail_fast)
                 self._write_manifest(tree, results)
                 tree.commit()
             except BaseException:
@@ -168,38 +191,60 @@ class Builder:
                 raise
         return results
 
-    def _build_all(self, reports: list[Report], resolved: dict[str, dict], tree: OutputTree,
+    def _report_unchanged(self, planned: list[ReportResult]) -> list[ReportResult]:
+        for result in planned:
+            self.log(f"{result.folder}: unchanged, not rebuilt (notebook, parameters, data, code and versions "
+                     f"as recorded; --force rebuilds)")
+        return planned
+
+    def _build_all(self, targets: list[Target], planned: list[ReportResult], tree: OutputTree,
                    fail_fast: bool) -> list[ReportResult]:
-        results = []
-        for report in reports:
-            if fail_fast and any(not r.ok for r in results):
-                results.append(ReportResult(report.name, "skipped", resolved[report.name],
-                                            error="not built: an earlier report failed and --fail-fast is set"))
-                continue
-            results.append(self.build_one(report, resolved[report.name], tree))
-        built = {r.report for r in results if r.ok}
-        failed_now = {r.report for r in results if r.status == "failed"}
+        self._failed.clear()
+        stale = [(t, r) for t, r in zip(targets, planned) if r.status != "unchanged"]
+        for result in planned:
+            if result.status == "unchanged":
+                self.log(f"{result.folder}: unchanged, not rebuilt")
+        workers = min(self.jobs, len(stale))
+        self.log(f"building {len(stale)} of {len(planned)} report(s), {workers} at a time")
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="report") as pool:
+            built = dict(zip((r.folder for _, r in stale),
+                             pool.map(lambda pair: self._build_or_skip(*pair, tree, fail_fast), stale)))
+        results = [built.get(r.folder, r) for r in planned]
+        done = {r.folder for r in results if r.status == "built"}
+        failed_now = {r.folder for r in results if r.status == "failed"}
         previous = load_manifest(tree.previous)["reports"]
-        for name in dict.fromkeys(list(REPORTS) + list(previous)):
-            if name not in built:
-                tree.carry_over(name)  # previous good outputs stay, now in the new tree
-                if name not in failed_now:
-                    tree.carry_over_failed(name)
+        for folder in dict.fromkeys([r.folder for r in results] + list(previous)):
+            if folder not in done:
+                tree.carry_over(folder)  # unchanged and previous good outputs stay, now in the new tree
+                if folder not in failed_now:
+                    tree.carry_over_failed(folder)
         return results
 
-    def build_one(self, report: Report, parameters: dict[str, Any], tree: OutputTree) -> ReportResult:
+    def _build_or_skip(self, target: Target, planned: ReportResult, tree: OutputTree,
+                       fail_fast: bool) -> ReportResult:
+        if fail_fast and self._failed.is_set():
+            planned.status = "skipped"
+            planned.error = "not built: an earlier report failed and --fail-fast is set"
+            return planned
+        result = self.build_one(target, tree, planned)
+        if not result.ok:
+            self._failed.set()
+        return result
+
+    def build_one(self, target: Target, tree: OutputTree, result: ReportResult) -> ReportResult:
+        import nbformat
         import papermill
         from nbclient.exceptions import CellTimeoutError
         from papermill.exceptions import PapermillExecutionError
 
-        result = ReportResult(report.name, "failed", parameters)
-        notebook_path = self.notebook_dir / report.notebook
-        executed_path = self.output_dir / STAGING / f"{report.name}.{os.getpid()}.ipynb"
+        result.status = "failed"
+        notebook_path = self.notebook_dir / target.report.notebook
+        executed_path = self.output_dir / STAGING / f"{target.folder}.{os.getpid()}.ipynb"
         started = time.perf_counter()
-        self.log(f"{report.name}: executing {display_path(notebook_path)}")
+        self.log(f"{target.folder}: executing {display_path(notebook_path)} ({'; '.join(result.reasons)})")
         try:
             papermill.execute_notebook(
-                str(notebook_path), str(executed_path), parameters=parameters, kernel_name=KERNEL_NAME,
+                str(notebook_path), str(executed_path), parameters=target.parameters, kernel_name=KERNEL_NAME,
                 progress_bar=False, cwd=str(self.notebook_dir), log_output=False,
                 execution_timeout=self.cell_timeout, extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
             )
@@ -222,12 +267,13 @@ class Builder:
         try:
             executed_bytes = executed_path.read_bytes()
             notebook = nbformat.reads(executed_bytes.decode("utf-8"), as_version=4)
-            rendered: dict[str, bytes] = {f"{report.name}.ipynb": executed_bytes}
-            for fmt in self.formats:
-                started = time.perf_counter()
-                rendered[f"{report.name}.{fmt}"] = (self.renderer.html(notebook).encode("utf-8") if fmt == "html"
-                                                    else self.renderer.pdf(notebook))
-                result.seconds[fmt] = round(time.perf_counter() - started, 3)
+            result.seconds.update(_cell_seconds(notebook, result.seconds["execute"]))
+            started = time.perf_counter()
+            outputs, seconds = self._render(notebook)
+            rendered = {f"{target.folder}.{fmt}": data for fmt, data in outputs.items()}
+            result.seconds.update(seconds)
+            result.seconds["render"] = round(time.perf_counter() - started, 3)
+            rendered[f"{target.folder}.ipynb"] = executed_bytes
             tables = table_csvs(notebook)
         except Exception as exc:
             result.error = f"rendering failed: {type(exc).__name__}: {exc}".splitlines()[0]
@@ -236,18 +282,20 @@ class Builder:
             rendered[f"tables/{name}.csv"] = text.encode("utf-8")
 
         for relative, data in rendered.items():
-            atomic_write_bytes(tree.new / report.name / relative, data)
+            atomic_write_bytes(tree.new / target.folder / relative, data)
             result.outputs[relative] = {"sha256": sha256_bytes(data), "bytes": len(data)}
         executed_path.unlink(missing_ok=True)
         result.status = "built"
-        result.seconds["total"] = round(sum(result.seconds.values()), 3)
+        result.seconds["total"] = round(result.seconds["execute"] + result.seconds["render"], 3)
         formats = ", ".join(["ipynb", *self.formats])
-        self.log(f"{report.name}: built {formats} and {len(tables)} table CSVs in {result.seconds['total']:.1f} s")
+        self.log(f"{target.folder}: built {formats} and {len(tables)} table CSVs in {result.seconds['total']:.1f} s")
         return result
 
     @staticmethod
     def _source_cell_number(executed_path: Path, cell_index: int) -> int:
         """1-based number of the failing cell in the source notebook (papermill inserts one cell)."""
+        import nbformat
+
         try:
             cells = nbformat.read(executed_path, as_version=4).cells[:cell_index]
             injected = sum("injected-parameters" in c.metadata.get("tags", []) for c in cells)
@@ -257,39 +305,57 @@ class Builder:
 
     def _fail(self, result: ReportResult, executed_path: Path, tree: OutputTree) -> ReportResult:
         if executed_path.exists():
-            atomic_write_bytes(tree.new / FAILED / f"{result.report}.ipynb", executed_path.read_bytes())
+            atomic_write_bytes(tree.new / FAILED / f"{result.folder}.ipynb", executed_path.read_bytes())
             executed_path.unlink()
-            result.failed_notebook = f"{FAILED}/{result.report}.ipynb"
-        self.log(f"{result.report}: FAILED: {result.error}")
+            result.failed_notebook = f"{FAILED}/{result.folder}.ipynb"
+        self.log(f"{result.folder}: FAILED: {result.error}")
         return result
 
     def _write_manifest(self, tree: OutputTree, results: list[ReportResult]) -> None:
         """The new tree's manifest: fresh entries for this build, earlier ones for what was carried over."""
         previous = load_manifest(tree.previous)["reports"]
         entries = {name: entry for name, entry in previous.items() if (tree.new / name).is_dir()}
-        data_hashes = data_file_hashes(self.data_dir)
-        versions = package_versions()
         for result in results:
+            if result.status == "unchanged":
+                continue  # its entry, like its files, is the previous build's
             report = get_report(result.report)
             entry = {
+                "report": report.name,
                 "title": report.title,
                 "status": result.status,
                 "built_at": _now(),
-                "parameters": {**result.parameters, "data_dir": display_path(Path(result.parameters["data_dir"]))},
+                "variant": {k: v for k, v in result.inputs["parameters"].items()
+                            if k != "data_dir" and v != report.parameter(k).default},
+                "parameters": result.inputs["parameters"],
+                "rebuilt_because": result.reasons,
                 "notebook": {"path": display_path(self.notebook_dir / report.notebook),
-                             "sha256": sha256_file(self.notebook_dir / report.notebook)},
-                "data": {"dir": display_path(self.data_dir), "sha256": data_hashes},
-                "versions": versions,
+                             "sha256": result.inputs["notebook"]},
+                "data": {"dir": display_path(self.data_dir), "tables": list(report.tables),
+                         "sha256": result.inputs["data"]},
+                "versions": result.inputs["versions"],
+                "inputs": result.inputs,
                 "seconds": result.seconds,
                 "outputs": result.outputs,
             }
             if not result.ok:
-                kept = previous.get(result.report, {})
+                kept = previous.get(result.folder, {})
+                carried = (tree.new / result.folder).is_dir()
                 entry.update(error=result.error, failing_cell=result.failing_cell,
                              failed_notebook=result.failed_notebook,
-                             outputs=kept.get("outputs", {}) if (tree.new / result.report).is_dir() else {},
-                             kept_from=kept.get("built_at") if (tree.new / result.report).is_dir() else None)
-            entries[result.report] = entry
+                             outputs=kept.get("outputs", {}) if carried else {},
+                             kept_from=kept.get("built_at") if carried else None)
+            entries[result.folder] = entry
         manifest = {"generated_at": _now(), "package": {"name": "crizotinib-reports", "version": __version__},
-                    "build": tree.new.name, "reports": entries}
+                    "build": tree.new.name, "versions": package_versions(), "reports": entries}
         atomic_write_json(tree.new / MANIFEST_NAME, manifest)
+
+
+def _cell_seconds(notebook: Any, execute_seconds: float) -> dict[str, float]:
+    """Split papermill's run into kernel start and overhead, the set-up cell (imports, data), the rest."""
+    durations = [cell.metadata.get("papermill", {}).get("duration") or 0.0
+                 for cell in notebook.cells if cell.cell_type == "code"]
+    setup = next((cell.metadata.get("papermill", {}).get("duration") or 0.0 for cell in notebook.cells
+                  if cell.cell_type == "code" and "open_report(" in cell.source), 0.0)
+    cells = sum(durations)
+    return {"kernel_and_overhead": round(max(execute_seconds - cells, 0.0), 3), "setup_cell": round(setup, 3),
+            "other_cells": round(cells - setup, 3)}

@@ -56,15 +56,17 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .build import FORMATS, Builder
 
     builder = Builder(data_dir=args.data_dir, output_dir=args.output_dir, formats=tuple(args.format or FORMATS),
-                      notebook_dir=args.notebook_dir, log=_log, cell_timeout=args.timeout)
-    results = builder.build(args.reports, args.param or [], fail_fast=args.fail_fast, wait=args.wait)
+                      notebook_dir=args.notebook_dir, log=_log, cell_timeout=args.timeout, jobs=args.jobs)
+    results = builder.build(args.reports, args.param or [], fail_fast=args.fail_fast, wait=args.wait,
+                            force=args.force, variants_file=args.variants)
     failed = [r for r in results if not r.ok]
-    built = len(results) - len(failed)
-    print(f"built {built} of {len(results)} reports into {display_path(builder.output_dir)}"
-          f" (manifest: {display_path(builder.output_dir / 'manifest.json')})")
+    built = sum(r.status == "built" for r in results)
+    unchanged = sum(r.status == "unchanged" for r in results)
+    print(f"built {built}, unchanged {unchanged}, failed {len(failed)} of {len(results)} reports in "
+          f"{display_path(builder.output_dir)} (manifest: {display_path(builder.output_dir / 'manifest.json')})")
     for r in failed:
         where = f"; executed notebook: {display_path(builder.output_dir / r.failed_notebook)}" if r.failed_notebook else ""
-        print(f"{r.status.upper()} {r.report}: {r.error}{where}", file=sys.stderr)
+        print(f"{r.status.upper()} {r.folder}: {r.error}{where}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -84,11 +86,18 @@ def make_parser() -> argparse.ArgumentParser:
     build.add_argument("reports", nargs="*", metavar="REPORT", help=f"reports to build (default all: {', '.join(REPORTS)})")
     build.add_argument("--format", action="append", choices=["html", "pdf"],
                        help="output format, repeatable (default: html and pdf)")
-    build.add_argument("--param", action="append", metavar="KEY=VALUE", help="override a report parameter, repeatable")
+    build.add_argument("--param", action="append", metavar="KEY=VALUE",
+                       help="set a report parameter, repeatable; several values (a,b or the flag repeated) sweep it")
     build.add_argument("--data-dir", type=Path, default=DATA_DIR, help="folder of the CSV tables (default: data/)")
     build.add_argument("--output-dir", type=Path, default=OUTPUT_DIR, help="where reports go (default: outputs/)")
     build.add_argument("--notebook-dir", type=Path, default=NOTEBOOK_DIR,
                        help="folder of the report notebooks (default: notebooks/)")
+    build.add_argument("--variants", type=Path, metavar="FILE.yaml",
+                       help="YAML file of parameter sets per report, each built into its own folder")
+    build.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                       help="reports built at the same time, each in its own kernel (default: the number of cores)")
+    build.add_argument("--force", action="store_true",
+                       help="rebuild every chosen report, even those whose inputs are unchanged")
     build.add_argument("--fail-fast", action="store_true", help="stop at the first report that fails")
     build.add_argument("--timeout", type=int, default=DEFAULT_CELL_TIMEOUT, metavar="SECONDS",
                        help=f"fail a report whose cell runs longer than this (default {DEFAULT_CELL_TIMEOUT})")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any, Iterable, NoReturn
 
 import pandas as pd
 
-from .exceptions import DataValidationError
-from .files import sha256_file
-from .paths import DATA_DIR, SCHEMA_FILE_NAME
+from .exceptions import DataValidationError, UsageError
+from .paths import DATA_DIR
 from .schema import validate_tables
 
 
@@ -38,14 +38,40 @@ def validate(data_dir: Path | str = DATA_DIR) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def load_evidence(data_dir: Path | str = DATA_DIR) -> Evidence:
-    """The evidence tables, validated. Notebooks call this once, after their parameters."""
-    tables = validate(data_dir)
-    return Evidence(data_dir=Path(data_dir), **tables)
+TABLE_NAMES = tuple(f.name for f in fields(Evidence) if f.name != "data_dir")
 
 
-def data_file_hashes(data_dir: Path | str = DATA_DIR) -> dict[str, str]:
-    """SHA-256 of every data file, so a manifest says exactly which data a report used."""
-    data_dir = Path(data_dir)
-    files = sorted(data_dir.glob("*.csv")) + [data_dir / SCHEMA_FILE_NAME]
-    return {f.name: sha256_file(f) for f in files if f.exists()}
+class UndeclaredTable:
+    """Stands in for a table a report did not declare: any use of it stops with one clear line.
+
+    The build rebuilds a report when a table it declares changes; a report that read an
+    undeclared table would silently go stale, so reading one is an error, not a fallback.
+    """
+
+    def __init__(self, table: str, report: str):
+        self._message = (f"report '{report}' reads data table '{table}' but does not declare it: add "
+                         f"'{table}' to the report's tables in crizotinib_reports/reports.py")
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise UsageError(self._message)
+
+    __getattr__ = __getitem__ = __iter__ = __len__ = __bool__ = __eq__ = _refuse
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<undeclared table: {self._message}>"
+
+
+def load_evidence(data_dir: Path | str = DATA_DIR, tables: Iterable[str] | None = None,
+                  report: str = "this report") -> Evidence:
+    """The evidence tables, validated (all of them: references cross tables). Notebooks call this once.
+
+    With `tables`, only those are readable; the others are UndeclaredTable placeholders.
+    """
+    loaded = validate(data_dir)
+    readable = set(TABLE_NAMES if tables is None else tables)
+    unknown = readable - set(TABLE_NAMES)
+    if unknown:
+        raise UsageError(f"unknown data table(s) {', '.join(sorted(unknown))}; known: {', '.join(TABLE_NAMES)}")
+    chosen = {name: frame if name in readable else UndeclaredTable(name, report) for name, frame in loaded.items()}
+    return Evidence(data_dir=Path(data_dir), **chosen)

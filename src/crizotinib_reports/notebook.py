@@ -15,10 +15,10 @@ from typing import Any
 from IPython.display import HTML, Markdown, display
 
 from . import __version__
-from .build import TABLE_METADATA_KEY
-from .data import Evidence, data_file_hashes, load_evidence
+from .data import Evidence, load_evidence
 from .figures import ReportFigure
-from .reports import get_report
+from .inputs import data_file_hashes
+from .reports import TABLE_METADATA_KEY, get_report
 from .tables import ReportTable, references_table
 
 
@@ -48,11 +48,11 @@ class ReportSession:
 
     def show_provenance(self) -> None:
         """Footer: what this report was built from, so a reader can tell two printouts apart."""
-        display(HTML(provenance_html(self.parameters, self.evidence.data_dir)))
+        display(HTML(provenance_html(self.parameters, self.evidence.data_dir, get_report(self.name).tables)))
 
 
-def provenance_html(parameters: dict[str, Any], data_dir: Path) -> str:
-    hashes = data_file_hashes(data_dir)
+def provenance_html(parameters: dict[str, Any], data_dir: Path, tables: tuple[str, ...] | None = None) -> str:
+    hashes = data_file_hashes(data_dir, tables)
     params = ", ".join(f"{k}={v}" for k, v in parameters.items() if k != "data_dir")
     data = ", ".join(f"{name} {digest[:12]}" for name, digest in hashes.items())
     built = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -70,4 +70,4 @@ def open_report(name: str, namespace: dict[str, Any]) -> ReportSession:
     """
     report = get_report(name)
     values = report.resolve({p.name: namespace[p.name] for p in report.parameters if p.name in namespace})
-    return ReportSession(name, values, load_evidence(values["data_dir"]))
+    return ReportSession(name, values, load_evidence(values["data_dir"], report.tables, report.name))

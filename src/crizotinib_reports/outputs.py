@@ -69,7 +69,7 @@ class OutputTree:
 
     def __init__(self, output_dir: Path):
         self.root = Path(output_dir)
-        self.previous = self._current_target()
+        self.previous = self.current_target(self.root)
         build_id = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S%fZ}-{os.getpid()}"
         self.new = self.root / BUILDS / build_id
         self.new.mkdir(parents=True)
@@ -77,8 +77,10 @@ class OutputTree:
         shutil.rmtree(self.root / STAGING, ignore_errors=True)
         (self.root / STAGING).mkdir()
 
-    def _current_target(self) -> Path | None:
-        link = self.root / CURRENT
+    @staticmethod
+    def current_target(output_dir: Path) -> Path | None:
+        """The complete tree readers see now, if there is one."""
+        link = Path(output_dir) / CURRENT
         if link.is_symlink() and link.resolve().is_dir():
             return link.resolve()
         return None

@@ -14,6 +14,7 @@ from .exceptions import UsageError
 from .stats import CI_METHODS
 
 TYPES: dict[str, type] = {"float": float, "int": int, "str": str, "bool": bool}
+TABLE_METADATA_KEY = "crizotinib_reports_table"  # display metadata carrying a table's CSV to the build
 TRUE_WORDS = {"true", "yes", "1", "on"}
 FALSE_WORDS = {"false", "no", "0", "off"}
 
@@ -79,11 +80,16 @@ class Report:
     notebook: str
     description: str
     parameters: tuple[Parameter, ...] = field(default_factory=tuple)
+    # The data tables the notebook reads (file names without .csv). A change to one of them
+    # rebuilds this report and no other; reading a table not listed here stops the notebook.
+    tables: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # A report's name becomes a folder under the output folder: nothing that could leave it.
         if not re.fullmatch(r"[a-z][a-z0-9_]*", self.name) or not re.fullmatch(r"[a-z][a-z0-9_]*\.ipynb", self.notebook):
             raise ValueError(f"report {self.name!r}: names must be lower-case letters, digits and '_'")
+        if not self.tables or set(self.tables) - set(ALL_TABLES):
+            raise ValueError(f"report {self.name!r}: declare the data tables it reads, from {', '.join(ALL_TABLES)}")
 
     def parameter(self, name: str) -> Parameter:
         for p in self.parameters:
@@ -107,6 +113,10 @@ class Report:
         return values
 
 
+#: Every data table; the methods appendix describes them all.
+ALL_TABLES = ("sources", "trials", "outcomes", "hazard_ratios", "published_intervals", "approvals", "findings",
+              "relapse_patterns", "resistance_measures", "resistance_mechanisms")
+
 COMMON = (
     Parameter("data_dir", "str", "../data", "folder with the CSV tables and schema.yaml"),
     Parameter("confidence_level", "float", 0.95, "two-sided level of every interval",
@@ -122,6 +132,8 @@ REPORTS: dict[str, Report] = {
             "overview", "Crizotinib in ALK-positive NSCLC: overview", "overview.ipynb",
             "Key numbers, approval timeline and references.",
             COMMON,
+            tables=("sources", "trials", "outcomes", "hazard_ratios", "approvals", "findings", "relapse_patterns",
+                    "resistance_measures", "resistance_mechanisms"),
         ),
         Report(
             "clinical_activity", "Clinical activity of crizotinib", "clinical_activity.ipynb",
@@ -133,6 +145,7 @@ REPORTS: dict[str, Report] = {
                 Parameter("show_pooled_orr", "bool", True,
                           "show the exploratory random-effects pooled ORR of the crizotinib arms"),
             ),
+            tables=("sources", "trials", "outcomes", "hazard_ratios", "published_intervals", "findings"),
         ),
         Report(
             "clinical_relapses", "Clinical relapses on crizotinib", "clinical_relapses.ipynb",
@@ -141,6 +154,7 @@ REPORTS: dict[str, Report] = {
                 Parameter("time_unit", "str", "months", "unit of the time-scale figure: months or years",
                           choices=("months", "years")),
             ),
+            tables=("sources", "trials", "outcomes", "relapse_patterns", "resistance_measures"),
         ),
         Report(
             "resistance_mechanisms", "Mechanisms of resistance to crizotinib", "resistance_mechanisms.ipynb",
@@ -149,6 +163,7 @@ REPORTS: dict[str, Report] = {
                 Parameter("include_unquantified", "bool", True,
                           "also list mechanisms for which the review gives no frequency"),
             ),
+            tables=("sources", "resistance_measures", "resistance_mechanisms"),
         ),
         Report(
             "alk_inhibitor_landscape", "Crizotinib as the comparator: the next-generation ALK inhibitors",
@@ -163,11 +178,13 @@ REPORTS: dict[str, Report] = {
                           "lorlatinib, ensartinib",
                           items=("alectinib", "brigatinib", "lorlatinib", "ensartinib")),
             ),
+            tables=("sources", "trials", "outcomes", "hazard_ratios", "relapse_patterns"),
         ),
         Report(
             "methods_appendix", "Methods and data appendix", "methods_appendix.ipynb",
             "Every data table and source with its identifiers, every derivation and method, the consistency checks.",
             COMMON,
+            tables=ALL_TABLES,
         ),
     )
 }

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from statsmodels.stats.proportion import proportion_confint
+# statsmodels is imported inside the functions that use it: it costs about a second of every
+# kernel's start and of the CLI, and reports without intervals never need it.
 
 # Parameter value -> statsmodels method name.
 CI_METHODS = {"exact": "beta", "wilson": "wilson"}
@@ -43,6 +44,8 @@ def proportion_interval(count: int, denominator: int, level: float = 0.95, metho
         raise ValueError(f"confidence level must be between 0 and 1, got {level}")
     if denominator < 1 or not 0 <= count <= denominator:
         raise ValueError(f"need 0 <= count <= denominator and denominator >= 1, got {count}/{denominator}")
+    from statsmodels.stats.proportion import proportion_confint
+
     low, high = proportion_confint(count, denominator, alpha=1 - level, method=CI_METHODS[method])
     return Interval(float(low), float(high), level, method)
 

@@ -13,7 +13,8 @@ from great_tables import GT
 
 from .analysis import arm_comparisons, interval_checks, pooled_orr, response_rates, select_trials
 from .citations import full_citation, short_citation, source_line
-from .data import Evidence, data_file_hashes
+from .data import Evidence
+from .inputs import data_file_hashes
 from .schema import read_schema
 from .stats import CI_METHOD_LABELS, derived_count
 

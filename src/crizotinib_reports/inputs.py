@@ -1,0 +1,103 @@
+"""What a report is built from, as content hashes, and why a report must be built again.
+
+A report's output is a function of its notebook, its parameters, the data tables it declares
+(reports.py), the package's own code and templates, and the versions of what executes and
+renders it. The build records these inputs in the manifest and skips a report whose inputs
+are all unchanged; otherwise it names what changed. Only the standard library is imported
+here, so deciding that nothing needs building takes a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterable
+
+from . import __version__
+from .files import sha256_file
+from .paths import PACKAGE_DIR, SCHEMA_FILE_NAME
+
+#: Packages whose version can change what a report shows or how it renders.
+TRACKED_PACKAGES = ("papermill", "nbconvert", "nbclient", "ipykernel", "pandas", "numpy", "matplotlib", "seaborn",
+                    "great-tables", "pandera", "statsmodels", "scipy", "weasyprint")
+#: Package files that shape a report: code, stylesheet, templates (not caches).
+CODE_SUFFIXES = {".py", ".css", ".j2", ".json", ".yaml"}
+
+
+def data_file_hashes(data_dir: Path | str, tables: Iterable[str] | None = None) -> dict[str, str]:
+    """SHA-256 of the data files (all, or the named tables) and of schema.yaml, by file name."""
+    data_dir = Path(data_dir)
+    if tables is None:
+        files = sorted(data_dir.glob("*.csv"))
+    else:
+        files = [data_dir / f"{name}.csv" for name in sorted(tables)]
+    files.append(data_dir / SCHEMA_FILE_NAME)
+    return {f.name: sha256_file(f) for f in files if f.exists()}
+
+
+@cache
+def package_code_hash() -> str:
+    """One hash over the package's code, stylesheet and templates: any edit rebuilds every report."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE_DIR.rglob("*")):
+        if path.is_file() and path.suffix in CODE_SUFFIXES and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@cache
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version(), "crizotinib-reports": __version__}
+    for name in TRACKED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def report_inputs(notebook: Path, parameters: dict[str, Any], data_dir: Path, tables: Iterable[str],
+                  formats: Iterable[str]) -> dict[str, Any]:
+    """Everything a report's outputs depend on, as recorded in the manifest."""
+    return {
+        "notebook": sha256_file(notebook),
+        "parameters": json.loads(json.dumps(parameters, sort_keys=True, default=str)),
+        "data": data_file_hashes(data_dir, tables),
+        "code": package_code_hash(),
+        "versions": package_versions(),
+        "formats": sorted(formats),
+    }
+
+
+def rebuild_reasons(previous: dict[str, Any] | None, current: dict[str, Any]) -> list[str]:
+    """Why a report must be built again; empty when its recorded inputs match the current ones."""
+    if not previous:
+        return ["not built before"]
+    reasons = []
+    if previous.get("notebook") != current["notebook"]:
+        reasons.append("notebook changed")
+    if previous.get("parameters") != current["parameters"]:
+        changed = sorted(k for k in set(current["parameters"]) | set(previous.get("parameters") or {})
+                         if (previous.get("parameters") or {}).get(k) != current["parameters"].get(k))
+        reasons.append(f"parameters changed: {', '.join(changed)}")
+    old_data = previous.get("data") or {}
+    changed_data = sorted(name for name in set(old_data) | set(current["data"])
+                          if old_data.get(name) != current["data"].get(name))
+    if changed_data:
+        reasons.append(f"data changed: {', '.join(changed_data)}")
+    if previous.get("code") != current["code"]:
+        reasons.append("package code changed")
+    old_versions = previous.get("versions") or {}
+    changed_versions = [f"{name} {old_versions.get(name)} -> {version}" for name, version in current["versions"].items()
+                        if old_versions.get(name) != version]
+    if changed_versions:
+        reasons.append(f"versions changed: {', '.join(changed_versions)}")
+    missing = sorted(set(current["formats"]) - set(previous.get("formats") or []))
+    if missing:
+        reasons.append(f"format not built before: {', '.join(missing)}")
+    return reasons
