@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup reports test validate list lab clean distclean
+.PHONY: setup reports test validate list lab bench clean distclean
 
 setup: $(STAMP)
 
@@ -27,6 +27,10 @@ validate: setup
 
 list: setup
 	$(BIN)/crizotinib-reports list
+
+# Build times and memory against the usual papermill/nbconvert/weasyprint chain (docs/performance.md).
+bench: setup
+	$(BIN)/python benchmarks/bench.py
 
 # For the analyst: JupyterLab in the same venv, opened on the notebooks (the kernel is the venv's).
 lab: setup

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -178,7 +179,7 @@ def test_second_build_exits_or_waits_while_the_folder_is_locked(tmp_path):
         assert refused.stderr.startswith("error: another build (pid ") and "--wait" in refused.stderr
         waiting = start_cli("build", "overview", "--format", "html", "--output-dir", str(output))
         line = waiting.stderr.readline()
-        assert line.startswith("waiting for another build (pid ")
+        assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ waiting for another build \(pid ", line), line
         time.sleep(1)
         assert waiting.poll() is None and not (output / "current").exists()
     out, err = waiting.communicate(timeout=300)

@@ -1,0 +1,283 @@
+"""Scheduled runs (`crizotinib-reports run`): dated, complete, compared, combined and mailed.
+
+    <output-dir>/
+      runs/<YYYYmmddTHHMMSSZ>/       one run, never changed once it appears
+        <report>/…                   the reports as built (hard links into the build's tree)
+        manifest.json                the build's manifest
+        run.json                     status per report, durations, failing cell, versions, data hashes
+        changes.json, changes.md     what changed since the previous successful run
+        crizotinib-reports-<date>.pdf  every report in one PDF: cover, contents, bookmarks, page numbers
+        index.html                   links to every report of the run
+      latest -> runs/<id>            the newest successful run (moved only by a run that succeeded)
+
+A run builds with the same Builder as `build` (so unchanged reports are not executed again),
+writes everything into `runs/.<id>.partial/`, and renames it into place when complete. The
+overview is built last, with the change summary as its `changes_file` parameter, so it can
+show what changed; its own tables are compared afterwards and added to the summary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .build import Builder, ReportResult
+from .changes import ChangeSummary, compare_runs, read_table_csvs
+from .exceptions import CrizotinibReportsError
+from .files import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_bytes
+from .inputs import data_file_hashes, package_versions
+from .outputs import CURRENT, _fsync_tree, _link_or_copy, build_lock
+from .paths import display_path
+from .progress import Progress
+from .reports import REPORTS
+
+RUNS = "runs"
+LATEST = "latest"
+CHANGES_REPORT = "overview"  # the report that shows what changed
+BUNDLE_TITLE = "Crizotinib in ALK-positive NSCLC: evidence reports"
+DEFAULT_KEEP = 14
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    folder: Path
+    succeeded: bool
+    exit_code: int
+    record: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""
+    combined_pdf: Path | None = None
+    error: CrizotinibReportsError | None = None  # what stopped the run before its reports were built
+
+
+def new_run_id(runs_dir: Path) -> str:
+    """The UTC time, to the second; a suffix if two runs start within one second."""
+    base = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
+    run_id, n = base, 2
+    while (runs_dir / run_id).exists() or (runs_dir / f".{run_id}.partial").exists():
+        run_id, n = f"{base}-{n}", n + 1
+    return run_id
+
+
+def latest_run(output_dir: Path) -> Path | None:
+    link = Path(output_dir) / LATEST
+    return link.resolve() if link.is_symlink() and link.resolve().is_dir() else None
+
+
+def data_version(data_dir: Path) -> str:
+    """One short hash over every data file: what a reader compares between two printouts."""
+    hashes = data_file_hashes(data_dir)
+    digest = hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{digest} ({len(hashes) - 1} data tables and schema.yaml)"
+
+
+class Runner:
+    """One scheduled run: build, compare, snapshot, combine, point `latest`, prune, mail."""
+
+    def __init__(self, builder: Builder, progress: Progress, keep: int = DEFAULT_KEEP):
+        if keep < 1:
+            raise CrizotinibReportsError(f"--keep must be at least 1, got {keep}")
+        self.builder = builder
+        self.progress = progress
+        self.keep = keep
+        self.output_dir = builder.output_dir
+        self.runs_dir = self.output_dir / RUNS
+
+    def run(self) -> RunOutcome:
+        started, clock = datetime.now(timezone.utc), time.perf_counter()
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        with build_lock(self.runs_dir, True, self.progress.message):
+            run_id = new_run_id(self.runs_dir)
+            partial = self.runs_dir / f".{run_id}.partial"
+            partial.mkdir()
+            previous = latest_run(self.output_dir)
+            self.progress.message(f"run {run_id}: building every report"
+                                  + (f"; comparing with run {previous.name}" if previous else ""))
+            try:
+                results, changes, error = self._build(partial, previous)
+            except CrizotinibReportsError as exc:  # invalid data, say: recorded as a failed run, then raised
+                results, changes, error = [], ChangeSummary(previous.name if previous else None), exc
+            succeeded = error is None and all(r.ok for r in results)
+            outcome = RunOutcome(run_id, self.runs_dir / run_id, succeeded,
+                                 0 if succeeded else getattr(error, "exit_code", 1))
+            if results:
+                self._snapshot(partial, results)
+            if succeeded:  # a failed run is not distributed: its reports are not all current
+                outcome.combined_pdf = self._combine(partial, run_id, results, changes)
+            atomic_write_text(partial / "index.html", index_html(run_id, results, changes, outcome.combined_pdf))
+            outcome.record = self._record(run_id, started, clock, previous, results, changes, error, outcome)
+            outcome.summary = run_summary(outcome.record, changes)
+            atomic_write_json(partial / "run.json", outcome.record)
+            _fsync_tree(partial)
+            os.rename(partial, outcome.folder)
+            if outcome.combined_pdf is not None:
+                outcome.combined_pdf = outcome.folder / outcome.combined_pdf.name
+            if succeeded:
+                self._point_latest(run_id)
+            self._prune()
+        self.progress.message(outcome.summary.splitlines()[0])
+        outcome.error = error
+        return outcome
+
+    def _build(self, partial: Path, previous: Path | None) -> tuple[list[ReportResult], ChangeSummary, None]:
+        others = [name for name in REPORTS if name != CHANGES_REPORT]
+        results = self.builder.build(others, [])
+        current = self.output_dir / CURRENT
+        before = read_table_csvs(previous, list(REPORTS)) if previous else None
+        changes = compare_runs(_only(before, others), read_table_csvs(current, others),
+                               previous.name if previous else None)
+        changes_file = partial / "changes.json"
+        atomic_write_json(changes_file, changes.as_json())
+        results += self.builder.build([CHANGES_REPORT], [f"changes_file={changes_file}"])
+        overview = compare_runs(_only(before, [CHANGES_REPORT]), read_table_csvs(current, [CHANGES_REPORT]),
+                                changes.previous_run)
+        changes.changes += overview.changes
+        changes.tables_compared += overview.tables_compared
+        atomic_write_json(changes_file, changes.as_json())
+        atomic_write_text(partial / "changes.md", changes.as_markdown())
+        return results, changes, None
+
+    def _snapshot(self, partial: Path, results: list[ReportResult]) -> None:
+        """Hard-link this run's reports (and any failed notebook) out of the build's current tree."""
+        current = (self.output_dir / CURRENT).resolve()
+        for result in results:
+            if (current / result.folder).is_dir():
+                shutil.copytree(current / result.folder, partial / result.folder, copy_function=_link_or_copy)
+            failed = current / "failed" / f"{result.folder}.ipynb"
+            if result.status == "failed" and failed.exists():
+                (partial / "failed").mkdir(exist_ok=True)
+                _link_or_copy(failed, partial / "failed" / failed.name)
+        _link_or_copy(current / "manifest.json", partial / "manifest.json")
+
+    def _combine(self, partial: Path, run_id: str, results: list[ReportResult], changes: ChangeSummary) -> Path:
+        from .combine import CombinedReport, combined_pdf
+
+        started = time.perf_counter()
+        reports = [CombinedReport(r.folder, REPORTS[r.report].title,
+                                  (partial / r.folder / f"{r.folder}.html").read_text(encoding="utf-8"))
+                   for r in sorted(results, key=lambda r: list(REPORTS).index(r.report))
+                   if (partial / r.folder / f"{r.folder}.html").exists()]
+        date = f"{_run_time(run_id):%d %B %Y, %H:%M UTC}"
+        pdf = combined_pdf(reports, title=BUNDLE_TITLE, date=date, data_version=data_version(self.builder.data_dir),
+                           notes=[f"Run {run_id}; crizotinib-reports {__version__}", changes.headline])
+        target = partial / f"crizotinib-reports-{_run_time(run_id):%Y-%m-%d}.pdf"
+        atomic_write_bytes(target, pdf)
+        self.progress.message(f"combined PDF of {len(reports)} reports in {time.perf_counter() - started:.1f} s: "
+                              f"{target.name}")
+        return target
+
+    def _record(self, run_id: str, started: datetime, clock: float, previous: Path | None,
+                results: list[ReportResult], changes: ChangeSummary, error: Exception | None,
+                outcome: RunOutcome) -> dict[str, Any]:
+        reports = {}
+        for r in results:
+            reports[r.folder] = {"report": r.report, "title": REPORTS[r.report].title, "status": r.status,
+                                 "rebuilt_because": r.reasons, "seconds": r.seconds, "error": r.error,
+                                 "failing_cell": r.failing_cell, "failed_notebook": r.failed_notebook}
+        pdf = None
+        if outcome.combined_pdf is not None:
+            data = outcome.combined_pdf.read_bytes()
+            pdf = {"file": outcome.combined_pdf.name, "sha256": sha256_bytes(data), "bytes": len(data)}
+        return {
+            "run": run_id, "status": "succeeded" if outcome.succeeded else "failed", "exit_code": outcome.exit_code,
+            "error": str(error) if error else None,
+            "started_at": started.isoformat(timespec="seconds"),
+            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "seconds": round(time.perf_counter() - clock, 3),
+            "previous_run": previous.name if previous else None,
+            "reports": reports,
+            "changes": {"headline": changes.headline, "count": len(changes.changes), "file": "changes.json"},
+            "combined_pdf": pdf,
+            "data": {"dir": display_path(self.builder.data_dir), "version": data_version(self.builder.data_dir),
+                     "sha256": data_file_hashes(self.builder.data_dir)},
+            "versions": package_versions(),
+            "mail": {"status": "not requested"},
+        }
+
+    def _point_latest(self, run_id: str) -> None:
+        temporary = self.output_dir / f".{LATEST}.{os.getpid()}.tmp"
+        temporary.unlink(missing_ok=True)
+        os.symlink(Path(RUNS) / run_id, temporary)
+        os.replace(temporary, self.output_dir / LATEST)
+
+    def _prune(self) -> None:
+        """Keep the newest `keep` runs, and always the one `latest` names."""
+        keep_also = latest_run(self.output_dir)
+        runs = sorted((p for p in self.runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                      key=lambda p: p.name, reverse=True)
+        for old in runs[self.keep:]:
+            if keep_also is None or old.resolve() != keep_also:
+                shutil.rmtree(old, ignore_errors=True)
+        for stale in self.runs_dir.glob(".*.partial"):  # left by a run that was killed; we hold the lock
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def record_mail(outcome: RunOutcome, status: str, recipients: list[str], error: str | None = None) -> None:
+    outcome.record["mail"] = {"status": status, "to": recipients, "error": error}
+    atomic_write_json(outcome.folder / "run.json", outcome.record)
+
+
+def _only(tables: dict[tuple[str, str], str] | None, reports: list[str]) -> dict[tuple[str, str], str] | None:
+    return None if tables is None else {k: v for k, v in tables.items() if k[0] in reports}
+
+
+def _run_time(run_id: str) -> datetime:
+    return datetime.strptime(run_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+
+
+def run_summary(record: dict[str, Any], changes: ChangeSummary) -> str:
+    """The text of the mail body and of the last log line: status, each report, what changed."""
+    status = "succeeded" if record["status"] == "succeeded" else "FAILED"
+    lines = [f"crizotinib-reports run {record['run']} {status} in {record['seconds']:.0f} s"
+             + (f": {record['error']}" if record.get("error") else ""), ""]
+    for folder, entry in record["reports"].items():
+        detail = entry["error"] if entry["error"] else ", ".join(entry["rebuilt_because"]) or "unchanged"
+        lines.append(f"  {entry['status']:<9} {folder}  ({detail})")
+    lines += ["", f"Data version: {record['data']['version']}", "", "What changed: " + changes.headline]
+    lines += [f"  - {line}" for line in changes.lines()]
+    if record.get("combined_pdf"):
+        lines += ["", f"All reports in one PDF: {record['combined_pdf']['file']}"]
+    return "\n".join(lines) + "\n"
+
+
+def index_html(run_id: str, results: list[ReportResult], changes: ChangeSummary, combined: Path | None) -> str:
+    """A page linking every report of the run: for a reader who opens the folder, not the mail."""
+    e = html.escape
+    rows = []
+    for r in results:
+        links = " · ".join(f'<a href="{e(r.folder)}/{e(r.folder)}.{fmt}">{fmt.upper()}</a>'
+                           for fmt in ("html", "pdf", "ipynb"))
+        rows.append(f"<tr><td>{e(REPORTS[r.report].title)}</td><td><code>{e(r.folder)}</code></td>"
+                    f"<td>{e(r.status)}</td><td>{links}</td></tr>")
+    change_items = "".join(f"<li>{e(line)}</li>" for line in changes.lines())
+    pdf_link = f'<p><a href="{e(combined.name)}">All reports in one PDF</a></p>' if combined else ""
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{e(BUNDLE_TITLE)}: run {e(run_id)}</title>
+<style>
+body {{ font-family: "DejaVu Sans", Arial, sans-serif; max-width: 60rem; margin: 2rem auto; color: #1f2933; }}
+h1 {{ font-weight: 500; border-bottom: 2px solid #1d4e89; padding-bottom: .3rem; }}
+table {{ border-collapse: collapse; width: 100%; }} td, th {{ text-align: left; padding: .35rem .6rem;
+border-bottom: 1px solid #d3d3d3; }} a {{ color: #1d4e89; }}
+</style></head>
+<body><main>
+<h1>{e(BUNDLE_TITLE)}</h1>
+<p>Run {e(run_id)} ({_run_time(run_id):%d %B %Y, %H:%M UTC}), crizotinib-reports {e(__version__)}.</p>
+{pdf_link}
+<table><thead><tr><th>Report</th><th>Folder</th><th>Status</th><th>Files</th></tr></thead>
+<tbody>{''.join(rows)}</tbody></table>
+<h2>What changed</h2>
+<p>{e(changes.headline)}</p>
+<ul>{change_items}</ul>
+<p>Details: <a href="run.json">run.json</a>, <a href="changes.json">changes.json</a>,
+<a href="manifest.json">manifest.json</a>.</p>
+</main></body></html>
+"""

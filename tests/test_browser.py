@@ -1,0 +1,211 @@
+"""Every report as a reader sees it: the HTML in headless Chromium with no network, the PDF as page images.
+
+The six reports are built once for this module by the real CLI (HTML and PDF). Each HTML report is opened as a
+file:// URL in Debian's Chromium, driven by Playwright, with every request that is not file: or data: aborted and
+recorded; the page must show no console error, no page error, no failed or blocked request, every image loaded
+with alt text, a title, an <h1>, and nothing wider than a 1280px window. A full-page screenshot of each is kept as a
+test artifact. Each PDF is rendered to PNG pages with poppler's pdftoppm (one non-blank image per page) and its fonts
+are checked with pdffonts (all embedded).
+
+Artifacts go to $CRIZOTINIB_TEST_ARTIFACTS when set, else <repo>/test-artifacts/screenshots/ (git-ignored).
+Without Chromium, Playwright or poppler-utils the tests concerned skip and say what to install.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from crizotinib_reports.reports import REPORTS
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LOCAL_SCHEMES = ("file:", "data:")
+PDF_DPI = "50"
+
+
+def artifacts_dir() -> Path:
+    configured = os.environ.get("CRIZOTINIB_TEST_ARTIFACTS")
+    folder = Path(configured) if configured else REPO / "test-artifacts" / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def is_blank(png: Path) -> bool:
+    """True when the image is a single flat colour (all white, all black, ...)."""
+    from PIL import Image  # Pillow comes with matplotlib
+
+    with Image.open(png) as image:
+        low, high = image.convert("L").getextrema()
+    return high - low < 16
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, fresh profile; skipped (with the reason) where it or Playwright is missing."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found; install Debian's chromium (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright not installed; install the test extra: pip install -e '.[test]'")
+    with sync_playwright() as playwright:
+        # Playwright launches with a fresh temporary user data dir, removed on close.
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def poppler_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} not found; install Debian's poppler-utils (apt-get install poppler-utils)")
+    return path
+
+
+# Requested before output_dir, so that a missing tool skips without building.
+@pytest.fixture(scope="module")
+def pdftoppm() -> str:
+    return poppler_tool("pdftoppm")
+
+
+@pytest.fixture(scope="module")
+def pdffonts() -> str:
+    return poppler_tool("pdffonts")
+
+
+@pytest.fixture(scope="module")
+def output_dir(tmp_path_factory) -> Path:
+    """All reports, HTML and PDF, built once by the real CLI."""
+    output = tmp_path_factory.mktemp("browser-outputs")
+    result = subprocess.run(
+        [sys.executable, "-m", "crizotinib_reports.cli", "build", "--output-dir", str(output),
+         "--format", "html", "--format", "pdf"],
+        capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, f"build failed:\n{result.stdout}\n{result.stderr}"
+    return output
+
+
+# ---------------------------------------------------------------- the HTML in a browser
+
+
+def open_offline(browser, html: Path, screenshot: Path) -> dict:
+    """Open the report as a reader would, network blocked; return what the page did and showed."""
+    seen: dict = {"console_errors": [], "page_errors": [], "blocked": [], "failed": []}
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
+    try:
+        def route(route_, request):
+            if request.url.startswith(LOCAL_SCHEMES):
+                route_.continue_()
+            else:
+                seen["blocked"].append(f"{request.resource_type} {request.url}")
+                route_.abort("blockedbyclient")
+
+        context.route("**/*", route)
+        page = context.new_page()
+        page.on("console", lambda message: message.type == "error" and seen["console_errors"].append(
+            f"{message.text} ({message.location.get('url', '')}:{message.location.get('lineNumber', '')})"))
+        page.on("pageerror", lambda error: seen["page_errors"].append(str(error)))
+        page.on("requestfailed", lambda request: seen["failed"].append(f"{request.url}: {request.failure}"))
+        page.goto(html.as_uri(), wait_until="load")
+        page.wait_for_load_state("networkidle")
+        seen["title"] = page.title()
+        seen["h1"] = page.eval_on_selector_all("h1", "els => els.map(e => e.innerText.trim())")
+        seen["images"] = page.eval_on_selector_all(
+            "img",
+            """els => els.map(img => ({src: img.currentSrc.slice(0, 80), complete: img.complete,
+                                      width: img.naturalWidth, alt: (img.getAttribute('alt') || '').trim()}))""",
+        )
+        seen["overflow"] = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        page.screenshot(path=str(screenshot), full_page=True)
+    finally:
+        context.close()
+    return seen
+
+
+@pytest.mark.parametrize("name", list(REPORTS))
+def test_report_in_browser_offline(browser, output_dir, name):
+    html = output_dir / name / f"{name}.html"
+    screenshot = artifacts_dir() / f"{name}.png"
+    seen = open_offline(browser, html, screenshot)
+
+    assert not seen["console_errors"], f"{name}: console errors: {seen['console_errors']}"
+    assert not seen["page_errors"], f"{name}: page errors: {seen['page_errors']}"
+    assert not seen["blocked"], f"{name}: requests that would leave the machine: {seen['blocked']}"
+    assert not seen["failed"], f"{name}: failed requests: {seen['failed']}"
+    assert seen["overflow"] <= 0, f"{name}: page is {seen['overflow']}px wider than a 1280px window (clipped content)"
+    assert seen["title"].strip(), f"{name}: page has no <title>"
+    assert any(seen["h1"]), f"{name}: page has no (non-empty) <h1>"
+    for image in seen["images"]:
+        assert image["complete"] and image["width"] > 0, f"{name}: image did not load: {image}"
+        assert image["alt"], f"{name}: image without alt text: {image}"
+    assert screenshot.stat().st_size > 0 and not is_blank(screenshot), f"{name}: blank screenshot {screenshot}"
+
+
+# ---------------------------------------------------------------- the PDF as pages
+
+
+@pytest.mark.parametrize("name", list(REPORTS))
+def test_pdf_pages_render_and_are_not_blank(pdftoppm, output_dir, name):
+    pdf = output_dir / name / f"{name}.pdf"
+    pages = len(PdfReader(pdf).pages)
+    assert pages >= 1, f"{name}: PDF has no pages"
+
+    folder = artifacts_dir() / "pdf-pages" / name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    result = subprocess.run([pdftoppm, "-r", PDF_DPI, "-png", str(pdf), str(folder / name)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"{name}: pdftoppm failed: {result.stderr}"
+
+    pngs = sorted(folder.glob("*.png"))
+    assert len(pngs) == pages, f"{name}: {len(pngs)} page images for {pages} pages"
+    blank = [png.name for png in pngs if is_blank(png)]
+    assert not blank, f"{name}: blank pages: {blank}"
+
+
+def pdf_fonts(pdffonts: str, pdf: Path) -> list[dict[str, str]]:
+    """pdffonts' table as rows; columns are cut where its dashed rule puts them (font names may hold spaces)."""
+    result = subprocess.run([pdffonts, str(pdf)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, f"pdffonts failed: {result.stderr}"
+    lines = result.stdout.splitlines()
+    header, rule, rows = lines[0], lines[1], lines[2:]
+    starts, position = [], 0
+    for dashes in rule.split(" "):
+        if dashes:
+            starts.append(position)
+        position += len(dashes) + 1
+    bounds = list(zip(starts, [*starts[1:], None]))  # each column runs to the next one's start
+    names = [header[a:b].strip() for a, b in bounds]
+    return [{names[i]: row[a:b].strip() for i, (a, b) in enumerate(bounds)} for row in rows if row.strip()]
+
+
+@pytest.mark.parametrize("name", list(REPORTS))
+def test_pdf_fonts_are_all_embedded(pdffonts, output_dir, name):
+    fonts = pdf_fonts(pdffonts, output_dir / name / f"{name}.pdf")
+    assert fonts, f"{name}: pdffonts lists no font"
+    missing = [f"{font['name']} ({font['type']})" for font in fonts if font["emb"] != "yes"]
+    assert not missing, f"{name}: fonts not embedded: {missing}"
