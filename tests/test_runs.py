@@ -7,6 +7,7 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 from email import message_from_bytes, policy
@@ -30,7 +31,8 @@ def test_a_changed_number_is_named_with_its_row_and_column():
     changes = compare_tables("clinical_activity", "efficacy", EFFICACY, after)
     assert [c.line() for c in changes] == [
         "clinical_activity / efficacy, phase1 · crizotinib: orr_pct 61 -> 62",
-        "clinical_activity / efficacy, phase1 · crizotinib: ci_low_pct 52.0 -> 53.1"]
+        "clinical_activity / efficacy, phase1 · crizotinib: ci_low_pct 52 -> 53.1"]
+    assert changes[1].before == "52.0"  # the JSON keeps the CSV's text; the line rounds for reading
 
 
 def test_rows_and_tables_added_or_removed_and_equal_numbers_written_differently():
@@ -59,7 +61,19 @@ def test_headlines_and_round_trip():
     assert changed.headline == "since run X: 1 changed value"
     assert ChangeSummary.from_json(json.loads(json.dumps(changed.as_json()))).lines() == changed.lines()
     many = ChangeSummary("X", changed.changes * 50)
-    assert many.lines(limit=3)[-1] == "... and 47 more (see changes.json)"
+    assert many.lines()[-1] == "r / t: and 46 more changes in this table"
+    assert many.lines(limit=3)[-1] == "... and more (see changes.json: 50 changes in all)"
+
+
+def test_identifying_columns_make_the_row_key_and_numbers_are_rounded_for_reading():
+    before = ("trial_id,label,arm,ci_method,orr_pct,pooled_pct,source_id\n"
+              "p1,Phase I,crizotinib,exact,61,62.884082232494876,s1\np2,Phase II,crizotinib,exact,50,62.884082232494876,s1\n")
+    after = before.replace("61,62.884082232494876", "62,63.224097781121735").replace(
+        "50,62.884082232494876", "50,63.224097781121735")
+    lines = [c.line() for c in compare_tables("r", "pooled", before, after)]
+    assert lines == ["r / pooled, p1 · Phase I · crizotinib: orr_pct 61 -> 62",
+                     "r / pooled, p1 · Phase I · crizotinib: pooled_pct 62.88 -> 63.22",
+                     "r / pooled, p2 · Phase II · crizotinib: pooled_pct 62.88 -> 63.22"]
 
 
 # --- recipes: each calls the CLI with options it has -----------------------------------------------
@@ -121,3 +135,143 @@ def test_live_display_on_a_terminal_draws_and_closes():
     progress.finished("a", True, "built in 1.0 s")
     progress.close()
     assert "a: built in 1.0 s" in stream.getvalue()
+
+
+# --- two scheduled runs, the second after a data change: the "done when" --------------------
+
+def _smtp_server():
+    from aiosmtpd.controller import Controller
+
+    received = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            received.append(envelope)
+            return "250 Message accepted for delivery"
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller, port, received
+
+
+@pytest.mark.e2e
+def test_two_scheduled_runs_compare_combine_and_mail(tmp_path):
+    pytest.importorskip("aiosmtpd", reason="aiosmtpd is not installed (pip install aiosmtpd==1.4.6)")
+    from pypdf import PdfReader
+
+    data = tmp_path / "data"
+    shutil.copytree(DATA_DIR, data)
+    out = tmp_path / "out"
+    controller, port, received = _smtp_server()
+    env = {**os.environ, "CRIZOTINIB_SMTP_HOST": "127.0.0.1", "CRIZOTINIB_SMTP_PORT": str(port),
+           "CRIZOTINIB_SMTP_SENDER": "reports@example.org", "CRIZOTINIB_SMTP_STARTTLS": "false"}
+    command = [sys.executable, "-m", "crizotinib_reports.cli", "run", "--output-dir", str(out), "--data-dir", str(data),
+               "--keep", "5", "--mail-to", "medical-affairs@example.org"]
+    try:
+        first = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
+        assert first.returncode == 0, first.stderr
+        outcomes = data / "outcomes.csv"
+        outcomes.write_text(outcomes.read_text(encoding="utf-8").replace(
+            "profile1014,crizotinib,ORR,primary,74,", "profile1014,crizotinib,ORR,primary,75,"), encoding="utf-8")
+        second = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
+        assert second.returncode == 0, second.stderr
+    finally:
+        controller.stop()
+
+    runs = sorted(p.name for p in (out / "runs").iterdir() if not p.name.startswith("."))
+    assert len(runs) == 2 and all(re.fullmatch(r"\d{8}T\d{6}Z(-\d+)?", r) for r in runs)
+    assert (out / "latest").resolve() == (out / "runs" / runs[1]).resolve()
+    latest = out / "latest"
+    record = json.loads((latest / "run.json").read_text())
+    assert record["status"] == "succeeded" and record["previous_run"] == runs[0]
+    assert record["reports"]["resistance_mechanisms"]["status"] == "unchanged"  # it does not read outcomes.csv
+    assert record["reports"]["clinical_activity"]["rebuilt_because"] == ["data changed: outcomes.csv"]
+    assert record["mail"] == {"status": "sent", "to": ["medical-affairs@example.org"], "error": None}
+    assert set(record["reports"]) == set(REPORTS) and record["versions"]["papermill"]
+
+    # What changed names the value, in the summary, the log and the overview report itself.
+    named = "clinical_activity / efficacy, profile1014 · crizotinib: orr_pct 74 -> 75"
+    assert named in (latest / "changes.md").read_text() and named in second.stdout
+    overview = (latest / "overview" / "overview.html").read_text(encoding="utf-8")
+    assert "What changed since the last run" in overview and "orr_pct 74 -&gt; 75" in overview
+    first_overview = (out / "runs" / runs[0] / "overview" / "overview.html").read_text(encoding="utf-8")
+    assert "First run: nothing to compare with" in first_overview
+
+    # One PDF: cover, contents, a bookmark per report with its sections, page numbers throughout.
+    pdf_path = latest / record["combined_pdf"]["file"]
+    reader = PdfReader(pdf_path)
+    pages = [" ".join(page.extract_text().split()) for page in reader.pages]
+    assert all(f"Page {i} of {len(pages)}" in text for i, text in enumerate(pages, 1))
+    assert "Data version" in pages[0] and "Contents" in pages[1]
+    top = [item for item in reader.outline if not isinstance(item, list)]
+    titles = [item["/Title"] for item in top]
+    for report in REPORTS.values():
+        assert report.title in titles
+        bookmark = top[titles.index(report.title)]
+        assert report.title in pages[reader.get_destination_page_number(bookmark)]
+    assert any(isinstance(item, list) and item for item in reader.outline)  # sections nested under reports
+    assert "index.html" in os.listdir(latest) and 'href="overview/overview.pdf"' in (latest / "index.html").read_text()
+
+    # The mail: both runs sent, the second carries the change summary and the intact PDF.
+    assert len(received) == 2
+    message = message_from_bytes(received[1].original_content, policy=policy.default)
+    assert message["To"] == "medical-affairs@example.org" and "succeeded" in message["Subject"]
+    assert named in message.get_body(("plain",)).get_content()
+    attachment = next(message.iter_attachments())
+    assert attachment.get_content_type() == "application/pdf"
+    assert attachment.get_content() == pdf_path.read_bytes()
+
+
+def test_keep_prunes_the_oldest_runs_but_never_latest(tmp_path):
+    from crizotinib_reports.build import Builder
+    from crizotinib_reports.exceptions import UsageError
+    from crizotinib_reports.runs import Runner
+
+    runs = tmp_path / "runs"
+    for name in ("20261101T060000Z", "20261102T060000Z", "20261103T060000Z", "20261104T060000Z"):
+        (runs / name).mkdir(parents=True)
+    (runs / ".20261105T060000Z.partial").mkdir()  # left by a killed run
+    os.symlink("runs/20261101T060000Z", tmp_path / "latest")  # the last successful run is the oldest
+    runner = Runner(Builder(output_dir=tmp_path), LogLines(), keep=2)
+    runner._prune()
+    assert sorted(p.name for p in runs.iterdir()) == ["20261101T060000Z", "20261103T060000Z", "20261104T060000Z"]
+    with pytest.raises(UsageError, match="--keep must be at least 1"):
+        Runner(Builder(output_dir=tmp_path), LogLines(), keep=0)
+
+
+@pytest.mark.e2e
+def test_a_failed_run_is_kept_and_reported_but_latest_stays(tmp_path):
+    import nbformat
+
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(PROJECT_ROOT / "notebooks", notebooks)
+    broken = nbformat.read(notebooks / "resistance_mechanisms.ipynb", as_version=4)
+    broken.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('planted failure')"))
+    nbformat.write(broken, notebooks / "resistance_mechanisms.ipynb")
+    out = tmp_path / "out"
+    result = subprocess.run([sys.executable, "-m", "crizotinib_reports.cli", "run", "--output-dir", str(out),
+                             "--notebook-dir", str(notebooks)], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 1
+    assert "FAILED" in result.stdout and "raised RuntimeError: planted failure" in result.stdout
+    assert not (out / "latest").exists()
+    (run,) = [p for p in (out / "runs").iterdir() if not p.name.startswith(".")]
+    record = json.loads((run / "run.json").read_text())
+    failed = record["reports"]["resistance_mechanisms"]
+    assert record["status"] == "failed" and record["exit_code"] == 1 and record["combined_pdf"] is None
+    assert failed["status"] == "failed" and failed["failing_cell"] == len(broken.cells)
+    assert (run / failed["failed_notebook"]).is_file() and (run / "index.html").is_file()
+    assert record["reports"]["overview"]["status"] == "built"
+
+    # Invalid data: exit 2 before any report runs, and the run is still on record.
+    data = tmp_path / "data"
+    shutil.copytree(DATA_DIR, data)
+    (data / "trials.csv").write_text("")
+    bad = subprocess.run([sys.executable, "-m", "crizotinib_reports.cli", "run", "--output-dir", str(out),
+                          "--data-dir", str(data)], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "trials.csv: file is empty" in bad.stderr and "Traceback" not in bad.stderr
+    records = [json.loads((p / "run.json").read_text()) for p in sorted((out / "runs").iterdir())
+               if not p.name.startswith(".")]
+    assert [r["status"] for r in records] == ["failed", "failed"] and "trials.csv" in records[1]["error"]

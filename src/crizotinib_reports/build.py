@@ -349,8 +349,7 @@ class Builder:
                 "title": report.title,
                 "status": result.status,
                 "built_at": _now(),
-                "variant": {k: v for k, v in result.inputs["parameters"].items()
-                            if k != "data_dir" and v != report.parameter(k).default},
+                "variant": report.variant_of(result.inputs["parameters"]),
                 "parameters": result.inputs["parameters"],
                 "rebuilt_because": result.reasons,
                 "notebook": {"path": display_path(self.notebook_dir / report.notebook),

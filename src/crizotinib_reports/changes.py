@@ -1,10 +1,12 @@
 """What changed between two runs: the numbers behind every report table, compared value by value.
 
 Each report writes its tables as CSV (`<report>/tables/<table>.csv`). Two runs are compared
-table by table; rows are matched on their text columns (trial, arm, endpoint, ...: the columns
-holding any value that is not a number), so a changed number reads as
+table by table; rows are matched on their identifying columns (`trial_id`, `arm`, `endpoint`, ...;
+else on every text column), so a changed number reads as
 "clinical_activity / efficacy, phase1 · crizotinib: orr_pct 61 -> 62" rather than as a removed
-and an added row. Standard library only: a scheduled run compares without pandas.
+and an added row. Within a table, changes are listed column by column, so a changed input
+(`orr_pct`) comes before what is derived from it (intervals, pooled estimates). Standard library
+only: a scheduled run compares without pandas.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 MAX_LINES = 40  # a summary is read in a mail body; the JSON keeps every change
+PER_TABLE = 4  # detail lines per table in the summary
+KEY_NAMES = {"arm", "endpoint", "analysis", "agency", "measure", "mechanism", "topic", "pattern", "label"}
+NOT_KEYS = {"source_id", "denominator_source_id"}
 LABELS = {"changed": ("changed value", "changed values"), "added row": ("added row", "added rows"),
           "removed row": ("removed row", "removed rows"), "added table": ("added table", "added tables"),
           "removed table": ("removed table", "removed tables")}
@@ -35,7 +40,7 @@ class Change:
     def line(self) -> str:
         where = f"{self.report} / {self.table}"
         if self.kind == "changed":
-            return f"{where}, {self.row}: {self.column} {self.before} -> {self.after}"
+            return f"{where}, {self.row}: {self.column} {_shown(self.before)} -> {_shown(self.after)}"
         if self.kind in ("added row", "removed row"):
             return f"{where}: {self.kind} {self.row}"
         return f"{where}: {self.kind}"
@@ -60,9 +65,17 @@ class ChangeSummary:
         return f"since run {self.previous_run}: {parts}"
 
     def lines(self, limit: int = MAX_LINES) -> list[str]:
-        shown = [c.line() for c in self.changes[:limit]]
-        if len(self.changes) > limit:
-            shown.append(f"... and {len(self.changes) - limit} more (see changes.json)")
+        """Up to PER_TABLE changes of each table, then how many more; at most `limit` lines."""
+        shown: list[str] = []
+        tables: dict[tuple[str, str], list[Change]] = {}
+        for change in self.changes:
+            tables.setdefault((change.report, change.table), []).append(change)
+        for (report, table), changes in tables.items():
+            shown += [c.line() for c in changes[:PER_TABLE]]
+            if len(changes) > PER_TABLE:
+                shown.append(f"{report} / {table}: and {len(changes) - PER_TABLE} more changes in this table")
+        if len(shown) > limit:
+            shown = shown[:limit] + [f"... and more (see changes.json: {len(self.changes)} changes in all)"]
         return shown
 
     def as_markdown(self) -> str:
@@ -117,6 +130,21 @@ def _rows(text: str) -> tuple[list[str], list[dict[str, str]]]:
     return list(reader.fieldnames or []), list(reader)
 
 
+def _shown(text: str) -> str:
+    """A number as people read it (4 significant digits); the JSON keeps the full text."""
+    return f"{float(text):.4g}" if _is_number(text) else text
+
+
+def _key_columns(columns: list[str], *tables: list[dict[str, str]]) -> list[str]:
+    """Identifying columns (ids, arm, endpoint, ...) if they tell each table's rows apart, else every text column."""
+    rows = [row for table in tables for row in table]
+    text = [c for c in columns if c not in NOT_KEYS and any(row.get(c) and not _is_number(row[c]) for row in rows)]
+    named = [c for c in text if c.endswith("_id") or c in KEY_NAMES]
+    if named and all(len({tuple(row.get(c) for c in named) for row in table}) == len(table) for table in tables):
+        return named
+    return text
+
+
 def _keyed(rows: list[dict[str, str]], key_columns: list[str]) -> dict[str, dict[str, str]]:
     """Rows by the text of their key columns; by position when that text does not tell rows apart."""
     keys = [" · ".join(row.get(c, "") for c in key_columns if row.get(c, "")) for row in rows]
@@ -131,12 +159,12 @@ def compare_tables(report: str, table: str, before_text: str, after_text: str) -
     before_columns, before_rows = _rows(before_text)
     after_columns, after_rows = _rows(after_text)
     columns = [c for c in after_columns if c in before_columns]
-    key_columns = [c for c in columns if any(row.get(c) and not _is_number(row[c]) for row in before_rows + after_rows)]
+    key_columns = _key_columns(columns, before_rows, after_rows)
     before, after = _keyed(before_rows, key_columns), _keyed(after_rows, key_columns)
     changes = [Change("removed row", report, table, row=k) for k in before if k not in after]
     changes += [Change("added row", report, table, row=k) for k in after if k not in before]
-    for key in (k for k in after if k in before):
-        for column in after_columns:
+    for column in after_columns:  # column by column: inputs come before the columns derived from them
+        for key in (k for k in after if k in before):
             old, new = before[key].get(column), after[key].get(column)
             if old != new and not (old is not None and new is not None and _same_number(old, new)):
                 changes.append(Change("changed", report, table, row=key, column=column,

@@ -29,6 +29,9 @@ class Parameter:
     items: tuple[str, ...] | None = None  # a str parameter holding 'all' or a comma-separated subset of these
     minimum: float | None = None
     maximum: float | None = None
+    # False for a setting of the occasion (where to read a run's change summary), not a variant of
+    # the report: it does not name the output folder, so the report stays in its usual one.
+    names_folder: bool = True
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
@@ -100,6 +103,11 @@ class Report:
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.parameters}
 
+    def variant_of(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The parameters that make `values` a variant: those that differ from the defaults and name folders."""
+        return {p.name: values[p.name] for p in self.parameters
+                if p.name != "data_dir" and p.names_folder and p.name in values and values[p.name] != p.default}
+
     def resolve(self, overrides: dict[str, Any]) -> dict[str, Any]:
         """Defaults with overrides applied and each value checked."""
         values = self.defaults()
@@ -130,8 +138,12 @@ REPORTS: dict[str, Report] = {
     for r in (
         Report(
             "overview", "Crizotinib in ALK-positive NSCLC: overview", "overview.ipynb",
-            "Key numbers, approval timeline and references.",
-            COMMON,
+            "Key numbers, approval timeline, references and, in a scheduled run, what changed since the last one.",
+            COMMON + (
+                Parameter("changes_file", "str", "",
+                          "what changed since the previous run: a changes.json ('crizotinib-reports run' sets it)",
+                          names_folder=False),
+            ),
             tables=("sources", "trials", "outcomes", "hazard_ratios", "approvals", "findings", "relapse_patterns",
                     "resistance_measures", "resistance_mechanisms"),
         ),

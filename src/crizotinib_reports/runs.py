@@ -32,7 +32,7 @@ from typing import Any
 from . import __version__
 from .build import Builder, ReportResult
 from .changes import ChangeSummary, compare_runs, read_table_csvs
-from .exceptions import CrizotinibReportsError
+from .exceptions import CrizotinibReportsError, UsageError
 from .files import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_bytes
 from .inputs import data_file_hashes, package_versions
 from .outputs import CURRENT, _fsync_tree, _link_or_copy, build_lock
@@ -85,7 +85,7 @@ class Runner:
 
     def __init__(self, builder: Builder, progress: Progress, keep: int = DEFAULT_KEEP):
         if keep < 1:
-            raise CrizotinibReportsError(f"--keep must be at least 1, got {keep}")
+            raise UsageError(f"--keep must be at least 1, got {keep}")
         self.builder = builder
         self.progress = progress
         self.keep = keep

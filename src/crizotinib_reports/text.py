@@ -88,3 +88,18 @@ def cns_link(evidence: Evidence) -> str:
         f"Management: {cns['management']} ({cite}). The drugs below were designed to reach the brain; their "
         "trials measured it directly against crizotinib."
     )
+
+
+def changes_since_last_run(changes_file: str) -> str:
+    """The run's change summary (written by 'crizotinib-reports run' before this report is built)."""
+    import json
+    from pathlib import Path
+
+    from .changes import ChangeSummary
+
+    summary = ChangeSummary.from_json(json.loads(Path(changes_file).read_text(encoding="utf-8")))
+    lines = [f"- {line}" for line in summary.lines()]
+    note = ("Compared: the numbers behind every table of the section reports (their CSV files) in this run "
+            "against the previous successful run.")
+    return "\n".join(["## What changed since the last run", "", f"**{summary.headline[0].upper()}"
+                      f"{summary.headline[1:]}.**", "", *lines, "" if lines else "", note])

@@ -40,8 +40,7 @@ class Target:
     @property
     def variant(self) -> dict[str, Any]:
         """The parameters that differ from the report's defaults."""
-        return {p.name: self.parameters[p.name] for p in self.report.parameters
-                if p.name != "data_dir" and self.parameters[p.name] != p.default}
+        return self.report.variant_of(self.parameters)
 
 
 def parse_param_overrides(pairs: list[str], reports: list[Report]) -> dict[str, dict[str, list[Any]]]:
@@ -121,14 +120,11 @@ def expand_targets(reports: list[Report], param_pairs: list[str], data_dir: Path
 def variant_folder(report: Report, values: dict[str, Any]) -> str:
     """The report's name, then each non-default parameter as name-value (safe as a file name)."""
     parts = [report.name]
-    for parameter in report.parameters:
-        value = values[parameter.name]
-        if parameter.name == "data_dir" or value == parameter.default:
-            continue
+    for name, value in report.variant_of(values).items():
         text = str(value).lower() if isinstance(value, bool) else str(value)
-        parts.append(f"{parameter.name}-{re.sub(r'[^a-z0-9.]+', '-', text.lower()).strip('-.') or 'empty'}")
+        parts.append(f"{name}-{re.sub(r'[^a-z0-9.]+', '-', text.lower()).strip('-.') or 'empty'}")
     folder = "--".join(parts)
     if len(folder) > MAX_FOLDER_LENGTH:  # many parameters: keep the name readable, make it unique by hash
-        digest = hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        digest = hashlib.sha256(json.dumps(report.variant_of(values), sort_keys=True, default=str).encode()).hexdigest()[:12]
         folder = f"{folder[:MAX_FOLDER_LENGTH - 14]}--{digest}"
     return folder
