@@ -124,19 +124,25 @@ class Builder:
         self.progress = progress or LogLines(timestamps=False)
         self.cell_timeout = cell_timeout
         self.jobs = jobs or default_jobs()
-        self._renderer = None
-        self._render_lock = threading.Lock()  # one set of exporters, used by one thread at a time
+        self._render_pool: Any = None  # worker processes that render, started at the first render
+        self._render_lock = threading.Lock()
         self._failed = threading.Event()
         self._kernels: Any = None  # WarmKernels while a build runs
 
-    def _render(self, notebook: Any) -> tuple[dict[str, bytes], dict[str, float]]:
-        """The requested formats of one executed notebook; HTML is rendered once and printed for the PDF."""
-        with self._render_lock:
-            if self._renderer is None:
-                from .render import Renderer  # nbconvert and WeasyPrint load only when something renders
+    def _render(self, executed_path: Path) -> tuple[dict[str, bytes], dict[str, float]]:
+        """The requested formats of one executed notebook, rendered in a worker process (one per job).
 
-                self._renderer = Renderer()
-            return self._renderer.render(notebook, self.formats)
+        HTML is rendered once and printed for the PDF; each worker builds its exporters once.
+        """
+        with self._render_lock:
+            if self._render_pool is None:
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
+
+                # 'spawn': a fresh interpreter, not a fork of this one with its threads and sockets.
+                self._render_pool = ProcessPoolExecutor(max_workers=self.jobs,
+                                                        mp_context=multiprocessing.get_context("spawn"))
+        return self._render_pool.submit(_render_job, str(executed_path), self.formats).result()
 
     def targets(self, names: list[str], param_pairs: list[str], variants_file: Path | None = None) -> list[Target]:
         reports = [get_report(n) for n in (names or list(REPORTS))]
@@ -202,6 +208,9 @@ class Builder:
                     raise
         finally:
             self._kernels.close()
+            if self._render_pool is not None:
+                self._render_pool.shutdown(wait=True)
+                self._render_pool = None
             os.environ.pop(VALIDATED_CACHE_ENV, None)
             cache.unlink(missing_ok=True)
         return results
@@ -246,7 +255,10 @@ class Builder:
             planned.status = "skipped"
             planned.error = "not built: an earlier report failed and --fail-fast is set"
             return planned
-        result = self.build_one(target, tree, planned)
+        try:
+            result = self.build_one(target, tree, planned)
+        finally:
+            self._kernels.report_done()
         if not result.ok:
             self._failed.set()
         return result
@@ -293,7 +305,7 @@ class Builder:
             notebook = nbformat.reads(executed_bytes.decode("utf-8"), as_version=4)
             result.seconds.update(_cell_seconds(notebook, result.seconds["execute"] - result.seconds["kernel_wait"]))
             started = time.perf_counter()
-            outputs, seconds = self._render(notebook)
+            outputs, seconds = self._render(executed_path)
             rendered = {f"{target.folder}.{fmt}": data for fmt, data in outputs.items()}
             result.seconds.update(seconds)
             result.seconds["render"] = round(time.perf_counter() - started, 3)
@@ -387,3 +399,10 @@ def _cell_seconds(notebook: Any, papermill_seconds: float) -> dict[str, float]:
     cells = sum(durations)
     return {"papermill_overhead": round(max(papermill_seconds - cells, 0.0), 3), "setup_cell": round(setup, 3),
             "other_cells": round(cells - setup, 3)}
+
+
+def _render_job(executed_path: str, formats: tuple[str, ...]) -> tuple[dict[str, bytes], dict[str, float]]:
+    """Runs in a render worker: only the worker loads nbconvert and WeasyPrint, not the build process."""
+    from .render import render_in_worker
+
+    return render_in_worker(executed_path, formats)

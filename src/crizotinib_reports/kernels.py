@@ -1,12 +1,12 @@
 """Kernels started ahead of the reports that will use them, one fresh kernel per report.
 
 Starting a kernel and importing pandas, matplotlib, seaborn, great_tables and statsmodels
-takes about 3 s of CPU, most of a small report's execution, and while one report's kernel
-starts the other core often waits. So kernels are started in the background (with the
-package's notebook imports loaded, as the report's own first cell would load them) while
-the build validates data and other reports run. Each kernel still serves exactly one report
-and is shut down after it: no state passes from one report to another. At most one kernel is
-kept waiting beyond those running, which bounds the memory.
+takes about 3 s of CPU, most of a small report's execution. So the first `jobs` kernels start
+in the background (with the package's notebook imports loaded, as the report's own first cell
+would load them) while the build process validates the data and loads papermill. Each kernel
+serves exactly one report and is shut down after it: no state passes from one report to
+another. A worker's next kernel starts only when its report is completely done (rendered and
+written), so `--jobs N` means at most N reports, and N kernels, in progress at any moment.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ class WarmKernels:
         self._lock = threading.Lock()
         self._to_start = total
         self._pending: list[Future] = []
-        self._starter = ThreadPoolExecutor(max_workers=running + 1, thread_name_prefix="kernel-start")
-        for _ in range(min(total, running + 1)):
+        self._starter = ThreadPoolExecutor(max_workers=running, thread_name_prefix="kernel-start")
+        for _ in range(min(total, running)):
             self._start_one()
 
     def _start_one(self) -> None:
@@ -63,14 +63,17 @@ class WarmKernels:
     def take(self) -> Any:
         """The next started kernel; raises what went wrong if it could not start."""
         with self._lock:
-            if not self._pending:
-                if self._to_start <= 0:
-                    self._to_start = 1  # more reports than planned (a re-plan under the lock): start one more
+            if not self._pending:  # more reports than planned (a re-plan under the lock): start one now
+                self._to_start = max(self._to_start, 1)
                 self._start_one()
             future = self._pending.pop(0)
+        return future.result()
+
+    def report_done(self) -> None:
+        """A worker finished its report: start the kernel for the next one, if any is left."""
+        with self._lock:
             if self._to_start > 0:
                 self._start_one()
-        return future.result()
 
     @staticmethod
     def shut_down(manager: Any) -> None:

@@ -492,3 +492,24 @@ class Renderer:
             outputs["pdf"] = self.pdf_exporter.html_to_pdf(print_html(html))
             seconds["pdf"] = round(time.perf_counter() - started, 3)
         return outputs, seconds
+
+
+# --------------------------------------------------------------------------
+# Rendering in worker processes
+# --------------------------------------------------------------------------
+
+_WORKER_RENDERER: Renderer | None = None
+
+
+def render_in_worker(notebook_path: str, formats: tuple[str, ...]) -> tuple[dict[str, bytes], dict[str, float]]:
+    """Render an executed notebook file in a worker process that keeps one Renderer for its life.
+
+    WeasyPrint is pure Python: two reports rendering in the build's own process would take turns
+    on one core (the GIL). In worker processes they print side by side.
+    """
+    global _WORKER_RENDERER
+    import nbformat
+
+    if _WORKER_RENDERER is None:
+        _WORKER_RENDERER = Renderer()
+    return _WORKER_RENDERER.render(nbformat.read(notebook_path, as_version=4), formats)
