@@ -140,7 +140,8 @@ class Builder:
                 from concurrent.futures import ProcessPoolExecutor
 
                 # 'spawn': a fresh interpreter, not a fork of this one with its threads and sockets.
-                self._render_pool = ProcessPoolExecutor(max_workers=self.jobs,
+                self._render_pool = ProcessPoolExecutor(max_workers=self.jobs, initializer=_exit_with_parent,
+                                                        initargs=(os.getpid(),),
                                                         mp_context=multiprocessing.get_context("spawn"))
         return self._render_pool.submit(_render_job, str(executed_path), self.formats).result()
 
@@ -406,3 +407,14 @@ def _render_job(executed_path: str, formats: tuple[str, ...]) -> tuple[dict[str,
     from .render import render_in_worker
 
     return render_in_worker(executed_path, formats)
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """In a render worker: exit when the build process is gone (kill -9 leaves no one to stop us)."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
