@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+LAB    := .venv-lab
 STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: setup reports test validate list lab bench clean distclean
@@ -32,13 +33,15 @@ list: setup
 bench: setup
 	$(BIN)/python benchmarks/bench.py
 
-# For the analyst: JupyterLab in the same venv, opened on the notebooks (the kernel is the venv's).
+# For the analyst: JupyterLab in a venv of its own, opened on the notebooks, with the project's kernel
+# (JUPYTER_PATH finds .venv's kernelspec first). Not in .venv: JupyterLab brings jsonschema format
+# checkers that add ~2 s to every build process's import of nbformat (docs/performance.md).
 lab: setup
-	@test -x $(BIN)/jupyter-lab || $(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock jupyterlab
-	$(BIN)/jupyter lab notebooks/
+	@test -x $(LAB)/bin/jupyter-lab || { $(PYTHON) -m venv $(LAB) && $(LAB)/bin/python -m pip install --quiet --disable-pip-version-check -c requirements.lock jupyterlab; }
+	JUPYTER_PATH="$(CURDIR)/$(VENV)/share/jupyter" $(LAB)/bin/jupyter lab notebooks/
 
 clean:
 	rm -rf outputs .pytest_cache
 
 distclean: clean
-	rm -rf $(VENV) src/*.egg-info
+	rm -rf $(VENV) $(LAB) src/*.egg-info
