@@ -40,7 +40,7 @@ from bs4 import BeautifulSoup
 from bs4.element import Stylesheet, Tag
 from tinycss2.ast import HashToken
 
-from .render import OfflineURLFetcher, css_string
+from .render import OfflineURLFetcher, css_string, print_html
 
 __all__ = ["CombinedReport", "combined_html", "combined_pdf"]
 
@@ -311,7 +311,7 @@ class _Part:
 
 
 def _prepare(report: CombinedReport, registry: _IdRegistry, styles: dict[str, None]) -> tuple[_Part, BeautifulSoup]:
-    soup = BeautifulSoup(report.html, features="html.parser")
+    soup = BeautifulSoup(print_html(report.html), features="html.parser")  # without lab's screen CSS
     if soup.head is not None:
         for style in soup.head.find_all("style"):
             css = style.string
