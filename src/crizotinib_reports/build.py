@@ -2,8 +2,9 @@
 
 Everything that can be checked (reports, formats, parameters, data) is checked before any
 kernel starts. A report whose recorded inputs (inputs.py) are unchanged is not built again.
-The others run `--jobs` at a time, each in its own kernel, driven from this one process
-(papermill's API and one set of nbconvert/WeasyPrint exporters). A failed report does not
+The others run `--jobs` at a time, each in its own kernel (kernels.py), driven from this one
+process through papermill's API, and render in worker processes that each build their
+nbconvert/WeasyPrint exporters once. A failed report does not
 stop the others (unless --fail-fast); its executed notebook goes to `failed/` and its previous
 good outputs are carried into the new tree. The new tree becomes visible in one atomic step
 (see outputs.py).
@@ -105,7 +106,7 @@ def _outputs_present(folder: Path, entry: dict[str, Any]) -> bool:
 
 
 class Builder:
-    """Builds reports into an output folder; created once per CLI call so exporters are reused."""
+    """Builds reports into an output folder; one per CLI call (its render workers live for one build)."""
 
     def __init__(self, data_dir: Path = DATA_DIR, output_dir: Path = OUTPUT_DIR, formats: tuple[str, ...] = FORMATS,
                  notebook_dir: Path = NOTEBOOK_DIR, progress: Progress | None = None,
@@ -227,9 +228,9 @@ class Builder:
         self._failed.clear()
         stale = [(t, r) for t, r in zip(targets, planned) if r.status != "unchanged"]
         # Longest first (by the last build's timings), so no long report starts last and runs alone.
-        last = load_manifest(tree.previous)["reports"]
-        stale.sort(key=lambda pair: -(last.get(pair[1].folder, {}).get("seconds", {}).get("total") or
-                                      last.get(pair[1].report, {}).get("seconds", {}).get("total") or 0))
+        previous = load_manifest(tree.previous)["reports"]
+        stale.sort(key=lambda pair: -(previous.get(pair[1].folder, {}).get("seconds", {}).get("total") or
+                                      previous.get(pair[1].report, {}).get("seconds", {}).get("total") or 0))
         for result in planned:
             if result.status == "unchanged":
                 self.progress.message(f"{result.folder}: unchanged, not rebuilt")
@@ -242,7 +243,6 @@ class Builder:
         results = [built.get(r.folder, r) for r in planned]
         done = {r.folder for r in results if r.status == "built"}
         failed_now = {r.folder for r in results if r.status == "failed"}
-        previous = load_manifest(tree.previous)["reports"]
         for folder in dict.fromkeys([r.folder for r in results] + list(previous)):
             if folder not in done:
                 tree.carry_over(folder)  # unchanged and previous good outputs stay, now in the new tree

@@ -35,12 +35,11 @@ from dataclasses import dataclass
 from html import escape
 
 import tinycss2
-import weasyprint
 from bs4 import BeautifulSoup
 from bs4.element import Stylesheet, Tag
 from tinycss2.ast import HashToken
 
-from .render import OfflineURLFetcher, css_string, print_html
+from .render import css_string, print_html, print_pdf
 
 __all__ = ["CombinedReport", "combined_html", "combined_pdf"]
 
@@ -153,18 +152,6 @@ COMBINED_CSS = """
 /* Headings other than a report's first are sections of that report. */
 .combined-report h1 {
   bookmark-level: 2;
-}
-
-@media print {
-  a.anchor-link,
-  .anchor-link {
-    display: none !important;
-  }
-
-  /* report.css's 'overflow-wrap: anywhere' on cells makes WeasyPrint's table layout very slow. */
-  td {
-    overflow-wrap: break-word;
-  }
 }
 """
 
@@ -462,13 +449,7 @@ def combined_pdf(
 ) -> bytes:
     """The combined document (:func:`combined_html`) printed to PDF bytes, offline.
 
-    Printed through :class:`OfflineURLFetcher`, so a distribution PDF is built
+    Printed through :func:`~crizotinib_reports.render.print_pdf` (offline), so a distribution PDF is built
     without touching the network; refused URLs are logged as a warning.
     """
-    html = combined_html(reports, title=title, date=date, data_version=data_version, notes=notes)
-    fetcher = OfflineURLFetcher()
-    pdf = weasyprint.HTML(string=html, url_fetcher=fetcher, media_type="print").write_pdf()
-    if fetcher.refused:
-        log.warning("Offline PDF rendering refused %d URL(s): %s", len(fetcher.refused),
-                    ", ".join(sorted({url[:200] for url in fetcher.refused})))
-    return pdf
+    return print_pdf(combined_html(reports, title=title, date=date, data_version=data_version, notes=notes), log)

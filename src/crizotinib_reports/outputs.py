@@ -80,10 +80,7 @@ class OutputTree:
     @staticmethod
     def current_target(output_dir: Path) -> Path | None:
         """The complete tree readers see now, if there is one."""
-        link = Path(output_dir) / CURRENT
-        if link.is_symlink() and link.resolve().is_dir():
-            return link.resolve()
-        return None
+        return link_target(Path(output_dir) / CURRENT)
 
     def previous_report_dir(self, report: str) -> Path | None:
         """Where the report's last good outputs are (a pre-symlink layout counts too)."""
@@ -99,7 +96,7 @@ class OutputTree:
         source = self.previous_report_dir(report)
         if source is None:
             return False
-        shutil.copytree(source, self.new / report, copy_function=_link_or_copy)
+        shutil.copytree(source, self.new / report, copy_function=link_or_copy)
         return True
 
     def carry_over_failed(self, report: str) -> None:
@@ -108,16 +105,12 @@ class OutputTree:
         failed = self.previous / FAILED / f"{report}.ipynb"
         if failed.exists():
             (self.new / FAILED).mkdir(exist_ok=True)
-            _link_or_copy(failed, self.new / FAILED / failed.name)
+            link_or_copy(failed, self.new / FAILED / failed.name)
 
     def commit(self) -> None:
         """Repoint `current` at the new tree in one rename, then tidy up."""
-        _fsync_tree(self.new)
-        temporary = self.root / f".{CURRENT}.{os.getpid()}.tmp"
-        temporary.unlink(missing_ok=True)
-        os.symlink(Path(BUILDS) / self.new.name, temporary)
-        os.replace(temporary, self.root / CURRENT)
-        _fsync_dir(self.root)
+        fsync_tree(self.new)
+        point_link(self.root / CURRENT, Path(BUILDS) / self.new.name)
         self._link_top_level()
         self._remove_old_builds()
 
@@ -144,7 +137,24 @@ class OutputTree:
                 shutil.rmtree(old, ignore_errors=True)
 
 
-def _link_or_copy(source: str | Path, target: str | Path) -> None:
+def link_target(link: Path) -> Path | None:
+    """The folder a symlink names, if it is one and the folder exists."""
+    return link.resolve() if link.is_symlink() and link.resolve().is_dir() else None
+
+
+def point_link(link: Path, target: Path) -> None:
+    """Repoint `link` at `target` (relative to the link's folder) in one rename, then make it durable.
+
+    Readers see the old target or the new one, never no link: used for `current` and `latest`.
+    """
+    temporary = link.parent / f".{link.name}.{os.getpid()}.tmp"
+    temporary.unlink(missing_ok=True)
+    os.symlink(target, temporary)
+    os.replace(temporary, link)
+    _fsync_dir(link.parent)
+
+
+def link_or_copy(source: str | Path, target: str | Path) -> None:
     try:
         os.link(source, target)
     except OSError:
@@ -159,7 +169,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _fsync_tree(path: Path) -> None:
+def fsync_tree(path: Path) -> None:
     """Files are fsynced as they are written; the directories that name them are fsynced here."""
     for folder, _dirs, _files in os.walk(path):
         _fsync_dir(Path(folder))

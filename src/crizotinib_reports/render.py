@@ -54,6 +54,7 @@ __all__ = [
     "first_heading",
     "is_remote_url",
     "print_html",
+    "print_pdf",
     "strip_remote_resources",
 ]
 
@@ -420,16 +421,7 @@ class WeasyPrintPDFExporter(ReportHTMLExporter):
 
     def html_to_pdf(self, html: str, url_fetcher: URLFetcher | None = None) -> bytes:
         """Print ``html`` to PDF bytes; the fetcher defaults to an :class:`OfflineURLFetcher`."""
-        fetcher = OfflineURLFetcher() if url_fetcher is None else url_fetcher
-        pdf = weasyprint.HTML(string=html, url_fetcher=fetcher, media_type="print").write_pdf()
-        refused = getattr(fetcher, "refused", None)
-        if refused:
-            self.log.warning(
-                "Offline PDF rendering refused %d URL(s): %s",
-                len(refused),
-                ", ".join(sorted({url[:200] for url in refused})),
-            )
-        return pdf
+        return print_pdf(html, self.log, url_fetcher)
 
     def from_notebook_node(  # type: ignore[override]
         self, nb: NotebookNode, resources: dict[str, Any] | None = None, **kw: Any
@@ -437,6 +429,17 @@ class WeasyPrintPDFExporter(ReportHTMLExporter):
         """Render HTML with the parent exporter, then print it; returns ``(pdf_bytes, resources)``."""
         html, resources = super().from_notebook_node(nb, resources, **kw)
         return self.html_to_pdf(print_html(html)), resources
+
+
+def print_pdf(html: str, log: Any, url_fetcher: URLFetcher | None = None) -> bytes:
+    """Print ``html`` with WeasyPrint, offline by default; refused URLs become one warning on ``log``."""
+    fetcher = OfflineURLFetcher() if url_fetcher is None else url_fetcher
+    pdf = weasyprint.HTML(string=html, url_fetcher=fetcher, media_type="print").write_pdf()
+    refused = getattr(fetcher, "refused", None)
+    if refused:
+        log.warning("Offline PDF rendering refused %d URL(s): %s", len(refused),
+                    ", ".join(sorted({url[:200] for url in refused})))
+    return pdf
 
 
 SCREEN_CSS_START = "<!-- crizotinib:screen-css -->"

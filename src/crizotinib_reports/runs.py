@@ -33,9 +33,9 @@ from . import __version__
 from .build import Builder, ReportResult
 from .changes import ChangeSummary, compare_runs, read_table_csvs
 from .exceptions import CrizotinibReportsError, UsageError
-from .files import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_bytes
+from .files import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file
 from .inputs import data_file_hashes, package_versions
-from .outputs import CURRENT, _fsync_tree, _link_or_copy, build_lock
+from .outputs import CURRENT, build_lock, fsync_tree, link_or_copy, link_target, point_link
 from .paths import display_path
 from .progress import Progress
 from .reports import REPORTS
@@ -69,13 +69,11 @@ def new_run_id(runs_dir: Path) -> str:
 
 
 def latest_run(output_dir: Path) -> Path | None:
-    link = Path(output_dir) / LATEST
-    return link.resolve() if link.is_symlink() and link.resolve().is_dir() else None
+    return link_target(Path(output_dir) / LATEST)
 
 
-def data_version(data_dir: Path) -> str:
-    """One short hash over every data file: what a reader compares between two printouts."""
-    hashes = data_file_hashes(data_dir)
+def data_version(hashes: dict[str, str]) -> str:
+    """One short hash over every data file's hash: what a reader compares between two printouts."""
     digest = hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()[:12]
     return f"{digest} ({len(hashes) - 1} data tables and schema.yaml)"
 
@@ -89,11 +87,13 @@ class Runner:
         self.builder = builder
         self.progress = progress
         self.keep = keep
+        self.data_hashes: dict[str, str] = {}
         self.output_dir = builder.output_dir
         self.runs_dir = self.output_dir / RUNS
 
     def run(self) -> RunOutcome:
         started, clock = datetime.now(timezone.utc), time.perf_counter()
+        self.data_hashes = data_file_hashes(self.builder.data_dir)  # the data this run reads, hashed once
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         with build_lock(self.runs_dir, True, self.progress.message):
             run_id = new_run_id(self.runs_dir)
@@ -102,8 +102,9 @@ class Runner:
             previous = latest_run(self.output_dir)
             self.progress.message(f"run {run_id}: building every report"
                                   + (f"; comparing with run {previous.name}" if previous else ""))
+            error: CrizotinibReportsError | None = None
             try:
-                results, changes, error = self._build(partial, previous)
+                results, changes = self._build(partial, previous)
             except CrizotinibReportsError as exc:  # invalid data, say: recorded as a failed run, then raised
                 results, changes, error = [], ChangeSummary(previous.name if previous else None), exc
             succeeded = error is None and all(r.ok for r in results)
@@ -117,18 +118,18 @@ class Runner:
             outcome.record = self._record(run_id, started, clock, previous, results, changes, error, outcome)
             outcome.summary = run_summary(outcome.record, changes)
             atomic_write_json(partial / "run.json", outcome.record)
-            _fsync_tree(partial)
+            fsync_tree(partial)
             os.rename(partial, outcome.folder)
             if outcome.combined_pdf is not None:
                 outcome.combined_pdf = outcome.folder / outcome.combined_pdf.name
             if succeeded:
-                self._point_latest(run_id)
+                point_link(self.output_dir / LATEST, Path(RUNS) / run_id)
             self._prune()
         self.progress.message(outcome.summary.splitlines()[0])
         outcome.error = error
         return outcome
 
-    def _build(self, partial: Path, previous: Path | None) -> tuple[list[ReportResult], ChangeSummary, None]:
+    def _build(self, partial: Path, previous: Path | None) -> tuple[list[ReportResult], ChangeSummary]:
         others = [name for name in REPORTS if name != CHANGES_REPORT]
         results = self.builder.build(others, [])
         current = self.output_dir / CURRENT
@@ -144,19 +145,19 @@ class Runner:
         changes.tables_compared += overview.tables_compared
         atomic_write_json(changes_file, changes.as_json())
         atomic_write_text(partial / "changes.md", changes.as_markdown())
-        return results, changes, None
+        return results, changes
 
     def _snapshot(self, partial: Path, results: list[ReportResult]) -> None:
         """Hard-link this run's reports (and any failed notebook) out of the build's current tree."""
         current = (self.output_dir / CURRENT).resolve()
         for result in results:
             if (current / result.folder).is_dir():
-                shutil.copytree(current / result.folder, partial / result.folder, copy_function=_link_or_copy)
+                shutil.copytree(current / result.folder, partial / result.folder, copy_function=link_or_copy)
             failed = current / "failed" / f"{result.folder}.ipynb"
             if result.status == "failed" and failed.exists():
                 (partial / "failed").mkdir(exist_ok=True)
-                _link_or_copy(failed, partial / "failed" / failed.name)
-        _link_or_copy(current / "manifest.json", partial / "manifest.json")
+                link_or_copy(failed, partial / "failed" / failed.name)
+        link_or_copy(current / "manifest.json", partial / "manifest.json")
 
     def _combine(self, partial: Path, run_id: str, results: list[ReportResult], changes: ChangeSummary) -> Path:
         from .combine import CombinedReport, combined_pdf
@@ -167,7 +168,7 @@ class Runner:
                    for r in sorted(results, key=lambda r: list(REPORTS).index(r.report))
                    if (partial / r.folder / f"{r.folder}.html").exists()]
         date = f"{_run_time(run_id):%d %B %Y, %H:%M UTC}"
-        pdf = combined_pdf(reports, title=BUNDLE_TITLE, date=date, data_version=data_version(self.builder.data_dir),
+        pdf = combined_pdf(reports, title=BUNDLE_TITLE, date=date, data_version=data_version(self.data_hashes),
                            notes=[f"Run {run_id}; crizotinib-reports {__version__}", changes.headline])
         target = partial / f"crizotinib-reports-{_run_time(run_id):%Y-%m-%d}.pdf"
         atomic_write_bytes(target, pdf)
@@ -185,8 +186,8 @@ class Runner:
                                  "failing_cell": r.failing_cell, "failed_notebook": r.failed_notebook}
         pdf = None
         if outcome.combined_pdf is not None:
-            data = outcome.combined_pdf.read_bytes()
-            pdf = {"file": outcome.combined_pdf.name, "sha256": sha256_bytes(data), "bytes": len(data)}
+            pdf = {"file": outcome.combined_pdf.name, "sha256": sha256_file(outcome.combined_pdf),
+                   "bytes": outcome.combined_pdf.stat().st_size}
         return {
             "run": run_id, "status": "succeeded" if outcome.succeeded else "failed", "exit_code": outcome.exit_code,
             "error": str(error) if error else None,
@@ -197,17 +198,11 @@ class Runner:
             "reports": reports,
             "changes": {"headline": changes.headline, "count": len(changes.changes), "file": "changes.json"},
             "combined_pdf": pdf,
-            "data": {"dir": display_path(self.builder.data_dir), "version": data_version(self.builder.data_dir),
-                     "sha256": data_file_hashes(self.builder.data_dir)},
+            "data": {"dir": display_path(self.builder.data_dir), "version": data_version(self.data_hashes),
+                     "sha256": self.data_hashes},
             "versions": package_versions(),
             "mail": {"status": "not requested"},
         }
-
-    def _point_latest(self, run_id: str) -> None:
-        temporary = self.output_dir / f".{LATEST}.{os.getpid()}.tmp"
-        temporary.unlink(missing_ok=True)
-        os.symlink(Path(RUNS) / run_id, temporary)
-        os.replace(temporary, self.output_dir / LATEST)
 
     def _prune(self) -> None:
         """Keep the newest `keep` runs, and always the one `latest` names."""

@@ -102,4 +102,4 @@ def changes_since_last_run(changes_file: str) -> str:
     note = ("Compared: the numbers behind every table of the section reports (their CSV files) in this run "
             "against the previous successful run.")
     return "\n".join(["## What changed since the last run", "", f"**{summary.headline[0].upper()}"
-                      f"{summary.headline[1:]}.**", "", *lines, "" if lines else "", note])
+                      f"{summary.headline[1:]}.**", "", *lines, "", note])
