@@ -1,13 +1,15 @@
-"""The build runner: decide what is stale, validate, execute with papermill in parallel, render, record.
+"""The build runner: one writer, one snapshot, then execute with papermill in parallel, render, record.
 
-Everything that can be checked (reports, formats, parameters, data) is checked before any
-kernel starts. A report whose recorded inputs (inputs.py) are unchanged is not built again.
+A build (or a scheduled run, which is several builds) holds the output folder's lock for its
+whole duration, takes one snapshot of the data and notebooks, and every report reads that
+snapshot. Everything that can be checked (reports, formats, parameters, data) is checked before
+any kernel starts. A report whose recorded inputs (inputs.py) are unchanged is not built again.
 The others run `--jobs` at a time, each in its own kernel (kernels.py), driven from this one
-process through papermill's API, and render in worker processes that each build their
-nbconvert/WeasyPrint exporters once. A failed report does not
-stop the others (unless --fail-fast); its executed notebook goes to `failed/` and its previous
-good outputs are carried into the new tree. The new tree becomes visible in one atomic step
-(see outputs.py).
+process through papermill's API, and render in worker processes (workers.py). A report has
+`--timeout` seconds in all, execution and rendering together. A failed report does not stop the
+others (unless --fail-fast); its executed notebook goes to `failed/` and its previous good
+outputs are carried into the new tree. The new tree becomes visible in one atomic step (see
+outputs.py).
 """
 
 from __future__ import annotations
@@ -15,19 +17,23 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from . import __version__
 from .exceptions import ReportFailed, UsageError
 from .files import atomic_write_bytes, atomic_write_json, sha256_bytes
-from .inputs import package_versions, rebuild_reasons, report_inputs
-from .outputs import FAILED, MANIFEST_NAME, STAGING, OutputTree, build_lock
+from .inputs import DataSnapshot, package_versions, rebuild_reasons, report_inputs
+from .outputs import (BUILD_ID, BUILDS, FAILED, MANIFEST_NAME, STAGING, OutputTree, build_lock, check_top_level,
+                      claim_output_dir, is_report_file_name, is_report_folder_name, new_build_id, real_folder,
+                      remove_leftovers, remove_ours)
 from .paths import DATA_DIR, NOTEBOOK_DIR, OUTPUT_DIR, display_path
 from .progress import LogLines, Progress
 from .reports import REPORTS, TABLE_METADATA_KEY, get_report
@@ -36,13 +42,27 @@ from .variants import Target, expand_targets, read_variants_file
 FORMATS = ("html", "pdf")
 KERNEL_NAME = "python3"
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
-DEFAULT_CELL_TIMEOUT = 600  # seconds; a hung cell fails its report instead of hanging the schedule
+DEFAULT_REPORT_TIMEOUT = 600  # seconds per report, execution and rendering; a hung report fails, the schedule goes on
+NOTEBOOK_LIMIT = 16 * 2**20
 SAFE_NAME = re.compile(r"[a-z0-9][a-z0-9_\-]{0,63}")
+#: Environment variables no kernel or worker may see (the mail password among them).
+SECRET_ENV_PREFIXES = ("CRIZOTINIB_SMTP_",)
+#: Fault injection for the kill tests: the build SIGKILLs itself at the named point, as a power cut would.
+KILL_AT_ENV = "CRIZOTINIB_REPORTS_TEST_KILL_AT"
+
+
+def checkpoint(name: str) -> None:
+    if os.environ.get(KILL_AT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def default_jobs() -> int:
     """One kernel per core: kernels are CPU-bound, more only queue."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def without_secrets(environ: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in environ.items() if not k.startswith(SECRET_ENV_PREFIXES)}
 
 
 @dataclass
@@ -62,6 +82,21 @@ class ReportResult:
     @property
     def ok(self) -> bool:
         return self.status in ("built", "unchanged")
+
+
+@dataclass
+class BuildSession:
+    """What one build, or one run's builds, share while holding the lock: scratch space and snapshots."""
+
+    build_id: str
+    scratch: Path
+    snapshot: DataSnapshot
+    notebooks: dict[str, tuple[str, Path]] = field(default_factory=dict)  # file name -> (sha256, copy)
+    tables: dict[str, Any] | None = None  # the snapshot, validated, once a report needs building
+
+    @property
+    def validated_cache(self) -> Path:
+        return self.scratch / "validated-data.pickle"
 
 
 def table_csvs(notebook: Any) -> dict[str, str]:
@@ -86,17 +121,30 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def load_manifest(folder: Path | None) -> dict[str, Any]:
-    """A tree's manifest, so a build of one report keeps the record of the others."""
+def load_manifest(folder: Path | None, log: Any = None) -> dict[str, Any]:
+    """A tree's manifest, so a build of one report keeps the record of the others.
+
+    Only entries we could have written are kept: a report folder name and file names of our own
+    patterns (never `../elsewhere`, which a later build would otherwise copy from).
+    """
     if folder is None:
         return {"reports": {}}
     try:
         manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
-        if isinstance(manifest, dict) and isinstance(manifest.get("reports"), dict):
-            return manifest
     except (OSError, ValueError):
-        pass
-    return {"reports": {}}
+        return {"reports": {}}
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("reports"), dict):
+        return {"reports": {}}
+    kept = {}
+    for name, entry in manifest["reports"].items():
+        outputs = entry.get("outputs") if isinstance(entry, dict) else None
+        if (is_report_folder_name(name) and isinstance(outputs, dict) and all(map(is_report_file_name, outputs))
+                and isinstance(entry.get("report"), str)):
+            kept[name] = entry
+        elif log is not None:
+            log(f"manifest.json: ignored the entry {name!r}, which crizotinib-reports did not write")
+    manifest["reports"] = kept
+    return manifest
 
 
 def _outputs_present(folder: Path, entry: dict[str, Any]) -> bool:
@@ -110,12 +158,12 @@ class Builder:
 
     def __init__(self, data_dir: Path = DATA_DIR, output_dir: Path = OUTPUT_DIR, formats: tuple[str, ...] = FORMATS,
                  notebook_dir: Path = NOTEBOOK_DIR, progress: Progress | None = None,
-                 cell_timeout: int = DEFAULT_CELL_TIMEOUT, jobs: int | None = None):
+                 timeout: int = DEFAULT_REPORT_TIMEOUT, jobs: int | None = None, adopt_output_dir: bool = False):
         unknown = [f for f in formats if f not in FORMATS]
         if unknown:
             raise UsageError(f"unknown format '{unknown[0]}'; choose from: {', '.join(FORMATS)}")
-        if cell_timeout <= 0:
-            raise UsageError(f"--timeout must be a positive number of seconds, got {cell_timeout}")
+        if timeout <= 0:
+            raise UsageError(f"--timeout must be a positive number of seconds, got {timeout}")
         if jobs is not None and jobs < 1:
             raise UsageError(f"--jobs must be at least 1, got {jobs}")
         self.data_dir = Path(data_dir).resolve()
@@ -123,28 +171,67 @@ class Builder:
         self.formats = tuple(dict.fromkeys(formats))
         self.notebook_dir = Path(notebook_dir).resolve()
         self.progress = progress or LogLines(timestamps=False)
-        self.cell_timeout = cell_timeout
+        self.timeout = timeout
         self.jobs = jobs or default_jobs()
-        self._render_pool: Any = None  # worker processes that render, started at the first render
-        self._render_lock = threading.Lock()
+        self.adopt_output_dir = adopt_output_dir
         self._failed = threading.Event()
         self._kernels: Any = None  # WarmKernels while a build runs
+        self._render_workers: Any = None  # RenderWorkers while a build runs
+        self._session: BuildSession | None = None
 
-    def _render(self, executed_path: Path) -> tuple[dict[str, bytes], dict[str, float]]:
-        """The requested formats of one executed notebook, rendered in a worker process (one per job).
+    # --- one writer, one snapshot -------------------------------------------------------------------
 
-        HTML is rendered once and printed for the PDF; each worker builds its exporters once.
-        """
-        with self._render_lock:
-            if self._render_pool is None:
-                import multiprocessing
-                from concurrent.futures import ProcessPoolExecutor
+    @contextmanager
+    def session(self, wait: bool = True) -> Iterator[BuildSession]:
+        """Hold the output folder for one build or one run: lock, clean up after dead builds, snapshot the data."""
+        if self._session is not None:  # a run's second build: same lock, same snapshot
+            yield self._session
+            return
+        from .kernels import end_orphaned_kernels
 
-                # 'spawn': a fresh interpreter, not a fork of this one with its threads and sockets.
-                self._render_pool = ProcessPoolExecutor(max_workers=self.jobs, initializer=_exit_with_parent,
-                                                        initargs=(os.getpid(),),
-                                                        mp_context=multiprocessing.get_context("spawn"))
-        return self._render_pool.submit(_render_job, str(executed_path), self.formats).result()
+        claim_output_dir(self.output_dir, self.adopt_output_dir)
+        with build_lock(self.output_dir, wait, self.progress.message):
+            staging = real_folder(self.output_dir / STAGING)
+            real_folder(self.output_dir / BUILDS)
+            removed = remove_leftovers(self.output_dir, keep={OutputTree.current_target(self.output_dir)})
+            ended = end_orphaned_kernels(self.output_dir)
+            if removed or ended:
+                self.progress.message(f"cleaned up after a build that was stopped: removed {len(removed)} "
+                                      f"unfinished folder(s), ended {ended} leftover kernel process(es)")
+            build_id = new_build_id()
+            scratch = staging / build_id
+            scratch.mkdir()
+            try:
+                snapshot = DataSnapshot.take(self.data_dir, scratch / "data")
+                self._session = BuildSession(build_id, scratch, snapshot)
+                checkpoint("snapshot-taken")
+                yield self._session
+            finally:
+                self._session = None
+                remove_ours(scratch, staging, BUILD_ID)
+
+    def _notebook(self, session: BuildSession, name: str) -> tuple[str, Path]:
+        """A report's notebook, read once per session: its hash, and the copy papermill executes."""
+        if name not in session.notebooks:
+            from .input_files import read_input_bytes
+
+            data = read_input_bytes(self.notebook_dir / name, limit=NOTEBOOK_LIMIT, what="notebook")
+            copy = session.scratch / "notebooks" / name
+            copy.parent.mkdir(exist_ok=True)
+            copy.write_bytes(data)
+            session.notebooks[name] = (sha256_bytes(data), copy)
+        return session.notebooks[name]
+
+    def _validated(self, session: BuildSession) -> dict[str, Any]:
+        """The snapshot, validated once per session; kernels read it from the scratch space."""
+        if session.tables is None:
+            from .data import validate_snapshot, write_validated_cache  # pandas, pandera: only to build
+
+            session.tables = validate_snapshot(session.snapshot)
+            write_validated_cache(session.validated_cache, session.snapshot, session.tables)
+        return session.tables
+
+    # --- what to build ------------------------------------------------------------------------------
 
     def targets(self, names: list[str], param_pairs: list[str], variants_file: Path | None = None) -> list[Target]:
         reports = [get_report(n) for n in (names or list(REPORTS))]
@@ -155,15 +242,15 @@ class Builder:
             raise UsageError(f"notebook {missing[0]} not found in {display_path(self.notebook_dir)}")
         return targets
 
-    def plan(self, targets: list[Target], force: bool = False) -> list[ReportResult]:
+    def plan(self, targets: list[Target], session: BuildSession, force: bool = False) -> list[ReportResult]:
         """Each target with why it must be built, or status 'unchanged' when its recorded inputs match."""
         current = OutputTree.current_target(self.output_dir)
-        previous = load_manifest(current)["reports"]
+        previous = load_manifest(current, self.progress.message)["reports"]
         planned = []
         for target in targets:
-            inputs = report_inputs(self.notebook_dir / target.report.notebook,
-                                   {**target.parameters, "data_dir": display_path(self.data_dir)},
-                                   self.data_dir, target.report.tables, self.formats)
+            notebook_sha256, _copy = self._notebook(session, target.report.notebook)
+            inputs = report_inputs(notebook_sha256, {**target.parameters, "data_dir": display_path(self.data_dir)},
+                                   session.snapshot.hashes_of(target.report.tables), self.formats)
             entry = previous.get(target.folder) or {}
             if force:
                 reasons = ["--force"]
@@ -181,40 +268,40 @@ class Builder:
               force: bool = False, variants_file: Path | None = None) -> list[ReportResult]:
         """Check everything that can be checked before a kernel starts, then build what is stale."""
         targets = self.targets(names, param_pairs, variants_file)
-        planned = self.plan(targets, force)
-        if all(r.status == "unchanged" for r in planned):
-            return self._report_unchanged(planned)
-        from .data import VALIDATED_CACHE_ENV, validate, write_validated_cache  # pandas, pandera: only to build
-        from .kernels import WarmKernels
+        with self.session(wait) as session:
+            planned = self.plan(targets, session, force)
+            check_top_level(self.output_dir, [r.folder for r in planned] + [MANIFEST_NAME, FAILED])
+            if all(r.status == "unchanged" for r in planned):
+                return self._report_unchanged(planned)
+            self._validated(session)  # invalid data stops here, before any kernel starts
+            from .kernels import WarmKernels, output_key
+            from .workers import RenderWorkers
 
-        # Kernels inherit the environment when they start, which is now: they boot while we validate.
-        cache = self.output_dir / STAGING / "validated-data.pickle"
-        os.environ[VALIDATED_CACHE_ENV] = str(cache)
-        os.environ.setdefault("MPLBACKEND", "agg")
-        stale = sum(r.status != "unchanged" for r in planned)
-        self._kernels = WarmKernels(stale, min(self.jobs, stale), KERNEL_NAME, self.notebook_dir, KERNEL_ARGUMENTS)
-        try:
-            tables = validate(self.data_dir)
-            with build_lock(self.output_dir, wait, self.progress.message):
-                planned = self.plan(targets, force)  # again: another build may have run while we waited
-                if all(r.status == "unchanged" for r in planned):
-                    return self._report_unchanged(planned)
-                tree = OutputTree(self.output_dir)  # (clears the scratch space, so the cache comes after)
-                write_validated_cache(cache, self.data_dir, tables)
-                try:
-                    results = self._build_all(targets, planned, tree, fail_fast)
-                    self._write_manifest(tree, results)
-                    tree.commit()
-                except BaseException:
-                    tree.abandon()
-                    raise
-        finally:
-            self._kernels.close()
-            if self._render_pool is not None:
-                self._render_pool.shutdown(wait=True)
-                self._render_pool = None
-            os.environ.pop(VALIDATED_CACHE_ENV, None)
-            cache.unlink(missing_ok=True)
+            stale = sum(r.status != "unchanged" for r in planned)
+            environment = {**without_secrets(dict(os.environ)), "MPLBACKEND": os.environ.get("MPLBACKEND", "agg")}
+            from .data import VALIDATED_CACHE_ENV
+
+            environment[VALIDATED_CACHE_ENV] = str(session.validated_cache)
+            self._kernels = WarmKernels(stale, min(self.jobs, stale), KERNEL_NAME, self.notebook_dir,
+                                        KERNEL_ARGUMENTS, environment,
+                                        f"{output_key(self.output_dir)}:{os.getpid()}")
+            self._render_workers = RenderWorkers(min(self.jobs, stale))
+            tree = OutputTree(self.output_dir, new_build_id())
+            interrupted = True
+            try:
+                results = self._build_all(targets, planned, tree, fail_fast, session)
+                self._write_manifest(tree, results, session)
+                checkpoint("manifest-written")
+                tree.commit(checkpoint)
+                checkpoint("committed")
+                interrupted = False
+            except BaseException:
+                tree.abandon()
+                raise
+            finally:
+                self._kernels.close(kill_running=interrupted)
+                self._render_workers.close()
+                self._kernels = self._render_workers = None
         return results
 
     def _report_unchanged(self, planned: list[ReportResult]) -> list[ReportResult]:
@@ -224,7 +311,7 @@ class Builder:
         return planned
 
     def _build_all(self, targets: list[Target], planned: list[ReportResult], tree: OutputTree,
-                   fail_fast: bool) -> list[ReportResult]:
+                   fail_fast: bool, session: BuildSession) -> list[ReportResult]:
         self._failed.clear()
         stale = [(t, r) for t, r in zip(targets, planned) if r.status != "unchanged"]
         # Longest first (by the last build's timings), so no long report starts last and runs alone.
@@ -239,11 +326,18 @@ class Builder:
         self.progress.planned(len(stale), [r.folder for _, r in stale])
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="report") as pool:
             built = dict(zip((r.folder for _, r in stale),
-                             pool.map(lambda pair: self._build_or_skip(*pair, tree, fail_fast), stale)))
+                             pool.map(lambda pair: self._build_or_skip(*pair, tree, fail_fast, session), stale)))
         results = [built.get(r.folder, r) for r in planned]
         done = {r.folder for r in results if r.status == "built"}
         failed_now = {r.folder for r in results if r.status == "failed"}
-        for folder in dict.fromkeys([r.folder for r in results] + list(previous)):
+        # A report built now keeps only the parameter sets asked for now: its other variants are stale.
+        asked = {r.folder for r in results}
+        rebuilt_reports = {r.report for r in results}
+        for folder, entry in previous.items():
+            if folder not in asked and entry.get("report") in rebuilt_reports:
+                self.progress.message(f"{folder}: removed, a parameter set of {entry['report']} not built this time")
+        kept_earlier = [f for f, e in previous.items() if f not in asked and e.get("report") not in rebuilt_reports]
+        for folder in [r.folder for r in results] + kept_earlier:
             if folder not in done:
                 tree.carry_over(folder)  # unchanged and previous good outputs stay, now in the new tree
                 if folder not in failed_now:
@@ -251,68 +345,96 @@ class Builder:
         return results
 
     def _build_or_skip(self, target: Target, planned: ReportResult, tree: OutputTree,
-                       fail_fast: bool) -> ReportResult:
+                       fail_fast: bool, session: BuildSession) -> ReportResult:
         if fail_fast and self._failed.is_set():
             planned.status = "skipped"
             planned.error = "not built: an earlier report failed and --fail-fast is set"
             return planned
         try:
-            result = self.build_one(target, tree, planned)
+            result = self.build_one(target, tree, planned, session)
         finally:
             self._kernels.report_done()
         if not result.ok:
             self._failed.set()
         return result
 
-    def build_one(self, target: Target, tree: OutputTree, result: ReportResult) -> ReportResult:
+    def build_one(self, target: Target, tree: OutputTree, result: ReportResult,
+                  session: BuildSession) -> ReportResult:
         import nbformat
         import papermill
         from nbclient.exceptions import CellTimeoutError
         from papermill.exceptions import PapermillExecutionError
 
+        from .kernels import kill_kernel
+        from .workers import RenderFailed, RenderTimeout
+
         result.status = "failed"
         notebook_path = self.notebook_dir / target.report.notebook
-        executed_path = self.output_dir / STAGING / f"{target.folder}.{os.getpid()}.ipynb"
+        _sha256, notebook_copy = self._notebook(session, target.report.notebook)
+        executed_path = session.scratch / f"{target.folder}.ipynb"
         started = time.perf_counter()
+        deadline = time.monotonic() + self.timeout
+        late = threading.Event()
         self.progress.started(target.folder, f"executing {display_path(notebook_path)} ({'; '.join(result.reasons)})")
         kernel = None
+        watchdog = None
         try:
             kernel = self._kernels.take()  # started in the notebook folder, so '../data' resolves as in Lab
             result.seconds["kernel_wait"] = round(time.perf_counter() - started, 3)
+
+            def over_time() -> None:
+                late.set()
+                kill_kernel(kernel)
+
+            watchdog = threading.Timer(max(deadline - time.monotonic(), 0.0), over_time)
+            watchdog.daemon = True
+            watchdog.start()
             papermill.execute_notebook(
-                str(notebook_path), str(executed_path), parameters=target.parameters, kernel_name=KERNEL_NAME,
-                progress_bar=False, log_output=False, execution_timeout=self.cell_timeout, km=kernel,
+                str(notebook_copy), str(executed_path), parameters=target.parameters, kernel_name=KERNEL_NAME,
+                progress_bar=False, log_output=False, execution_timeout=self.timeout, km=kernel,
             )
         except PapermillExecutionError as exc:
-            result.failing_cell = self._source_cell_number(executed_path, exc.cell_index)
-            first_line = exc.source.strip().splitlines()[0] if exc.source.strip() else ""
-            result.error = (f"{display_path(notebook_path)} cell {result.failing_cell} ({first_line[:60]!r}) "
-                            f"raised {exc.ename}: {exc.evalue}")
+            if late.is_set():
+                result.error = self._late(notebook_path, "executing")
+            else:
+                result.failing_cell = self._source_cell_number(executed_path, exc.cell_index)
+                first_line = exc.source.strip().splitlines()[0] if exc.source.strip() else ""
+                result.error = (f"{display_path(notebook_path)} cell {result.failing_cell} ({first_line[:60]!r}) "
+                                f"raised {exc.ename}: {exc.evalue}")
             return self._fail(result, executed_path, tree)
         except Exception as exc:  # a timeout, a dead kernel, an unreadable notebook: still one line
-            if isinstance(exc, CellTimeoutError):
-                result.error = (f"{display_path(notebook_path)}: a cell ran longer than the {self.cell_timeout} s "
-                                f"cell timeout (--timeout)")
+            if late.is_set() or isinstance(exc, CellTimeoutError):
+                result.error = self._late(notebook_path, "executing")
             else:
                 result.error = f"{display_path(notebook_path)}: {type(exc).__name__}: {exc}".splitlines()[0]
             return self._fail(result, executed_path, tree)
         finally:
+            if watchdog is not None:
+                watchdog.cancel()
             result.seconds["execute"] = round(time.perf_counter() - started, 3)
             if kernel is not None:
                 self._kernels.shut_down(kernel)
 
         try:
-            executed_bytes = executed_path.read_bytes()
-            notebook = nbformat.reads(executed_bytes.decode("utf-8"), as_version=4)
+            notebook = nbformat.read(executed_path, as_version=4)
+            # papermill recorded the paths of the scratch copies: name the notebook and the output instead.
+            notebook.metadata.papermill.update(input_path=display_path(notebook_path),
+                                               output_path=f"{target.folder}/{target.folder}.ipynb")
+            executed_bytes = (nbformat.writes(notebook) + "\n").encode("utf-8")
+            executed_path.write_bytes(executed_bytes)
             result.seconds.update(_cell_seconds(notebook, result.seconds["execute"] - result.seconds["kernel_wait"]))
             started = time.perf_counter()
-            outputs, seconds = self._render(executed_path)
+            outputs, seconds = self._render_workers.render(str(executed_path), self.formats,
+                                                           deadline - time.monotonic())
             rendered = {f"{target.folder}.{fmt}": data for fmt, data in outputs.items()}
             result.seconds.update(seconds)
             result.seconds["render"] = round(time.perf_counter() - started, 3)
             rendered[f"{target.folder}.ipynb"] = executed_bytes
             tables = table_csvs(notebook)
-        except Exception as exc:
+        except RenderTimeout:
+            result.error = self._late(notebook_path, "rendering")
+            return self._fail(result, executed_path, tree)
+        except (RenderFailed, Exception) as exc:
             result.error = f"rendering failed: {type(exc).__name__}: {exc}".splitlines()[0]
             return self._fail(result, executed_path, tree)
         for name, text in tables.items():
@@ -321,6 +443,7 @@ class Builder:
         for relative, data in rendered.items():
             atomic_write_bytes(tree.new / target.folder / relative, data)
             result.outputs[relative] = {"sha256": sha256_bytes(data), "bytes": len(data)}
+        checkpoint("report-written")
         executed_path.unlink(missing_ok=True)
         result.status = "built"
         result.seconds["total"] = round(result.seconds["execute"] + result.seconds["render"], 3)
@@ -329,17 +452,26 @@ class Builder:
                                f"built {formats} and {len(tables)} table CSVs in {result.seconds['total']:.1f} s")
         return result
 
+    def _late(self, notebook_path: Path, doing: str) -> str:
+        return (f"{display_path(notebook_path)}: still {doing} when the report's {self.timeout} s ran out "
+                f"(--timeout bounds a report's execution and rendering together)")
+
     @staticmethod
     def _source_cell_number(executed_path: Path, cell_index: int) -> int:
-        """1-based number of the failing cell in the source notebook (papermill inserts one cell)."""
+        """1-based position of the failing cell in the report's own notebook, as JupyterLab lists its cells.
+
+        papermill's index counts the parameters cell it injects; the error banner it then puts at
+        the top of the saved file is not in that index.
+        """
         import nbformat
 
         try:
-            cells = nbformat.read(executed_path, as_version=4).cells[:cell_index]
-            injected = sum("injected-parameters" in c.metadata.get("tags", []) for c in cells)
+            cells = [c for c in nbformat.read(executed_path, as_version=4).cells
+                     if "papermill-error-cell-tag" not in c.metadata.get("tags", [])]
+            injected = [i for i, c in enumerate(cells) if "injected-parameters" in c.metadata.get("tags", [])]
         except Exception:
-            injected = 0
-        return cell_index - injected + 1
+            injected = []
+        return cell_index + 1 - sum(i < cell_index for i in injected)
 
     def _fail(self, result: ReportResult, executed_path: Path, tree: OutputTree) -> ReportResult:
         if executed_path.exists():
@@ -349,7 +481,7 @@ class Builder:
         self.progress.finished(result.folder, False, f"FAILED: {result.error}")
         return result
 
-    def _write_manifest(self, tree: OutputTree, results: list[ReportResult]) -> None:
+    def _write_manifest(self, tree: OutputTree, results: list[ReportResult], session: BuildSession) -> None:
         """The new tree's manifest: fresh entries for this build, earlier ones for what was carried over."""
         previous = load_manifest(tree.previous)["reports"]
         entries = {name: entry for name, entry in previous.items() if (tree.new / name).is_dir()}
@@ -383,7 +515,9 @@ class Builder:
                              kept_from=kept.get("built_at") if carried else None)
             entries[result.folder] = entry
         manifest = {"generated_at": _now(), "package": {"name": "crizotinib-reports", "version": __version__},
-                    "build": tree.new.name, "versions": package_versions(), "reports": entries}
+                    "build": tree.new.name, "versions": package_versions(),
+                    "data": {"dir": display_path(self.data_dir), "sha256": session.snapshot.hashes},
+                    "reports": entries}
         atomic_write_json(tree.new / MANIFEST_NAME, manifest)
 
 
@@ -400,21 +534,3 @@ def _cell_seconds(notebook: Any, papermill_seconds: float) -> dict[str, float]:
     cells = sum(durations)
     return {"papermill_overhead": round(max(papermill_seconds - cells, 0.0), 3), "setup_cell": round(setup, 3),
             "other_cells": round(cells - setup, 3)}
-
-
-def _render_job(executed_path: str, formats: tuple[str, ...]) -> tuple[dict[str, bytes], dict[str, float]]:
-    """Runs in a render worker: only the worker loads nbconvert and WeasyPrint, not the build process."""
-    from .render import render_in_worker
-
-    return render_in_worker(executed_path, formats)
-
-
-def _exit_with_parent(parent_pid: int) -> None:
-    """In a render worker: exit when the build process is gone (kill -9 leaves no one to stop us)."""
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(1)
-        os._exit(0)
-
-    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()

@@ -8,13 +8,16 @@ how to mend it) unless --debug.
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 import traceback
 from pathlib import Path
 
+from .build import DEFAULT_REPORT_TIMEOUT, SECRET_ENV_PREFIXES
 from .exceptions import CrizotinibReportsError, UsageError
 from .paths import DATA_DIR, NOTEBOOK_DIR, OUTPUT_DIR, display_path
-from .build import DEFAULT_CELL_TIMEOUT
+from .plain_text import visible
 from .reports import REPORTS
 
 
@@ -53,7 +56,8 @@ def _builder(args: argparse.Namespace, progress):
     from .build import FORMATS, Builder
 
     return Builder(data_dir=args.data_dir, output_dir=args.output_dir, formats=tuple(getattr(args, "format", None) or FORMATS),
-                   notebook_dir=args.notebook_dir, progress=progress, cell_timeout=args.timeout, jobs=args.jobs)
+                   notebook_dir=args.notebook_dir, progress=progress, timeout=args.timeout, jobs=args.jobs,
+                   adopt_output_dir=args.adopt_output_dir)
 
 
 def cmd_build(args: argparse.Namespace) -> int:
@@ -73,41 +77,44 @@ def cmd_build(args: argparse.Namespace) -> int:
           f"{display_path(builder.output_dir)} (manifest: {display_path(builder.output_dir / 'manifest.json')})")
     for r in failed:
         where = f"; executed notebook: {display_path(builder.output_dir / r.failed_notebook)}" if r.failed_notebook else ""
-        print(f"{r.status.upper()} {r.folder}: {r.error}{where}", file=sys.stderr)
-    return 1 if failed else 0
+        print(visible(f"{r.status.upper()} {r.folder}: {r.error}{where}"), file=sys.stderr)
+    return 1 if failed or progress.lost else 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .exceptions import CrizotinibReportsError
-    from .mail import check_recipients, mail_settings, send_mail
+    from .mail import MailFailed, check_recipients, mail_settings, send_mail
     from .progress import progress_for
     from .runs import Runner, record_mail
 
     settings = None
     if args.mail_to:  # bad mail settings stop the run before it builds anything (exit 2)
         check_recipients(args.mail_to)
-        settings = mail_settings(args.mail_config)
+        settings = mail_settings(args.mail_config, environ=args.secrets)
     progress = progress_for(sys.stderr)
     try:
-        outcome = Runner(_builder(args, progress), progress, keep=args.keep).run()
+        outcome = Runner(_builder(args, progress), progress, keep=args.keep, mail_planned=settings is not None).run()
     finally:
         progress.close()
     print(outcome.summary, end="")
     exit_code = outcome.exit_code
     if settings is not None:
-        status = "succeeded" if outcome.succeeded else "FAILED"
-        subject = f"Crizotinib reports, run {outcome.run_id}: {status}"
-        try:
-            send_mail(settings, args.mail_to, subject, outcome.summary, outcome.combined_pdf,
-                      log=lambda line: print(line, file=sys.stderr))
-            record_mail(outcome, "sent", args.mail_to)
-        except CrizotinibReportsError as exc:
-            record_mail(outcome, "failed", args.mail_to, str(exc))
-            print(f"error: {exc}", file=sys.stderr)
-            exit_code = max(exit_code, 1)
+        if not outcome.should_mail(args.mail_when):
+            record_mail(outcome, "not sent", len(args.mail_to), f"nothing changed (--mail-when {args.mail_when})")
+            print(f"mail not sent: nothing changed since the last run (--mail-when {args.mail_when})", file=sys.stderr)
+        else:
+            status = "succeeded" if outcome.succeeded else "FAILED"
+            subject = f"Crizotinib reports, run {outcome.run_id}: {status}"
+            try:
+                send_mail(settings, args.mail_to, subject, outcome.summary, outcome.combined_pdf,
+                          log=lambda line: print(line, file=sys.stderr))
+                record_mail(outcome, "sent", len(args.mail_to))
+            except MailFailed as exc:
+                record_mail(outcome, "failed", len(args.mail_to), exc.detail)
+                print(f"error: {exc}", file=sys.stderr)
+                exit_code = max(exit_code, 1)
     if outcome.error is not None:
         raise outcome.error
-    return exit_code
+    return 1 if progress.lost and exit_code == 0 else exit_code
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -148,6 +155,9 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("--mail-config", type=Path, metavar="FILE.ini",
                      help="SMTP settings ([smtp] host, port, sender, user, password_file, starttls); "
                           "CRIZOTINIB_SMTP_* variables override it")
+    run.add_argument("--mail-when", choices=("changed", "always", "failed"), default="changed",
+                     help="changed (default): mail when the run failed or something changed since the last run; "
+                          "always; failed: only when the run failed")
     _add_build_options(run)
     run.set_defaults(run=cmd_run)
     return parser
@@ -161,27 +171,65 @@ def _add_build_options(command: argparse.ArgumentParser) -> None:
                          help="folder of the report notebooks (default: notebooks/)")
     command.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
                          help="reports built at the same time, each in its own kernel (default: the number of cores)")
-    command.add_argument("--timeout", type=int, default=DEFAULT_CELL_TIMEOUT, metavar="SECONDS",
-                         help=f"fail a report whose cell runs longer than this (default {DEFAULT_CELL_TIMEOUT})")
+    command.add_argument("--timeout", type=int, default=DEFAULT_REPORT_TIMEOUT, metavar="SECONDS",
+                         help=f"fail a report that takes longer than this, executing and rendering together "
+                              f"(default {DEFAULT_REPORT_TIMEOUT})")
+    command.add_argument("--adopt-output-dir", action="store_true",
+                         help="write into an existing folder that holds files of others (they are left alone)")
+
+
+def take_secrets(environ: "os._Environ[str]") -> dict[str, str]:
+    """Remove the mail settings from the environment, so no kernel, worker or notebook ever inherits them."""
+    return {name: environ.pop(name) for name in list(environ) if name.startswith(SECRET_ENV_PREFIXES)}
+
+
+def os_error_line(exc: OSError) -> str:
+    """An OS error as one line: what failed, on which path, and what to do."""
+    where = f": {display_path(Path(os.fsdecode(exc.filename)))}" if exc.filename else ""
+    hints = {errno.ENOSPC: "free some space and run again; the reports already there are unchanged",
+             errno.EDQUOT: "free some space and run again; the reports already there are unchanged",
+             errno.EROFS: "the folder is read-only: choose another with --output-dir",
+             errno.EACCES: "check that you may write there, or choose another folder with --output-dir",
+             errno.EPERM: "check that you may write there, or choose another folder with --output-dir"}
+    hint = hints.get(exc.errno, "check the path and run again")
+    return visible(f"{exc.strerror or type(exc).__name__}{where}; {hint}")
+
+
+def _quiet_broken_pipe() -> None:
+    """After a reader closed our pipe: send what is left to /dev/null, so Python's exit does not complain."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError):
+            pass
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
+    secrets = take_secrets(os.environ)
     try:
         args = make_parser().parse_args(argv)
+        args.secrets = secrets
         return args.run(args)
     except CrizotinibReportsError as exc:
         if debug:
             traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {visible(exc, keep_newlines=True)}", file=sys.stderr)
         return exc.exit_code
-    except BrokenPipeError:  # e.g. `crizotinib-reports list | head`
-        sys.stderr.close()
-        return 0
+    except BrokenPipeError:  # e.g. `crizotinib-reports list | head`: what we had to say was not all read
+        _quiet_broken_pipe()
+        return 1
     except KeyboardInterrupt:
-        print("error: interrupted; outputs already written are complete, the rest were not replaced", file=sys.stderr)
+        print("error: interrupted; nothing was replaced: the output folder still holds the reports of the last "
+              "complete build", file=sys.stderr)
         return 130
+    except OSError as exc:  # a read-only or full disk, a folder removed under us: one line, not a traceback
+        if debug:
+            traceback.print_exc()
+        print(f"error: {os_error_line(exc)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -39,6 +40,47 @@ def data_file_hashes(data_dir: Path | str, tables: Iterable[str] | None = None) 
     return {f.name: sha256_file(f) for f in files if f.exists()}
 
 
+@dataclass(frozen=True)
+class DataSnapshot:
+    """The data one build (or one run) reads: copied once, hashed once, read by every report of it.
+
+    Reports of one build never see two versions of a file, even when someone edits data/ while
+    the build runs, and the hashes the manifest records are those of the bytes the reports read.
+    """
+
+    source: Path  # the data folder as given (what the manifest and the reports name)
+    folder: Path  # the private copy, in the build's scratch space
+    hashes: dict[str, str]  # file name -> SHA-256, for every CSV and schema.yaml
+
+    @classmethod
+    def take(cls, source: Path, folder: Path) -> "DataSnapshot":
+        from .input_files import DATA_FILE_LIMIT, read_input_bytes
+
+        folder.mkdir(parents=True)
+        hashes = {}
+        for path in data_files(source):
+            data = read_input_bytes(path, limit=DATA_FILE_LIMIT, what="data file")
+            (folder / path.name).write_bytes(data)
+            hashes[path.name] = hashlib.sha256(data).hexdigest()
+        return cls(Path(source), folder, hashes)
+
+    def hashes_of(self, tables: Iterable[str] | None = None) -> dict[str, str]:
+        """As data_file_hashes(), from the snapshot: the declared tables (or all) and schema.yaml."""
+        if tables is None:
+            return dict(self.hashes)
+        names = [f"{t}.csv" for t in sorted(tables)] + [SCHEMA_FILE_NAME]
+        return {name: self.hashes[name] for name in names if name in self.hashes}
+
+
+def data_files(data_dir: Path) -> list[Path]:
+    """The files a data folder contributes: its CSV tables and schema.yaml (what a snapshot copies)."""
+    data_dir = Path(data_dir)
+    files = sorted(p for p in data_dir.glob("*.csv"))
+    if (data_dir / SCHEMA_FILE_NAME).exists() or (data_dir / SCHEMA_FILE_NAME).is_symlink():
+        files.append(data_dir / SCHEMA_FILE_NAME)
+    return files
+
+
 @cache
 def package_code_hash() -> str:
     """One hash over the package's code, stylesheet and templates: any edit rebuilds every report."""
@@ -61,13 +103,13 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def report_inputs(notebook: Path, parameters: dict[str, Any], data_dir: Path, tables: Iterable[str],
+def report_inputs(notebook_sha256: str, parameters: dict[str, Any], data_hashes: dict[str, str],
                   formats: Iterable[str]) -> dict[str, Any]:
     """Everything a report's outputs depend on, as recorded in the manifest."""
     return {
-        "notebook": sha256_file(notebook),
+        "notebook": notebook_sha256,
         "parameters": json.loads(json.dumps(parameters, sort_keys=True, default=str)),
-        "data": data_file_hashes(data_dir, tables),
+        "data": data_hashes,
         "code": package_code_hash(),
         "versions": package_versions(),
         "formats": sorted(formats),

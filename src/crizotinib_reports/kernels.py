@@ -1,49 +1,73 @@
-"""Kernels started ahead of the reports that will use them, one fresh kernel per report.
+"""Kernels started ahead of the reports that will use them, one fresh kernel per report, and ended whole.
 
 Starting a kernel and importing pandas, matplotlib, seaborn, great_tables and statsmodels
 takes about 3 s of CPU, most of a small report's execution. So the first `jobs` kernels start
 in the background (with the package's notebook imports loaded, as the report's own first cell
-would load them) while the build process validates the data and loads papermill. Each kernel
-serves exactly one report and is shut down after it: no state passes from one report to
-another. A worker's next kernel starts only when its report is completely done (rendered and
-written), so `--jobs N` means at most N reports, and N kernels, in progress at any moment.
+would load them) while the build process loads papermill. Each kernel serves exactly one
+report and is shut down after it: no state passes from one report to another. A worker's next
+kernel starts only when its report is completely done (rendered and written), so `--jobs N`
+means at most N reports, and N kernels, in progress at any moment.
+
+A kernel ends with everything it started. Each kernel's environment carries a token
+(`CRIZOTINIB_REPORTS_KERNEL=<output folder key>:<build pid>:<n>`) that every process it starts
+inherits, even one that leaves the kernel's process group with `setsid`; when the report is
+done, or when a later build finds the build that started them dead, the processes carrying the
+token are killed (Linux: found through /proc; elsewhere the process group only).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import itertools
+import os
+import signal
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 PRELOAD = "import crizotinib_reports.notebook"  # what every report's set-up cell imports
 STARTUP_TIMEOUT = 60
+KERNEL_TOKEN_ENV = "CRIZOTINIB_REPORTS_KERNEL"
+
+
+def output_key(output_dir: Path) -> str:
+    """A short name for an output folder, shared by the tokens of every kernel built into it."""
+    return hashlib.sha256(str(Path(output_dir).resolve()).encode()).hexdigest()[:12]
 
 
 class WarmKernels:
     """A queue of started kernels (jupyter_client AsyncKernelManagers) for `total` reports."""
 
-    def __init__(self, total: int, running: int, kernel_name: str, cwd: Path, extra_arguments: list[str]):
+    def __init__(self, total: int, running: int, kernel_name: str, cwd: Path, extra_arguments: list[str],
+                 env: dict[str, str], token_prefix: str):
         self.kernel_name = kernel_name
         self.cwd = cwd
         self.extra_arguments = extra_arguments
+        self.env = env
+        self.token_prefix = token_prefix
+        self._numbers = itertools.count(1)
         self._lock = threading.Lock()
         self._to_start = total
         self._pending: list[Future] = []
+        self._in_use: set[Any] = set()
         self._starter = ThreadPoolExecutor(max_workers=running, thread_name_prefix="kernel-start")
         for _ in range(min(total, running)):
             self._start_one()
 
     def _start_one(self) -> None:
         self._to_start -= 1
-        self._pending.append(self._starter.submit(lambda: asyncio.run(self._start())))
+        token = f"{self.token_prefix}:{next(self._numbers)}"
+        self._pending.append(self._starter.submit(lambda: asyncio.run(self._start(token))))
 
-    async def _start(self) -> Any:
+    async def _start(self, token: str) -> Any:
         from jupyter_client.manager import AsyncKernelManager
 
         manager = AsyncKernelManager(kernel_name=self.kernel_name)
-        await manager.start_kernel(cwd=str(self.cwd), extra_arguments=self.extra_arguments)
+        manager.crizotinib_token = token
+        await manager.start_kernel(cwd=str(self.cwd), extra_arguments=self.extra_arguments,
+                                   env={**self.env, KERNEL_TOKEN_ENV: token})
         client = manager.client()
         client.start_channels()
         try:
@@ -53,9 +77,9 @@ class WarmKernels:
                 reply = await client.get_shell_msg(timeout=STARTUP_TIMEOUT)
                 if reply["parent_header"].get("msg_id") == msg_id:
                     break
-        except Exception:
+        except BaseException:
             client.stop_channels()
-            await manager.shutdown_kernel(now=True)
+            self.shut_down(manager)
             raise
         client.stop_channels()
         return manager
@@ -63,11 +87,14 @@ class WarmKernels:
     def take(self) -> Any:
         """The next started kernel; raises what went wrong if it could not start."""
         with self._lock:
-            if not self._pending:  # more reports than planned (a re-plan under the lock): start one now
+            if not self._pending:  # more reports than planned: start one now
                 self._to_start = max(self._to_start, 1)
                 self._start_one()
             future = self._pending.pop(0)
-        return future.result()
+        manager = future.result()
+        with self._lock:
+            self._in_use.add(manager)
+        return manager
 
     def report_done(self) -> None:
         """A worker finished its report: start the kernel for the next one, if any is left."""
@@ -75,22 +102,101 @@ class WarmKernels:
             if self._to_start > 0:
                 self._start_one()
 
-    @staticmethod
-    def shut_down(manager: Any) -> None:
-        """Stop a kernel after its report (papermill leaves a kernel it did not start running)."""
+    def shut_down(self, manager: Any) -> None:
+        """Stop a kernel after its report, with every process it started (papermill leaves it running)."""
+        with self._lock:
+            self._in_use.discard(manager)
         try:
             asyncio.run(manager.shutdown_kernel(now=True))
         except Exception:
-            pass
+            kill_kernel(manager)
+        token = getattr(manager, "crizotinib_token", None)
+        if token:
+            end_processes(lambda found: found == token)
 
-    def close(self) -> None:
-        """Stop the kernels nobody took (a --fail-fast stop, an error before the build ran)."""
+    def close(self, kill_running: bool = False) -> None:
+        """Stop the kernels nobody took (and, when the build is interrupted, those still running)."""
         with self._lock:
             self._to_start = 0
             pending, self._pending = self._pending, []
+            running = list(self._in_use) if kill_running else []
+        for manager in running:
+            kill_kernel(manager)
         for future in pending:
             try:
                 self.shut_down(future.result())
-            except Exception:
+            except BaseException:
                 pass
         self._starter.shutdown(wait=True)
+        end_processes(lambda token: token.startswith(f"{self.token_prefix}:") if kill_running else False)
+
+
+def kill_kernel(manager: Any) -> None:
+    """SIGKILL a kernel's process group at once (a report over its time, an interrupted build)."""
+    provisioner = getattr(manager, "provisioner", None)
+    pgid = getattr(provisioner, "pgid", None)
+    pid = getattr(provisioner, "pid", None)
+    try:
+        if pgid:
+            os.killpg(pgid, signal.SIGKILL)
+        elif pid:
+            os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    token = getattr(manager, "crizotinib_token", None)
+    if token:
+        end_processes(lambda found: found == token)
+
+
+def _token_of(pid: str) -> str | None:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            environ = handle.read(1 << 20)
+    except OSError:
+        return None
+    prefix = KERNEL_TOKEN_ENV.encode() + b"="
+    for item in environ.split(b"\0"):
+        if item.startswith(prefix):
+            return item[len(prefix):].decode("utf-8", "replace")
+    return None
+
+
+def end_processes(match: Callable[[str], bool]) -> int:
+    """SIGKILL every process of ours whose kernel token `match` accepts; returns how many (Linux only)."""
+    if not os.path.isdir("/proc"):
+        return 0
+    ended = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        token = _token_of(pid)
+        if token is not None and match(token):
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+                ended += 1
+            except OSError:
+                pass
+    return ended
+
+
+def end_orphaned_kernels(output_dir: Path) -> int:
+    """Kill what kernels of dead builds into this output folder left running (their build pid is gone)."""
+    key = output_key(output_dir)
+
+    def orphaned(token: str) -> bool:
+        parts = token.split(":")
+        if len(parts) != 3 or parts[0] != key or not parts[1].isdigit():
+            return False
+        return not _alive(int(parts[1]))
+
+    return end_processes(orphaned)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -33,9 +33,17 @@ FALSE_WORDS = frozenset({"false", "no", "0"})
 
 
 class MailFailed(CrizotinibReportsError):
-    """The SMTP server could not be reached, refused us, or dropped the message."""
+    """The SMTP server could not be reached, refused us, dropped the message, or took too long.
+
+    The message names the server and step for the person running the command; `detail` says the
+    same without the server's name or the user, for run.json, which is shared and archived.
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str, detail: str):
+        super().__init__(message)
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,8 @@ class MailSettings:
     user: str | None = None
     password: str | None = field(default=None, repr=False)
     starttls: bool = True
-    timeout: float = 30.0
+    timeout: float = 30.0  # each network step
+    deadline: float = 120.0  # the whole conversation: a server that trickles a byte at a time cannot hold a run
 
 
 def _env_name(key: str) -> str:
@@ -281,22 +290,27 @@ def send_mail(settings: MailSettings, recipients: list[str], subject: str, body:
         log(f"warning: logging in to {server} as {settings.user} without TLS (starttls is off); "
             f"the password crosses the network in clear text")
 
-    step = "connecting"
-    smtp: smtplib.SMTP | None = None
-    try:
-        smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+    state: dict = {"step": "connecting", "smtp": None}
+
+    def converse() -> dict:
+        smtp = state["smtp"] = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
         if settings.starttls:
-            step = "starting TLS"
+            state["step"] = "starting TLS"
             smtp.starttls(context=ssl.create_default_context())
         if settings.user:
-            step = f"logging in as {settings.user}"
+            state["step"] = "logging in"
             smtp.login(settings.user, settings.password or "")
-        step = "sending"
-        refused = smtp.send_message(message, from_addr=sender_addr, to_addrs=to_addrs)
-    except (smtplib.SMTPException, OSError) as exc:
-        if smtp is not None:
-            smtp.close()
-        detail = _detail(exc)
+        state["step"] = "sending"
+        return smtp.send_message(message, from_addr=sender_addr, to_addrs=to_addrs)
+
+    try:
+        refused = _within(settings.deadline, converse, lambda: state["smtp"] and state["smtp"].close())
+    except (smtplib.SMTPException, OSError, TimeoutError) as exc:
+        if state["smtp"] is not None:
+            state["smtp"].close()
+        step = state["step"]
+        detail = (f"the server did not finish within {settings.deadline:g} s" if isinstance(exc, TimeoutError)
+                  else _detail(exc))
         hint = ""
         if settings.port == 465 and step in ("connecting", "starting TLS"):
             hint = "; port 465 expects implicit TLS, which is not supported: use port 587 with STARTTLS"
@@ -304,8 +318,14 @@ def send_mail(settings: MailSettings, recipients: list[str], subject: str, body:
             hint = f"; check {_env_name('host')} and {_env_name('port')} and that the server is up"
         elif isinstance(exc, smtplib.SMTPNotSupportedError) and step == "starting TLS":
             hint = f"; set {_env_name('starttls')}=false only for a trusted local relay"
-        line = _one_line(f"mail via {server} failed while {step}: {detail}{hint}", settings.password)
-        raise MailFailed(line) from (None if _mentions(exc, settings.password) else exc)
+        shown_step = f"logging in as {settings.user}" if step == "logging in" else step
+        line = _one_line(f"mail via {server} failed while {shown_step}: {detail}{hint}", settings.password)
+        public = _one_line(f"failed while {step}: {detail}", settings.password)
+        if settings.user:
+            public = public.replace(settings.user, "(user)")
+        raise MailFailed(line, public.replace(settings.host, "(server)")) from (
+            None if _mentions(exc, settings.password) else exc)
+    smtp = state["smtp"]
     try:
         smtp.quit()  # the server took the message: a failed goodbye must not make anyone send it twice
     except (smtplib.SMTPException, OSError):
@@ -316,4 +336,28 @@ def send_mail(settings: MailSettings, recipients: list[str], subject: str, body:
     log(f"mailed {what} to {', '.join(delivered)} via {server}")
     if refused:
         text = "; ".join(f"{rcpt}: {code} {_decode(msg)}" for rcpt, (code, msg) in refused.items())
-        raise MailFailed(_one_line(f"mail via {server}: some recipients were refused ({text})", settings.password))
+        raise MailFailed(_one_line(f"mail via {server}: some recipients were refused ({text})", settings.password),
+                         f"{len(refused)} of {len(to_addrs)} recipients refused")
+
+
+def _within(seconds: float, work: Callable[[], object], abort: Callable[[], object]) -> object:
+    """`work()` in a thread, or TimeoutError after `seconds` (then `abort()` closes its socket to end it)."""
+    import threading
+
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # handed to the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True, name="smtp")
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        abort()
+        raise TimeoutError(f"did not finish within {seconds:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]

@@ -17,7 +17,6 @@ from IPython.display import HTML, Markdown, display
 from . import __version__
 from .data import Evidence, load_evidence
 from .figures import ReportFigure
-from .inputs import data_file_hashes
 from .reports import TABLE_METADATA_KEY, get_report
 from .tables import ReportTable, references_table
 
@@ -48,11 +47,12 @@ class ReportSession:
 
     def show_provenance(self) -> None:
         """Footer: what this report was built from, so a reader can tell two printouts apart."""
-        display(HTML(provenance_html(self.parameters, self.evidence.data_dir, get_report(self.name).tables)))
+        tables = {f"{t}.csv" for t in get_report(self.name).tables} | {"schema.yaml"}
+        hashes = {name: digest for name, digest in self.evidence.hashes.items() if name in tables}
+        display(HTML(provenance_html(self.parameters, hashes)))
 
 
-def provenance_html(parameters: dict[str, Any], data_dir: Path, tables: tuple[str, ...] | None = None) -> str:
-    hashes = data_file_hashes(data_dir, tables)
+def provenance_html(parameters: dict[str, Any], hashes: dict[str, str]) -> str:
     params = ", ".join(f"{k}={v}" for k, v in parameters.items() if k != "data_dir")
     data = ", ".join(f"{name} {digest[:12]}" for name, digest in hashes.items())
     built = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -12,8 +12,12 @@ import threading
 from datetime import datetime, timezone
 from typing import Any, Protocol, TextIO
 
+from .plain_text import visible
+
 
 class Progress(Protocol):
+    lost: bool  # the stream broke (a closed pipe): the build goes on, and its exit status says so
+
     def message(self, text: str) -> None: ...
     def planned(self, total: int, folders: list[str]) -> None: ...
     def started(self, folder: str, why: str) -> None: ...
@@ -27,12 +31,18 @@ class LogLines:
     def __init__(self, stream: TextIO | None = None, timestamps: bool = True):
         self.stream = stream
         self.timestamps = timestamps
+        self.lost = False
         self._lock = threading.Lock()
 
     def message(self, text: str) -> None:
         stamp = f"{datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%SZ} " if self.timestamps else ""
         with self._lock:
-            print(f"{stamp}{text}", file=self.stream or sys.stderr, flush=True)
+            if self.lost:
+                return
+            try:
+                print(f"{stamp}{visible(text, keep_newlines=True)}", file=self.stream or sys.stderr, flush=True)
+            except (BrokenPipeError, ValueError, OSError):  # the reader went away (`| head`): build on, say so by exit
+                self.lost = True
 
     def planned(self, total: int, folders: list[str]) -> None:
         pass  # the build says how many it builds in a message of its own
@@ -60,10 +70,16 @@ class LiveDisplay:
         self._overall: Any = None
         self._tasks: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self.lost = False
         self.progress.start()
 
     def message(self, text: str) -> None:
-        self.progress.console.print(text, markup=False, highlight=False)
+        if self.lost:
+            return
+        try:
+            self.progress.console.print(visible(text, keep_newlines=True), markup=False, highlight=False)
+        except (BrokenPipeError, ValueError, OSError):
+            self.lost = True
 
     def planned(self, total: int, folders: list[str]) -> None:
         with self._lock:

@@ -3,7 +3,8 @@
     <output-dir>/
       runs/<YYYYmmddTHHMMSSZ>/       one run, never changed once it appears
         <report>/…                   the reports as built (hard links into the build's tree)
-        manifest.json                the build's manifest
+        manifest.json                the build's manifest, for the reports of this run
+        data/                        the data this run read (the next run names the edits made since)
         run.json                     status per report, durations, failing cell, versions, data hashes
         changes.json, changes.md     what changed since the previous successful run
         crizotinib-reports-<date>.pdf  every report in one PDF: cover, contents, bookmarks, page numbers
@@ -11,9 +12,10 @@
       latest -> runs/<id>            the newest successful run (moved only by a run that succeeded)
 
 A run builds with the same Builder as `build` (so unchanged reports are not executed again),
-writes everything into `runs/.<id>.partial/`, and renames it into place when complete. The
-overview is built last, with the change summary as its `changes_file` parameter, so it can
-show what changed; its own tables are compared afterwards and added to the summary.
+holding the output folder's lock throughout and reading one snapshot of the data, writes
+everything into `runs/.<id>.partial/`, and renames it into place when complete. The overview is
+built last, with the change summary as its `changes_file` parameter, so it can show what
+changed (its own tables restate the others' and are not compared: see changes.py).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import hashlib
 import html
 import json
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -30,13 +33,15 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .build import Builder, ReportResult
-from .changes import ChangeSummary, compare_runs, read_table_csvs
+from .build import Builder, BuildSession, ReportResult, checkpoint, load_manifest
+from .changes import (ChangeSummary, compare_data, compare_runs, read_data_csvs, read_table_csvs, schema_keys,
+                      trial_names)
 from .exceptions import CrizotinibReportsError, UsageError
 from .files import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file
-from .inputs import data_file_hashes, package_versions
-from .outputs import CURRENT, build_lock, fsync_tree, link_or_copy, link_target, point_link
+from .inputs import package_versions
+from .outputs import CURRENT, MANIFEST_NAME, fsync_tree, link_or_copy, link_target, point_link, real_folder, remove_ours
 from .paths import display_path
+from .plain_text import visible
 from .progress import Progress
 from .reports import REPORTS
 
@@ -45,6 +50,9 @@ LATEST = "latest"
 CHANGES_REPORT = "overview"  # the report that shows what changed
 BUNDLE_TITLE = "Crizotinib in ALK-positive NSCLC: evidence reports"
 DEFAULT_KEEP = 14
+RUN_ID = re.compile(r"\d{8}T\d{6}Z(?:-\d+)?")
+PARTIAL_RUN = re.compile(r"\.\d{8}T\d{6}Z(?:-\d+)?\.partial")
+MAIL_WHEN = ("changed", "always", "failed")
 
 
 @dataclass
@@ -55,8 +63,15 @@ class RunOutcome:
     exit_code: int
     record: dict[str, Any] = field(default_factory=dict)
     summary: str = ""
+    changes: ChangeSummary | None = None
     combined_pdf: Path | None = None
     error: CrizotinibReportsError | None = None  # what stopped the run before its reports were built
+
+    def should_mail(self, when: str) -> bool:
+        """--mail-when: 'changed' (default) mails a failure or a run with something new; 'failed' only failures."""
+        if when == "always" or not self.succeeded:
+            return True
+        return when == "changed" and self.changes is not None and self.changes.changed
 
 
 def new_run_id(runs_dir: Path) -> str:
@@ -79,76 +94,89 @@ def data_version(hashes: dict[str, str]) -> str:
 
 
 class Runner:
-    """One scheduled run: build, compare, snapshot, combine, point `latest`, prune, mail."""
+    """One scheduled run: build, compare, snapshot, combine, point `latest`, prune (the CLI mails)."""
 
-    def __init__(self, builder: Builder, progress: Progress, keep: int = DEFAULT_KEEP):
+    def __init__(self, builder: Builder, progress: Progress, keep: int = DEFAULT_KEEP, mail_planned: bool = False):
         if keep < 1:
             raise UsageError(f"--keep must be at least 1, got {keep}")
         self.builder = builder
         self.progress = progress
         self.keep = keep
-        self.data_hashes: dict[str, str] = {}
+        self.mail_planned = mail_planned
         self.output_dir = builder.output_dir
         self.runs_dir = self.output_dir / RUNS
 
     def run(self) -> RunOutcome:
+        """The whole run holds the output folder and reads one snapshot of the data: no build mixes in."""
         started, clock = datetime.now(timezone.utc), time.perf_counter()
-        self.data_hashes = data_file_hashes(self.builder.data_dir)  # the data this run reads, hashed once
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
-        with build_lock(self.runs_dir, True, self.progress.message):
+        with self.builder.session() as session:
+            real_folder(self.runs_dir)
+            for stale in self.runs_dir.iterdir():  # left by a run that was killed; we hold the lock
+                remove_ours(stale, self.runs_dir, PARTIAL_RUN)
             run_id = new_run_id(self.runs_dir)
             partial = self.runs_dir / f".{run_id}.partial"
             partial.mkdir()
-            previous = latest_run(self.output_dir)
-            self.progress.message(f"run {run_id}: building every report"
-                                  + (f"; comparing with run {previous.name}" if previous else ""))
-            error: CrizotinibReportsError | None = None
             try:
-                results, changes = self._build(partial, previous)
-            except CrizotinibReportsError as exc:  # invalid data, say: recorded as a failed run, then raised
-                results, changes, error = [], ChangeSummary(previous.name if previous else None), exc
-            succeeded = error is None and all(r.ok for r in results)
-            outcome = RunOutcome(run_id, self.runs_dir / run_id, succeeded,
-                                 0 if succeeded else getattr(error, "exit_code", 1))
-            if results:
-                self._snapshot(partial, results)
-            if succeeded:  # a failed run is not distributed: its reports are not all current
-                outcome.combined_pdf = self._combine(partial, run_id, results, changes)
-            atomic_write_text(partial / "index.html", index_html(run_id, results, changes, outcome.combined_pdf))
-            outcome.record = self._record(run_id, started, clock, previous, results, changes, error, outcome)
-            outcome.summary = run_summary(outcome.record, changes)
-            atomic_write_json(partial / "run.json", outcome.record)
-            fsync_tree(partial)
-            os.rename(partial, outcome.folder)
-            if outcome.combined_pdf is not None:
-                outcome.combined_pdf = outcome.folder / outcome.combined_pdf.name
-            if succeeded:
-                point_link(self.output_dir / LATEST, Path(RUNS) / run_id)
-            self._prune()
+                outcome = self._run(session, run_id, partial, started, clock)
+            except BaseException:
+                remove_ours(partial, self.runs_dir, PARTIAL_RUN)
+                raise
         self.progress.message(outcome.summary.splitlines()[0])
+        return outcome
+
+    def _run(self, session: BuildSession, run_id: str, partial: Path, started: datetime, clock: float) -> RunOutcome:
+        previous = latest_run(self.output_dir)
+        self.progress.message(f"run {run_id}: building every report"
+                              + (f"; comparing with run {previous.name}" if previous else ""))
+        error: CrizotinibReportsError | None = None
+        try:
+            results, changes = self._build(session, partial, previous)
+        except CrizotinibReportsError as exc:  # invalid data, say: recorded as a failed run, then raised
+            results, changes, error = [], ChangeSummary(previous.name if previous else None), exc
+        succeeded = error is None and all(r.ok for r in results)
+        outcome = RunOutcome(run_id, self.runs_dir / run_id, succeeded,
+                             0 if succeeded else getattr(error, "exit_code", 1), changes=changes)
+        shutil.copytree(session.snapshot.folder, partial / "data")  # the data this run read, for the next one
+        if results:
+            self._snapshot(partial, results)
+        if succeeded:  # a failed run is not distributed: its reports are not all current
+            outcome.combined_pdf = self._combine(partial, run_id, results, changes, session)
+        atomic_write_text(partial / "index.html", index_html(run_id, results, changes, outcome.combined_pdf))
+        outcome.record = self._record(run_id, started, clock, previous, results, changes, error, outcome, session)
+        outcome.summary = run_summary(outcome.record, changes)
+        atomic_write_json(partial / "run.json", outcome.record)
+        fsync_tree(partial)
+        checkpoint("run-written")
+        os.rename(partial, outcome.folder)
+        checkpoint("run-renamed")
+        if outcome.combined_pdf is not None:
+            outcome.combined_pdf = outcome.folder / outcome.combined_pdf.name
+        if succeeded:
+            point_link(self.output_dir / LATEST, Path(RUNS) / run_id)
+        self._prune(run_id)
         outcome.error = error
         return outcome
 
-    def _build(self, partial: Path, previous: Path | None) -> tuple[list[ReportResult], ChangeSummary]:
+    def _build(self, session: BuildSession, partial: Path,
+               previous: Path | None) -> tuple[list[ReportResult], ChangeSummary]:
         others = [name for name in REPORTS if name != CHANGES_REPORT]
         results = self.builder.build(others, [])
         current = self.output_dir / CURRENT
-        before = read_table_csvs(previous, list(REPORTS)) if previous else None
-        changes = compare_runs(_only(before, others), read_table_csvs(current, others),
-                               previous.name if previous else None)
+        before = read_data_csvs(previous / "data") if previous and (previous / "data").is_dir() else None
+        now = read_data_csvs(session.snapshot.folder)
+        data_changes = [] if before is None else compare_data(before, now, schema_keys(session.snapshot.folder /
+                                                                                       "schema.yaml"))
+        changes = compare_runs(read_table_csvs(previous, others) if previous else None,
+                               read_table_csvs(current, others), previous.name if previous else None,
+                               data_changes, trial_names(before or {}, now))
         changes_file = partial / "changes.json"
         atomic_write_json(changes_file, changes.as_json())
-        results += self.builder.build([CHANGES_REPORT], [f"changes_file={changes_file}"])
-        overview = compare_runs(_only(before, [CHANGES_REPORT]), read_table_csvs(current, [CHANGES_REPORT]),
-                                changes.previous_run)
-        changes.changes += overview.changes
-        changes.tables_compared += overview.tables_compared
-        atomic_write_json(changes_file, changes.as_json())
         atomic_write_text(partial / "changes.md", changes.as_markdown())
+        results += self.builder.build([CHANGES_REPORT], [f"changes_file={changes_file}"])
         return results, changes
 
     def _snapshot(self, partial: Path, results: list[ReportResult]) -> None:
-        """Hard-link this run's reports (and any failed notebook) out of the build's current tree."""
+        """Hard-link this run's reports (and any failed notebook) out of the build's tree, with their manifest."""
         current = (self.output_dir / CURRENT).resolve()
         for result in results:
             if (current / result.folder).is_dir():
@@ -157,9 +185,13 @@ class Runner:
             if result.status == "failed" and failed.exists():
                 (partial / "failed").mkdir(exist_ok=True)
                 link_or_copy(failed, partial / "failed" / failed.name)
-        link_or_copy(current / "manifest.json", partial / "manifest.json")
+        manifest = load_manifest(current)
+        ours = {r.folder for r in results}
+        manifest["reports"] = {name: entry for name, entry in manifest["reports"].items() if name in ours}
+        atomic_write_json(partial / MANIFEST_NAME, manifest)
 
-    def _combine(self, partial: Path, run_id: str, results: list[ReportResult], changes: ChangeSummary) -> Path:
+    def _combine(self, partial: Path, run_id: str, results: list[ReportResult], changes: ChangeSummary,
+                 session: BuildSession) -> Path:
         from .combine import CombinedReport, combined_pdf
 
         started = time.perf_counter()
@@ -168,7 +200,7 @@ class Runner:
                    for r in sorted(results, key=lambda r: list(REPORTS).index(r.report))
                    if (partial / r.folder / f"{r.folder}.html").exists()]
         date = f"{_run_time(run_id):%d %B %Y, %H:%M UTC}"
-        pdf = combined_pdf(reports, title=BUNDLE_TITLE, date=date, data_version=data_version(self.data_hashes),
+        pdf = combined_pdf(reports, title=BUNDLE_TITLE, date=date, data_version=data_version(session.snapshot.hashes),
                            notes=[f"Run {run_id}; crizotinib-reports {__version__}", changes.headline])
         target = partial / f"crizotinib-reports-{_run_time(run_id):%Y-%m-%d}.pdf"
         atomic_write_bytes(target, pdf)
@@ -178,7 +210,7 @@ class Runner:
 
     def _record(self, run_id: str, started: datetime, clock: float, previous: Path | None,
                 results: list[ReportResult], changes: ChangeSummary, error: Exception | None,
-                outcome: RunOutcome) -> dict[str, Any]:
+                outcome: RunOutcome, session: BuildSession) -> dict[str, Any]:
         reports = {}
         for r in results:
             reports[r.folder] = {"report": r.report, "title": REPORTS[r.report].title, "status": r.status,
@@ -198,31 +230,28 @@ class Runner:
             "reports": reports,
             "changes": {"headline": changes.headline, "count": len(changes.changes), "file": "changes.json"},
             "combined_pdf": pdf,
-            "data": {"dir": display_path(self.builder.data_dir), "version": data_version(self.data_hashes),
-                     "sha256": self.data_hashes},
+            "data": {"dir": display_path(self.builder.data_dir), "version": data_version(session.snapshot.hashes),
+                     "sha256": session.snapshot.hashes, "copy": "data/"},
             "versions": package_versions(),
-            "mail": {"status": "not requested"},
+            # Until the CLI says how the mail went: a run killed while mailing stays 'pending', never 'not requested'.
+            "mail": {"status": "pending" if self.mail_planned else "not requested"},
         }
 
-    def _prune(self) -> None:
-        """Keep the newest `keep` runs, and always the one `latest` names."""
-        keep_also = latest_run(self.output_dir)
-        runs = sorted((p for p in self.runs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                      key=lambda p: p.name, reverse=True)
+    def _prune(self, this_run: str) -> None:
+        """Keep the newest `keep` runs by their recorded time, always `latest` and the run just written."""
+        keep_also = {latest_run(self.output_dir), (self.runs_dir / this_run).resolve()}
+        runs = sorted((p for p in self.runs_dir.iterdir()
+                       if RUN_ID.fullmatch(p.name) and p.is_dir() and not p.is_symlink()),
+                      key=lambda p: (_run_time(p.name), p.name), reverse=True)
         for old in runs[self.keep:]:
-            if keep_also is None or old.resolve() != keep_also:
-                shutil.rmtree(old, ignore_errors=True)
-        for stale in self.runs_dir.glob(".*.partial"):  # left by a run that was killed; we hold the lock
-            shutil.rmtree(stale, ignore_errors=True)
+            if old.resolve() not in keep_also:
+                remove_ours(old, self.runs_dir, RUN_ID)
 
 
-def record_mail(outcome: RunOutcome, status: str, recipients: list[str], error: str | None = None) -> None:
-    outcome.record["mail"] = {"status": status, "to": recipients, "error": error}
+def record_mail(outcome: RunOutcome, status: str, recipients: int, detail: str | None = None) -> None:
+    """The mail's outcome in run.json: no server, user or address (the run folder is shared and archived)."""
+    outcome.record["mail"] = {"status": status, "recipients": recipients, "detail": detail}
     atomic_write_json(outcome.folder / "run.json", outcome.record)
-
-
-def _only(tables: dict[tuple[str, str], str] | None, reports: list[str]) -> dict[tuple[str, str], str] | None:
-    return None if tables is None else {k: v for k, v in tables.items() if k[0] in reports}
 
 
 def _run_time(run_id: str) -> datetime:
@@ -241,7 +270,7 @@ def run_summary(record: dict[str, Any], changes: ChangeSummary) -> str:
     lines += [f"  - {line}" for line in changes.lines()]
     if record.get("combined_pdf"):
         lines += ["", f"All reports in one PDF: {record['combined_pdf']['file']}"]
-    return "\n".join(lines) + "\n"
+    return "\n".join(visible(line) for line in lines) + "\n"  # errors may quote data: no terminal escapes
 
 
 def index_html(run_id: str, results: list[ReportResult], changes: ChangeSummary, combined: Path | None) -> str:

@@ -14,8 +14,6 @@ from great_tables import GT
 from .analysis import arm_comparisons, interval_checks, pooled_orr, response_rates, select_trials
 from .citations import full_citation, short_citation, source_line
 from .data import Evidence
-from .inputs import data_file_hashes
-from .schema import read_schema
 from .stats import CI_METHOD_LABELS, derived_count
 
 NOT_STATED = "not stated"
@@ -371,8 +369,7 @@ def references_table(evidence: Evidence, source_ids: list[str] | None = None) ->
 
 def data_tables_table(evidence: Evidence) -> ReportTable:
     """What data this bundle holds: each table, its purpose, size and content hash."""
-    specs = read_schema(evidence.data_dir)
-    hashes = data_file_hashes(evidence.data_dir)
+    specs, hashes = evidence.schema, evidence.hashes
     rows = []
     for name, spec in specs.items():
         frame = getattr(evidence, name)
