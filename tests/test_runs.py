@@ -1,11 +1,10 @@
-"""Scheduled runs: what changed between runs, the recipes' commands, progress lines, two real runs."""
+"""Scheduled runs: what changed between runs, progress lines, two real runs (the recipes: test_recipes.py)."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import shlex
 import shutil
 import socket
 import subprocess
@@ -16,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from crizotinib_reports.changes import ChangeSummary, compare_runs, compare_tables
-from crizotinib_reports.cli import make_parser
 from crizotinib_reports.paths import DATA_DIR, PROJECT_ROOT
 from crizotinib_reports.progress import LogLines, progress_for
 from crizotinib_reports.reports import REPORTS
@@ -74,44 +72,6 @@ def test_identifying_columns_make_the_row_key_and_numbers_are_rounded_for_readin
     assert lines == ["r / pooled, p1 · Phase I · crizotinib: orr_pct 61 -> 62",
                      "r / pooled, p1 · Phase I · crizotinib: pooled_pct 62.88 -> 63.22",
                      "r / pooled, p2 · Phase II · crizotinib: pooled_pct 62.88 -> 63.22"]
-
-
-# --- recipes: each calls the CLI with options it has -----------------------------------------------
-
-def recipe_commands() -> dict[str, list[str]]:
-    """The crizotinib-reports command line of each recipe under deploy/ and of the scheduled workflow."""
-    found = {}
-    for path in [*sorted((PROJECT_ROOT / "deploy").rglob("*")), PROJECT_ROOT / ".github/workflows/scheduled-reports.yml"]:
-        if not path.is_file():
-            continue
-        for line in path.read_text().splitlines():
-            if "crizotinib-reports run" in line and not line.lstrip().startswith("#"):
-                line = re.sub(r"\$\{\{[^}]*\}\}", "reader@example.org", line)  # CI expressions
-                command = line.split("crizotinib-reports run", 1)[1].split(">>")[0]
-                found[str(path.relative_to(PROJECT_ROOT))] = ["run", *shlex.split(command)]
-    return found
-
-
-def test_every_recipe_calls_the_same_existing_command():
-    commands = recipe_commands()
-    assert set(commands) == {"deploy/crontab", "deploy/systemd/crizotinib-reports.service",
-                             ".github/workflows/scheduled-reports.yml"}
-    for where, argv in commands.items():
-        args = make_parser().parse_args(argv)  # an unknown option raises UsageError naming it
-        assert args.command == "run" and args.keep >= 1 and args.mail_to, where
-    timer = (PROJECT_ROOT / "deploy/systemd/crizotinib-reports.timer").read_text()
-    assert "OnCalendar=" in timer and "Persistent=true" in timer
-
-
-def test_systemd_units_parse_where_systemd_is_installed(tmp_path):
-    analyze = shutil.which("systemd-analyze")
-    if analyze is None:
-        pytest.skip("systemd-analyze not installed; the unit files are checked by the command test only")
-    for unit in ("crizotinib-reports.service", "crizotinib-reports.timer"):
-        shutil.copy(PROJECT_ROOT / "deploy/systemd" / unit, tmp_path / unit)
-    result = subprocess.run([analyze, "verify", "--man=no", str(tmp_path / "crizotinib-reports.timer")],
-                            capture_output=True, text=True)
-    assert "Unknown key" not in result.stderr and "Invalid" not in result.stderr, result.stderr
 
 
 # --- progress -------------------------------------------------------------------------------------
