@@ -13,6 +13,7 @@ import pytest
 
 from crizotinib_reports.data import load_evidence
 from crizotinib_reports.exceptions import UsageError
+from crizotinib_reports.files import sha256_file
 from crizotinib_reports.inputs import data_file_hashes, rebuild_reasons, report_inputs
 from crizotinib_reports.paths import DATA_DIR, NOTEBOOK_DIR
 from crizotinib_reports.reports import ALL_TABLES, REPORTS, get_report
@@ -99,8 +100,8 @@ def test_variants_file(tmp_path):
 # --- inputs and reasons ---------------------------------------------------------------------------
 
 def _inputs(data_dir: Path, tables=("sources", "trials"), **parameters) -> dict:
-    return report_inputs(NOTEBOOK_DIR / "overview.ipynb", {"confidence_level": 0.95, **parameters}, data_dir,
-                         tables, ("html", "pdf"))
+    return report_inputs(sha256_file(NOTEBOOK_DIR / "overview.ipynb"), {"confidence_level": 0.95, **parameters},
+                         data_file_hashes(data_dir, tables), ("html", "pdf"))
 
 
 def test_reasons_name_what_changed(data_copy):
@@ -205,6 +206,10 @@ def test_a_sweep_builds_every_variant_in_parallel_into_its_own_folder(tmp_path):
     assert manifest["reports"]["clinical_relapses--time_unit-years"]["variant"] == {"time_unit": "years"}
     years = (tmp_path / "clinical_relapses--time_unit-years" / "clinical_relapses--time_unit-years.html").read_text()
     assert "years" in years
-    # The default report alone is now unchanged; the variants stay listed.
+    # The default set alone: unchanged, and the variants not asked for this time are removed, links too.
     again = cli("build", "clinical_relapses", "--format", "html", "--output-dir", str(tmp_path))
-    assert "built 0, unchanged 1" in again.stdout
+    assert "built 0, unchanged 1" in again.stdout, again.stderr
+    assert "clinical_relapses--time_unit-years: removed, a parameter set of clinical_relapses" in again.stderr
+    assert sorted(json.loads((tmp_path / "manifest.json").read_text())["reports"]) == ["clinical_relapses"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("clinical")) == ["clinical_relapses"]
+    assert (tmp_path / "clinical_relapses" / "clinical_relapses.html").is_file()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import os
 import re
 import shutil
@@ -35,15 +36,15 @@ def test_a_changed_number_is_named_with_its_row_and_column():
 
 def test_rows_and_tables_added_or_removed_and_equal_numbers_written_differently():
     after = EFFICACY.replace("phase2,crizotinib,50,41.3\n", "phase3,crizotinib,70,60\n").replace("52.0", "52")
-    before_tables = {("clinical_activity", "efficacy"): EFFICACY, ("overview", "gone"): "a\n1\n"}
-    after_tables = {("clinical_activity", "efficacy"): after, ("overview", "new"): "a\n1\n"}
+    before_tables = {("clinical_activity", "efficacy"): EFFICACY, ("clinical_relapses", "gone"): "a\n1\n"}
+    after_tables = {("clinical_activity", "efficacy"): after, ("clinical_relapses", "new"): "a\n1\n"}
     summary = compare_runs(before_tables, after_tables, "20261101T060000Z")
     assert [c.line() for c in summary.changes] == [
         "clinical_activity / efficacy: removed row phase2 · crizotinib",
         "clinical_activity / efficacy: added row phase3 · crizotinib",
-        "overview / gone: removed table", "overview / new: added table"]
-    assert summary.headline == ("since run 20261101T060000Z: 1 removed row, 1 added row, 1 removed table, "
-                                "1 added table")
+        "clinical_relapses / gone: removed table", "clinical_relapses / new: added table"]
+    assert summary.headline == ("since run 20261101T060000Z: data: unchanged; reports: 1 removed row, 1 added row, "
+                                "1 removed table, 1 added table in 3 tables")
 
 
 def test_rows_without_a_telling_key_are_matched_by_position():
@@ -54,13 +55,13 @@ def test_rows_without_a_telling_key_are_matched_by_position():
 def test_headlines_and_round_trip():
     assert ChangeSummary(None).headline == "first run: nothing to compare with"
     same = compare_runs({("r", "t"): EFFICACY}, {("r", "t"): EFFICACY}, "X")
-    assert same.headline == "no change in the 1 report tables since run X" and same.lines() == []
+    assert same.headline == "no change in the data or in the 1 report tables since run X" and same.lines() == []
+    assert not same.changed and ChangeSummary(None).changed
     changed = compare_runs({("r", "t"): EFFICACY}, {("r", "t"): EFFICACY.replace("61", "60")}, "X")
-    assert changed.headline == "since run X: 1 changed value"
+    assert changed.headline == "since run X: data: unchanged; reports: 1 changed value in 1 table"
     assert ChangeSummary.from_json(json.loads(json.dumps(changed.as_json()))).lines() == changed.lines()
-    many = ChangeSummary("X", changed.changes * 50)
-    assert many.lines()[-1] == "r / t: and 46 more changes in this table"
-    assert many.lines(limit=3)[-1] == "... and more (see changes.json: 50 changes in all)"
+    many = ChangeSummary("X", [replace(changed.changes[0], row=f"row {i}") for i in range(50)])
+    assert many.lines()[-1] == "... and more (see changes.json: 50 changes in all)" and len(many.lines()) == 41
 
 
 def test_identifying_columns_make_the_row_key_and_numbers_are_rounded_for_reading():
@@ -185,19 +186,25 @@ def test_two_scheduled_runs_compare_combine_and_mail(tmp_path):
     assert attachment.get_content() == pdf_path.read_bytes()
 
 
-def test_keep_prunes_the_oldest_runs_but_never_latest(tmp_path):
+def test_keep_prunes_the_oldest_runs_but_never_latest_the_new_one_or_a_stranger(tmp_path):
     from crizotinib_reports.build import Builder
     from crizotinib_reports.exceptions import UsageError
     from crizotinib_reports.runs import Runner
 
     runs = tmp_path / "runs"
-    for name in ("20261101T060000Z", "20261102T060000Z", "20261103T060000Z", "20261104T060000Z"):
+    for name in ("20261101T060000Z", "20261102T060000Z", "20261103T060000Z", "20261104T060000Z",
+                 "20261104T060000Z-2", "exp1", "zzz-notes", "20991231T000000Z.bak"):
         (runs / name).mkdir(parents=True)
-    (runs / ".20261105T060000Z.partial").mkdir()  # left by a killed run
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.symlink(elsewhere, runs / "20261001T060000Z")  # a symlink named like a run: never followed, never removed
     os.symlink("runs/20261101T060000Z", tmp_path / "latest")  # the last successful run is the oldest
     runner = Runner(Builder(output_dir=tmp_path), LogLines(), keep=2)
-    runner._prune()
-    assert sorted(p.name for p in runs.iterdir()) == ["20261101T060000Z", "20261103T060000Z", "20261104T060000Z"]
+    runner._prune("20261102T060000Z")  # the clock went back: the run just written is older than others
+    assert sorted(p.name for p in runs.iterdir()) == [
+        "20261001T060000Z", "20261101T060000Z", "20261102T060000Z", "20261104T060000Z", "20261104T060000Z-2",
+        "20991231T000000Z.bak", "exp1", "zzz-notes"]
+    assert elsewhere.is_dir()
     with pytest.raises(UsageError, match="--keep must be at least 1"):
         Runner(Builder(output_dir=tmp_path), LogLines(), keep=0)
 

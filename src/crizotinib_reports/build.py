@@ -271,25 +271,16 @@ class Builder:
         with self.session(wait) as session:
             planned = self.plan(targets, session, force)
             check_top_level(self.output_dir, [r.folder for r in planned] + [MANIFEST_NAME, FAILED])
-            if all(r.status == "unchanged" for r in planned):
-                return self._report_unchanged(planned)
-            self._validated(session)  # invalid data stops here, before any kernel starts
-            from .kernels import WarmKernels, output_key
-            from .workers import RenderWorkers
-
             stale = sum(r.status != "unchanged" for r in planned)
-            environment = {**without_secrets(dict(os.environ)), "MPLBACKEND": os.environ.get("MPLBACKEND", "agg")}
-            from .data import VALIDATED_CACHE_ENV
-
-            environment[VALIDATED_CACHE_ENV] = str(session.validated_cache)
-            self._kernels = WarmKernels(stale, min(self.jobs, stale), KERNEL_NAME, self.notebook_dir,
-                                        KERNEL_ARGUMENTS, environment,
-                                        f"{output_key(self.output_dir)}:{os.getpid()}")
-            self._render_workers = RenderWorkers(min(self.jobs, stale))
+            pruned = self._stale_variants(planned)
+            if not stale and not pruned:
+                return self._report_unchanged(planned)
+            if stale:
+                self._start_workers(session, stale)  # invalid data stops here, before any kernel starts
             tree = OutputTree(self.output_dir, new_build_id())
             interrupted = True
             try:
-                results = self._build_all(targets, planned, tree, fail_fast, session)
+                results = self._build_all(targets, planned, tree, fail_fast, pruned)
                 self._write_manifest(tree, results, session)
                 checkpoint("manifest-written")
                 tree.commit(checkpoint)
@@ -299,10 +290,31 @@ class Builder:
                 tree.abandon()
                 raise
             finally:
-                self._kernels.close(kill_running=interrupted)
-                self._render_workers.close()
+                if self._kernels is not None:
+                    self._kernels.close(kill_running=interrupted)
+                    self._render_workers.close()
                 self._kernels = self._render_workers = None
         return results
+
+    def _start_workers(self, session: BuildSession, stale: int) -> None:
+        """Validate the snapshot, then start the kernels (without secrets) and the render workers."""
+        from .data import VALIDATED_CACHE_ENV
+        from .kernels import WarmKernels, output_key
+        from .workers import RenderWorkers
+
+        self._validated(session)
+        environment = {**without_secrets(dict(os.environ)), "MPLBACKEND": os.environ.get("MPLBACKEND", "agg"),
+                       VALIDATED_CACHE_ENV: str(session.validated_cache)}
+        self._kernels = WarmKernels(stale, min(self.jobs, stale), KERNEL_NAME, self.notebook_dir, KERNEL_ARGUMENTS,
+                                    environment, f"{output_key(self.output_dir)}:{os.getpid()}")
+        self._render_workers = RenderWorkers(min(self.jobs, stale))
+
+    def _stale_variants(self, planned: list[ReportResult]) -> list[str]:
+        """Folders of the reports being built whose parameter sets were not asked for this time."""
+        previous = load_manifest(OutputTree.current_target(self.output_dir))["reports"]
+        asked = {r.folder for r in planned}
+        reports = {r.report for r in planned}
+        return [folder for folder, entry in previous.items() if folder not in asked and entry["report"] in reports]
 
     def _report_unchanged(self, planned: list[ReportResult]) -> list[ReportResult]:
         for result in planned:
@@ -311,7 +323,7 @@ class Builder:
         return planned
 
     def _build_all(self, targets: list[Target], planned: list[ReportResult], tree: OutputTree,
-                   fail_fast: bool, session: BuildSession) -> list[ReportResult]:
+                   fail_fast: bool, pruned: list[str]) -> list[ReportResult]:
         self._failed.clear()
         stale = [(t, r) for t, r in zip(targets, planned) if r.status != "unchanged"]
         # Longest first (by the last build's timings), so no long report starts last and runs alone.
@@ -321,22 +333,23 @@ class Builder:
         for result in planned:
             if result.status == "unchanged":
                 self.progress.message(f"{result.folder}: unchanged, not rebuilt")
-        workers = min(self.jobs, len(stale))
-        self.progress.message(f"building {len(stale)} of {len(planned)} report(s), {workers} at a time")
-        self.progress.planned(len(stale), [r.folder for _, r in stale])
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="report") as pool:
-            built = dict(zip((r.folder for _, r in stale),
-                             pool.map(lambda pair: self._build_or_skip(*pair, tree, fail_fast, session), stale)))
+        built: dict[str, ReportResult] = {}
+        if stale:
+            workers = min(self.jobs, len(stale))
+            self.progress.message(f"building {len(stale)} of {len(planned)} report(s), {workers} at a time")
+            self.progress.planned(len(stale), [r.folder for _, r in stale])
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="report") as pool:
+                built = dict(zip((r.folder for _, r in stale),
+                                 pool.map(lambda pair: self._build_or_skip(*pair, tree, fail_fast), stale)))
         results = [built.get(r.folder, r) for r in planned]
         done = {r.folder for r in results if r.status == "built"}
         failed_now = {r.folder for r in results if r.status == "failed"}
         # A report built now keeps only the parameter sets asked for now: its other variants are stale.
+        for folder in pruned:
+            self.progress.message(f"{folder}: removed, a parameter set of {previous[folder]['report']} "
+                                  f"not asked for this time")
         asked = {r.folder for r in results}
-        rebuilt_reports = {r.report for r in results}
-        for folder, entry in previous.items():
-            if folder not in asked and entry.get("report") in rebuilt_reports:
-                self.progress.message(f"{folder}: removed, a parameter set of {entry['report']} not built this time")
-        kept_earlier = [f for f, e in previous.items() if f not in asked and e.get("report") not in rebuilt_reports]
+        kept_earlier = [folder for folder in previous if folder not in asked and folder not in pruned]
         for folder in [r.folder for r in results] + kept_earlier:
             if folder not in done:
                 tree.carry_over(folder)  # unchanged and previous good outputs stay, now in the new tree
@@ -345,13 +358,13 @@ class Builder:
         return results
 
     def _build_or_skip(self, target: Target, planned: ReportResult, tree: OutputTree,
-                       fail_fast: bool, session: BuildSession) -> ReportResult:
+                       fail_fast: bool) -> ReportResult:
         if fail_fast and self._failed.is_set():
             planned.status = "skipped"
             planned.error = "not built: an earlier report failed and --fail-fast is set"
             return planned
         try:
-            result = self.build_one(target, tree, planned, session)
+            result = self.build_one(target, tree, planned, self._session)
         finally:
             self._kernels.report_done()
         if not result.ok:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 
 class RenderTimeout(Exception):
@@ -25,12 +25,12 @@ class RenderFailed(Exception):
 
 
 class _Worker:
-    def __init__(self) -> None:
+    def __init__(self, job: Callable[..., Any]) -> None:
         import multiprocessing
 
         context = multiprocessing.get_context("spawn")
         self.connection, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, os.getpid()), daemon=True,
+        self.process = context.Process(target=_serve, args=(child, os.getpid(), job), daemon=True,
                                        name="crizotinib-render")
         self.process.start()
         child.close()
@@ -57,8 +57,9 @@ class _Worker:
 class RenderWorkers:
     """At most `count` render workers, one per report being rendered at a time."""
 
-    def __init__(self, count: int):
+    def __init__(self, count: int, job: Callable[..., Any] | None = None):
         self.count = count
+        self.job = job  # what a worker runs for each call (a module-level function); rendering by default
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -70,7 +71,7 @@ class RenderWorkers:
                 raise RenderFailed("the build is stopping")
             worker = self._idle.pop() if self._idle else None
         if worker is None:
-            worker = _Worker()
+            worker = _Worker(self.job or _render)
         try:
             result = worker.call((notebook_path, formats), timeout)
         except BaseException:
@@ -96,9 +97,14 @@ class RenderWorkers:
             worker.kill()
 
 
-def _serve(connection: Any, parent_pid: int) -> None:
-    """The worker's loop: render what it is sent until told to stop or the build is gone."""
-    from .render import render_in_worker
+def _render(notebook_path: str, formats: tuple[str, ...]) -> Any:
+    from .render import render_in_worker  # only workers load nbconvert and WeasyPrint, not the build process
+
+    return render_in_worker(notebook_path, formats)
+
+
+def _serve(connection: Any, parent_pid: int, job: Callable[..., Any]) -> None:
+    """The worker's loop: run what it is sent until told to stop or the build is gone."""
 
     def exit_with_parent() -> None:
         while os.getppid() == parent_pid:
@@ -108,12 +114,12 @@ def _serve(connection: Any, parent_pid: int) -> None:
     threading.Thread(target=exit_with_parent, daemon=True, name="exit-with-parent").start()
     while True:
         try:
-            job = connection.recv()
+            arguments = connection.recv()
         except (EOFError, OSError):
             return
-        if job is None:
+        if arguments is None:
             return
         try:
-            connection.send(("ok", render_in_worker(*job)))
+            connection.send(("ok", job(*arguments)))
         except Exception as exc:  # the build turns it into the report's one-line error
             connection.send(("error", f"{type(exc).__name__}: {exc}".splitlines()[0]))
