@@ -15,6 +15,7 @@ from .analysis import arm_comparisons, interval_checks, pooled_orr, response_rat
 from .citations import full_citation, short_citation, source_line
 from .data import Evidence
 from .inputs import data_file_hashes
+from .plain_text import spreadsheet_safe
 from .schema import read_schema
 from .stats import CI_METHOD_LABELS, derived_count
 
@@ -46,7 +47,11 @@ class ReportTable:
         return self.to_gt().as_raw_html()
 
     def csv_text(self) -> str:
-        return (self.frame if self.data is None else self.data).to_csv(index=False)
+        """The table's numbers as CSV; a text cell that a spreadsheet would run as a formula starts with `'`."""
+        frame = self.frame if self.data is None else self.data
+        text_columns = [c for c in frame.columns
+                        if pd.api.types.is_object_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c])]
+        return frame.assign(**{c: frame[c].map(spreadsheet_safe) for c in text_columns}).to_csv(index=False)
 
 
 def percent(value: float) -> str:
