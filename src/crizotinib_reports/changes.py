@@ -13,8 +13,8 @@ summary (the overview shows it), so they are not compared: every place that show
 (the overview, the mail, changes.md, the combined PDF's cover) shows the same counts.
 
 Everything a summary line carries from the data passes through `plain_text.visible` (no
-terminal escapes or bidi controls reach a terminal or a mail), and changes.md escapes Markdown
-and HTML. Standard library (and PyYAML for the schema's keys) only: a run compares without pandas.
+terminal escapes or bidi controls reach a terminal or a mail), and changes.md escapes every
+Markdown character (`plain_text.markdown_escaped`), so a viewer shows it and never runs it. Standard library (and PyYAML for the schema's keys) only: a run compares without pandas.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .plain_text import visible
+from .plain_text import markdown_escaped, visible
 
 MAX_LINES = 40  # a summary is read in a mail body; the JSON keeps every change
 PER_ROW = 4  # changed columns shown per row line
@@ -117,7 +117,8 @@ class ChangeSummary:
 
     def as_markdown(self) -> str:
         """changes.md: the same text, with Markdown and HTML in it escaped (a viewer shows, never runs, it)."""
-        return "\n".join([markdown_text(self.headline), "", *[f"- {markdown_text(line)}" for line in self.lines()]]) + "\n"
+        return "\n".join([markdown_escaped(self.headline), "",
+                          *[f"- {markdown_escaped(line)}" for line in self.lines()]]) + "\n"
 
     def as_json(self) -> dict[str, Any]:
         return {"previous_run": self.previous_run, "headline": self.headline,
@@ -137,15 +138,6 @@ def _counts(changes: list[Change]) -> str:
     for change in changes:
         counts[change.kind] = counts.get(change.kind, 0) + 1
     return ", ".join(f"{n} {labels[kind][n != 1]}" for kind, n in counts.items())
-
-
-#: What Markdown (or a viewer's HTML and math) would read as syntax inside a summary line.
-MARKDOWN_SPECIAL = set("\\`*_[]<>&|$~#")
-
-
-def markdown_text(text: str) -> str:
-    """A summary line for changes.md: its Markdown characters escaped (it still reads as plain text), controls visible."""
-    return "".join(f"\\{c}" if c in MARKDOWN_SPECIAL else c for c in visible(text))
 
 
 # --- reading two runs -------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 Figures are built on matplotlib.figure.Figure, not pyplot, so nothing is shown twice in a
 notebook and nothing depends on a display: ReportFigure renders itself as HTML with alt text.
+Text in a figure is drawn as written, never as mathtext: a trial named `US$ 5 to $10` keeps its
+dollars, and `$$` draws instead of failing the report.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ import html
 import io
 from dataclasses import dataclass
 
+import matplotlib
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.text import Text
 
 from .citations import source_line
 from .data import Evidence
@@ -23,6 +27,8 @@ from .tables import level_text
 
 ARM_COLOURS = {"crizotinib": "#1b6f9a", "chemotherapy": "#c2653a"}
 DPI = 150
+#: Drawn under these settings, so the tick labels matplotlib makes while drawing are literal text too.
+LITERAL_TEXT = {"text.parse_math": False}
 
 
 @dataclass(frozen=True)
@@ -36,7 +42,8 @@ class ReportFigure:
 
     def png_bytes(self) -> bytes:
         buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+        with matplotlib.rc_context(LITERAL_TEXT):
+            self.figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
         return buffer.getvalue()
 
     def _repr_html_(self) -> str:
@@ -59,6 +66,9 @@ def _figure(width: float = 7.5, height: float = 3.6) -> tuple[Figure, object]:
 
 
 def _make(name: str, figure: Figure, caption: str, alt: str, evidence: Evidence, source_ids: list[str]) -> ReportFigure:
+    # Every text made so far (labels, ticks set from data, legends, annotations) reads '$' as a dollar.
+    for text in figure.findobj(Text):
+        text.set_parse_math(False)
     ids = tuple(dict.fromkeys(source_ids))
     return ReportFigure(name, figure, caption, alt, ids, source_line(evidence.sources, ids))
 

@@ -17,6 +17,7 @@ from IPython.display import HTML, Markdown, display
 from . import __version__
 from .data import Evidence, load_evidence
 from .figures import ReportFigure
+from .plain_text import ReportMarkdown, markdown_escaped
 from .reports import TABLE_METADATA_KEY, get_report
 from .tables import ReportTable, references_table
 
@@ -28,8 +29,12 @@ class ReportSession:
     evidence: Evidence
     source_ids: list[str] = field(default_factory=list)
 
-    def show(self, item: ReportTable | ReportFigure | str) -> None:
-        """Display a table, figure or generated Markdown, remembering its sources for the references."""
+    def show(self, item: ReportTable | ReportFigure | ReportMarkdown | str) -> None:
+        """Display a table, figure, the package's Markdown or plain text, remembering sources for the references.
+
+        Only a ReportMarkdown (text.py's prose, data values escaped in it) is read as Markdown; any other
+        str is shown as the characters it holds, so a link, image or `$math$` in it stays text.
+        """
         if isinstance(item, ReportTable):
             self.source_ids.extend(item.source_ids)
             # The build writes the numbers behind each table as CSV from this metadata.
@@ -38,9 +43,10 @@ class ReportSession:
         elif isinstance(item, ReportFigure):
             self.source_ids.extend(item.source_ids)
             display(HTML(item._repr_html_()))
+        elif isinstance(item, ReportMarkdown):
+            display(Markdown(str(item)))
         else:
-            # Generated prose carries text from data files: escape it, so a '<script>' in a CSV is shown, not run.
-            display(Markdown(escape(item, quote=False)))
+            display(Markdown(markdown_escaped(item)))
 
     def show_references(self) -> None:
         self.show(references_table(self.evidence, self.source_ids))

@@ -12,6 +12,10 @@ own remote URLs (great_tables' ``opt_table_font(google_font(...))`` adds an
   *loaded* (``src``, ``srcset``, ``<link href>``, CSS ``url()`` and ``@import``,
   remote ``<script>``), keeping ``<a href>`` links, which are only followed on a
   click and carry a report's citations (``strip_remote_links`` drops them too);
+* :func:`strip_active_content` removes what text from the data could have
+  smuggled in had it been read as Markdown or HTML: links other than http(s) and
+  ``#fragment`` ones, images other than embedded rasters, scripts, frames, forms
+  and event handlers (defence in depth: prose escapes data values already);
 * :class:`WeasyPrintPDFExporter` prints that HTML with WeasyPrint through
   :class:`OfflineURLFetcher`, which refuses anything but ``data:`` URLs and
   files of the package's templates folder.
@@ -34,7 +38,7 @@ from urllib.request import url2pathname
 
 import weasyprint
 from bs4 import BeautifulSoup
-from bs4.element import Stylesheet
+from bs4.element import Stylesheet, Tag
 from nbconvert.exporters import HTMLExporter
 from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
@@ -43,6 +47,7 @@ from traitlets.config import Config
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from .paths import PACKAGE_DIR
+from .plain_text import is_invisible_control, visible
 
 __all__ = [
     "OfflineURLFetcher",
@@ -55,6 +60,7 @@ __all__ = [
     "is_remote_url",
     "print_html",
     "print_pdf",
+    "strip_active_content",
     "strip_remote_resources",
 ]
 
@@ -270,6 +276,73 @@ def strip_remote_resources(html: str, *, keep_links: bool = True) -> tuple[str, 
 
 
 # --------------------------------------------------------------------------
+# Active content
+# --------------------------------------------------------------------------
+
+#: Elements a static report never needs that run code, embed another document, submit, redirect or
+#: re-base links: removed whole, content included.
+_ACTIVE_TAGS = {"script", "iframe", "frame", "frameset", "object", "embed", "applet", "form", "base", "link"}
+#: The only links kept: the web (a report's citations) and places in the page itself.
+_SAFE_LINK = re.compile(r"(?:https?:|#)", re.I)
+#: The only images kept: rasters inside the page (figures); not SVG, which can carry script.
+_SAFE_IMAGE = re.compile(r"data:image/(?:png|jpeg|gif|webp);base64,", re.I)
+
+
+def _url_as_read(value: str | list[str]) -> str:
+    """A URL as a browser reads its scheme: without the whitespace and control characters it ignores
+    (``' JaVa\\tScRiPt:'`` is ``javascript:``); BeautifulSoup has already decoded entities."""
+    url = " ".join(value) if isinstance(value, list) else value
+    return "".join(char for char in url if not (char.isspace() or is_invisible_control(char)))
+
+
+def _active_element(tag: Tag) -> bool:
+    """A script, frame, object, embed, form, <base>, <link>, meta refresh, or an <img> that is no raster in the page."""
+    name = tag.name.lower()
+    if name == "img":
+        return not _SAFE_IMAGE.match(_url_as_read(tag.get("src", "")))
+    if name == "meta":
+        return str(tag.get("http-equiv", "")).strip().lower() == "refresh"
+    return name in _ACTIVE_TAGS
+
+
+def _active_attribute(tag_name: str, attr: str, value: str | list[str]) -> bool:
+    """An event handler, a link that is not http(s) or #fragment, or a source on anything but an <img>."""
+    attr = attr.lower()
+    if attr.startswith("on"):
+        return True
+    if attr in ("href", "xlink:href") and tag_name in _NAVIGATION_TAGS:
+        return not _SAFE_LINK.match(_url_as_read(value))
+    return attr == "srcset" or (attr in ("src", "poster") and tag_name != "img")
+
+
+def strip_active_content(html: str) -> tuple[str, list[str]]:
+    """Remove from a page whatever could act rather than be read; returns the page and what went.
+
+    * ``<a>``/``<area>`` keep their text but lose an ``href`` that is not http(s) or ``#fragment``
+      (``javascript:``, ``data:``, ``file:``, relative paths, however spelt);
+    * ``<img>`` other than a ``data:`` PNG, JPEG, GIF or WebP is removed (no local file, no SVG),
+      and no other element keeps a ``src``, ``srcset`` or ``poster``;
+    * scripts, frames, objects, embeds, forms, ``<base>``, ``<link>`` and ``<meta http-equiv=refresh>``
+      are removed, and every ``on*`` event-handler attribute.
+    """
+    soup = BeautifulSoup(html, features="html.parser")
+    removed: list[str] = []
+    for tag in list(soup.find_all(True)):
+        if tag.decomposed:  # inside an element dropped earlier in this loop
+            continue
+        if _active_element(tag):
+            source = _url_as_read(tag.get("src", ""))
+            removed.append(f"<{tag.name} src={source}>" if source else f"<{tag.name}>")
+            tag.decompose()
+            continue
+        for attr, value in list(tag.attrs.items()):
+            if _active_attribute(tag.name.lower(), attr, value):
+                removed.append(f"{attr}={_url_as_read(value)}")
+                del tag[attr]
+    return str(soup), removed
+
+
+# --------------------------------------------------------------------------
 # Exporters
 # --------------------------------------------------------------------------
 
@@ -279,8 +352,10 @@ class ReportHTMLExporter(HTMLExporter):
 
     Defaults suit a report for readers, not coders: code inputs and prompts are
     hidden (``exclude_input`` and the prompt flags stay configurable, e.g.
-    ``--ReportHTMLExporter.exclude_input=False`` to show code), local markdown
-    images are embedded, and every remote URL a browser would load is removed
+    ``--ReportHTMLExporter.exclude_input=False`` to show code), no local file is
+    read into the page (``embed_images`` is off: a Markdown image naming
+    ``.git/config`` would embed it), what could act is removed
+    (:func:`strip_active_content`, always), and every remote URL a browser would load is removed
     (see :func:`strip_remote_resources`; turn off with ``strip_remote_urls``).
     Remote ``<a href>`` citation links stay unless ``strip_remote_links`` is set.
     """
@@ -329,8 +404,8 @@ class ReportHTMLExporter(HTMLExporter):
 
     @default("embed_images")
     def _embed_images_default(self):
-        # Markdown images next to the notebook travel inside the page.
-        return True
+        # Figures arrive embedded already; embedding would read whatever file a Markdown image names.
+        return False
 
     def _init_preprocessors(self):
         super()._init_preprocessors()
@@ -348,7 +423,7 @@ class ReportHTMLExporter(HTMLExporter):
     def from_notebook_node(  # type: ignore[override]
         self, nb: NotebookNode, resources: dict[str, Any] | None = None, **kw: Any
     ) -> tuple[str, dict[str, Any]]:
-        """Render the page, then strip what would be loaded from the network."""
+        """Render the page, then strip what would be loaded from the network and what could act."""
         html, resources = super().from_notebook_node(nb, resources, **kw)
         removed: list[str] = []
         if self.strip_remote_urls:
@@ -360,6 +435,10 @@ class ReportHTMLExporter(HTMLExporter):
                     ", ".join(sorted(set(removed))),
                 )
         resources["removed_remote_urls"] = removed
+        html, active = strip_active_content(html)
+        if active:
+            self.log.warning("Removed %d active element(s) or attribute(s) from the report: %s", len(active),
+                             ", ".join(sorted({visible(item)[:120] for item in active})))
         return html, resources
 
 

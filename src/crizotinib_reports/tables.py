@@ -14,6 +14,7 @@ from great_tables import GT
 from .analysis import arm_comparisons, interval_checks, pooled_orr, response_rates, select_trials
 from .citations import full_citation, short_citation, source_line
 from .data import Evidence
+from .plain_text import spreadsheet_safe
 from .stats import CI_METHOD_LABELS, derived_count
 
 NOT_STATED = "not stated"
@@ -44,7 +45,11 @@ class ReportTable:
         return self.to_gt().as_raw_html()
 
     def csv_text(self) -> str:
-        return (self.frame if self.data is None else self.data).to_csv(index=False)
+        """The table's numbers as CSV; a text cell that a spreadsheet would run as a formula starts with `'`."""
+        frame = self.frame if self.data is None else self.data
+        text_columns = [c for c in frame.columns
+                        if pd.api.types.is_object_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c])]
+        return frame.assign(**{c: frame[c].map(spreadsheet_safe) for c in text_columns}).to_csv(index=False)
 
 
 def percent(value: float) -> str:
