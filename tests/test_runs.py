@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import replace
 import os
@@ -11,12 +12,12 @@ import socket
 import subprocess
 import sys
 from email import message_from_bytes, policy
-from pathlib import Path
 
 import pytest
 
 from crizotinib_reports.changes import ChangeSummary, compare_runs, compare_tables
 from crizotinib_reports.paths import DATA_DIR, PROJECT_ROOT
+from crizotinib_reports.plain_text import markdown_escaped
 from crizotinib_reports.progress import LogLines, progress_for
 from crizotinib_reports.reports import REPORTS
 
@@ -150,23 +151,34 @@ def test_two_scheduled_runs_compare_combine_and_mail(tmp_path):
     assert record["status"] == "succeeded" and record["previous_run"] == runs[0]
     assert record["reports"]["resistance_mechanisms"]["status"] == "unchanged"  # it does not read outcomes.csv
     assert record["reports"]["clinical_activity"]["rebuilt_because"] == ["data changed: outcomes.csv"]
-    assert record["mail"] == {"status": "sent", "to": ["medical-affairs@example.org"], "error": None}
+    assert record["mail"] == {"status": "sent", "recipients": 1, "detail": None}
     assert set(record["reports"]) == set(REPORTS) and record["versions"]["papermill"]
 
-    # What changed names the value, in the summary, the log and the overview report itself.
-    named = "clinical_activity / efficacy, profile1014 · crizotinib: orr_pct 74 -> 75"
-    assert named in (latest / "changes.md").read_text() and named in second.stdout
+    # What changed: the data edit first, then what moved with it; the same headline everywhere.
+    edit = "outcomes.csv, PROFILE 1014 · crizotinib · ORR · primary: value 74 -> 75"
+    moved = "clinical_activity / efficacy, PROFILE 1014 · crizotinib: orr_pct 74 -> 75; responders_derived 127 -> 129"
+    changes = ChangeSummary.from_json(json.loads((latest / "changes.json").read_text()))
+    assert changes.lines()[0] == edit and any(line.startswith(moved) for line in changes.lines())
+    headline = changes.headline
+    assert headline.startswith(f"since run {runs[0]}: data: 1 changed value in outcomes.csv; reports: ")
+    assert record["changes"]["headline"] == headline
+    assert (latest / "changes.md").read_text().startswith(markdown_escaped(headline))
+    printed = second.stdout.split("What changed: ", 1)[1].splitlines()
+    assert printed[0] == headline and printed[1] == f"  - {edit}"
     overview = (latest / "overview" / "overview.html").read_text(encoding="utf-8")
-    assert "What changed since the last run" in overview and "orr_pct 74 -&gt; 75" in overview
+    assert "What changed since the last run" in overview and html.escape(edit, quote=False) in overview
+    assert html.escape(headline[0].upper() + headline[1:], quote=False) in overview
     first_overview = (out / "runs" / runs[0] / "overview" / "overview.html").read_text(encoding="utf-8")
     assert "First run: nothing to compare with" in first_overview
+    assert ",75," in (latest / "data" / "outcomes.csv").read_text() and (latest / "data" / "schema.yaml").is_file()
+    assert set(json.loads((latest / "manifest.json").read_text())["reports"]) == set(REPORTS)
 
     # One PDF: cover, contents, a bookmark per report with its sections, page numbers throughout.
     pdf_path = latest / record["combined_pdf"]["file"]
     reader = PdfReader(pdf_path)
     pages = [" ".join(page.extract_text().split()) for page in reader.pages]
     assert all(f"Page {i} of {len(pages)}" in text for i, text in enumerate(pages, 1))
-    assert "Data version" in pages[0] and "Contents" in pages[1]
+    assert "Data version" in pages[0] and "Contents" in pages[1] and headline in pages[0]
     top = [item for item in reader.outline if not isinstance(item, list)]
     titles = [item["/Title"] for item in top]
     for report in REPORTS.values():
@@ -180,7 +192,8 @@ def test_two_scheduled_runs_compare_combine_and_mail(tmp_path):
     assert len(received) == 2
     message = message_from_bytes(received[1].original_content, policy=policy.default)
     assert message["To"] == "medical-affairs@example.org" and "succeeded" in message["Subject"]
-    assert named in message.get_body(("plain",)).get_content()
+    body = message.get_body(("plain",)).get_content()
+    assert edit in body and headline in body
     attachment = next(message.iter_attachments())
     assert attachment.get_content_type() == "application/pdf"
     assert attachment.get_content() == pdf_path.read_bytes()

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from html import escape
-from pathlib import Path
 from typing import Any
 
 from IPython.display import HTML, Markdown, display
