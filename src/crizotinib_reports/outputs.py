@@ -209,29 +209,26 @@ class OutputTree:
             link_or_copy(failed, self.new / FAILED / failed.name)
 
     def commit(self, checkpoint: Callable[[str], None] = lambda name: None) -> None:
-        """Repoint `current` at the new tree in one rename, then the top-level names, then tidy up."""
-        check_top_level(self.root, [entry.name for entry in self.new.iterdir()])
+        """Repoint `current` at the new tree in one rename, then tidy up.
+
+        The top-level names of new report folders are linked first (into `current/`, so they lead
+        nowhere until the rename): whenever `current` names a tree, every folder in it has its name.
+        """
+        names = {entry.name for entry in self.new.iterdir()}
+        check_top_level(self.root, names)
         fsync_tree(self.new)
+        for name in sorted(names):
+            if not _is_our_link(self.root / name):
+                point_link(self.root / name, Path(CURRENT) / name)
         point_link(self.root / CURRENT, Path(BUILDS) / self.new.name)
         checkpoint("after-current-moved")
-        self._link_top_level()
+        for link in self.root.iterdir():  # a report no longer in the tree (a pruned variant): its name goes too
+            if link.name not in names and _is_our_link(link):
+                link.unlink()
         remove_leftovers(self.root, keep={self.new}, folders=(BUILDS,))
 
     def abandon(self) -> None:
         remove_ours(self.new, self.root / BUILDS, BUILD_ID)
-
-    def _link_top_level(self) -> None:
-        names = {entry.name for entry in self.new.iterdir()}
-        for name in sorted(names):
-            link = self.root / name
-            target = Path(CURRENT) / name
-            if link.is_symlink() and os.readlink(link) == str(target):
-                continue
-            point_link(link, target)
-        for link in self.root.iterdir():  # a report no longer in the tree (a pruned variant): its link goes too
-            if link.name not in names and _is_our_link(link):
-                link.unlink()
-
 
 def _is_our_link(path: Path) -> bool:
     """A top-level symlink of the form <name> -> current/<name>."""
