@@ -8,7 +8,6 @@ here before or while it is read, with one line naming the file and what to do.
 
 from __future__ import annotations
 
-import errno
 import functools
 import os
 import stat
@@ -52,29 +51,35 @@ def _refuse(what: str, path: Path, reason: str, line: int | None = None) -> Inpu
 
 
 def _size(limit: int) -> str:
-    return f"{limit // MIB} MiB" if limit % MIB == 0 else f"{limit // KIB} KiB"
+    if limit % MIB == 0:
+        return f"{limit // MIB} MiB"
+    return f"{limit // KIB} KiB" if limit % KIB == 0 else f"{limit} bytes"
+
+
+def _unreadable(what: str, path: Path, exc: OSError) -> InputFileError:
+    shown, why = display_path(path), exc.strerror or str(exc)
+    return InputFileError(f"cannot read {what} {shown}: {why}; check the path given for it",
+                          shown=shown, reason=f"cannot be read ({why}); check the path given for it")
 
 
 def read_input_bytes(path: Path | str, *, limit: int, what: str) -> bytes:
     """The file's bytes, if it is a regular file of at most `limit` bytes; never blocks on a FIFO or device."""
     path = Path(path)
+    not_regular = "is {}, not a regular file; give the path of a plain file"
     try:
         # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except IsADirectoryError:  # (where a folder cannot be opened at all)
+        raise _refuse(what, path, not_regular.format("a folder")) from None
     except OSError as exc:
-        if exc.errno == errno.EISDIR:  # (Windows and some systems refuse to open a folder at all)
-            raise _refuse(what, path, "is a folder, not a file; give the path of the file itself") from None
-        shown = display_path(path)
-        reason = f"cannot be read ({exc.strerror or exc})"
-        raise InputFileError(f"cannot read {what} {shown}: {exc.strerror or exc}; check the path given for it",
-                             shown=shown, reason=reason) from None
+        raise _unreadable(what, path, exc) from None
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
-            raise _refuse(what, path, f"is {kind}, not a regular file; give the path of a plain file")
+            raise _refuse(what, path, not_regular.format(
+                next((kind for test, kind in _FILE_KINDS if test(mode)), "a special file")))
         chunks, size = [], 0
-        while size <= limit:
+        while size <= limit:  # at most limit + 1 bytes: enough to know the file is too large
             chunk = os.read(fd, min(_CHUNK, limit + 1 - size))
             if not chunk:
                 break
@@ -85,9 +90,7 @@ def read_input_bytes(path: Path | str, *, limit: int, what: str) -> bytes:
                                       f"check that the path names the right file")
         return b"".join(chunks)
     except OSError as exc:
-        shown = display_path(path)
-        raise InputFileError(f"cannot read {what} {shown}: {exc.strerror or exc}; check the path given for it",
-                             shown=shown, reason=f"cannot be read ({exc.strerror or exc})") from None
+        raise _unreadable(what, path, exc) from None
     finally:
         os.close(fd)
 
