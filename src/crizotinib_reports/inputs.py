@@ -37,7 +37,8 @@ def data_file_hashes(data_dir: Path | str, tables: Iterable[str] | None = None) 
     else:
         files = [data_dir / f"{name}.csv" for name in sorted(tables)]
     files.append(data_dir / SCHEMA_FILE_NAME)
-    return {f.name: sha256_file(f) for f in files if f.exists()}
+    # Regular files only: a FIFO would block the hash forever (validation then says what is wrong with it).
+    return {f.name: sha256_file(f) for f in files if f.is_file()}
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,9 @@ class DataSnapshot:
 
     @classmethod
     def take(cls, source: Path, folder: Path) -> "DataSnapshot":
-        from .input_files import DATA_FILE_LIMIT, read_input_bytes
+        from .input_files import DATA_FILE_LIMIT, check_data_dir, read_input_bytes
 
+        check_data_dir(Path(source))
         folder.mkdir(parents=True)
         hashes = {}
         for path in data_files(source):

@@ -23,6 +23,7 @@ from email.utils import formatdate, getaddresses, make_msgid, parseaddr
 from pathlib import Path
 
 from .exceptions import CrizotinibReportsError, UsageError
+from .input_files import MAIL_FILE_LIMIT, read_input_text
 from .paths import display_path
 
 ENV_PREFIX = "CRIZOTINIB_SMTP_"
@@ -94,8 +95,6 @@ def _ini_problem(exc: Exception) -> str:
         return f"key '{exc.option}' appears twice in [{exc.section}], again on line {exc.lineno}"
     if isinstance(exc, configparser.DuplicateSectionError):
         return f"section [{exc.section}] appears twice, again on line {exc.lineno}"
-    if isinstance(exc, UnicodeDecodeError):
-        return "not UTF-8 text"
     return type(exc).__name__
 
 
@@ -104,13 +103,10 @@ def _read_config(config_file: Path) -> dict[str, str]:
     shown = display_path(config_file)
     # No interpolation: a '%' in a password must stay a '%'.
     parser = configparser.ConfigParser(interpolation=None)
+    text = read_input_text(config_file, limit=MAIL_FILE_LIMIT, what="mail config file")
     try:
-        with open(config_file, encoding="utf-8") as handle:
-            parser.read_file(handle)
-    except OSError as exc:
-        raise UsageError(f"cannot read mail config file {shown}: {exc.strerror or exc}; "
-                         f"check the path given for it") from None
-    except (configparser.Error, UnicodeDecodeError) as exc:
+        parser.read_string(text, source=shown)
+    except configparser.Error as exc:
         raise UsageError(f"mail config file {shown} is not a valid INI file ({_ini_problem(exc)}); "
                          f"write it as '[{SECTION}]' followed by 'key = value' lines") from None
     if not parser.has_section(SECTION):
@@ -132,7 +128,7 @@ def _read_config(config_file: Path) -> dict[str, str]:
         secret_shown = display_path(secret_path)
         try:
             _refuse_if_exposed(secret_path, "password_file {}")
-            secret = secret_path.read_text(encoding="utf-8").rstrip("\r\n")
+            secret = read_input_text(secret_path, limit=MAIL_FILE_LIMIT, what="password_file").rstrip("\r\n")
         except OSError as exc:
             raise UsageError(f"cannot read password_file {secret_shown} (named in [{SECTION}] of {shown}): "
                              f"{exc.strerror or exc}; fix the path or the file's permissions") from None

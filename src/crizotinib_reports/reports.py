@@ -6,11 +6,14 @@ tests check that each notebook's `parameters` cell agrees with it.
 
 from __future__ import annotations
 
+import math
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from .exceptions import UsageError
+from .plain_text import is_invisible_control, visible
 from .stats import CI_METHODS
 
 TYPES: dict[str, type] = {"float": float, "int": int, "str": str, "bool": bool}
@@ -32,6 +35,10 @@ class Parameter:
     # False for a setting of the occasion (where to read a run's change summary), not a variant of
     # the report: it does not name the output folder, so the report stays in its usual one.
     names_folder: bool = True
+    # True for a str parameter naming a file the notebook reads: when set, it must be an existing
+    # regular file, checked before any kernel starts; it is passed on as an absolute path, since
+    # the kernel runs in another folder.
+    input_file: bool = False
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
@@ -61,6 +68,16 @@ class Parameter:
             value = float(value)
         if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
             raise UsageError(f"parameter '{self.name}' takes a {self.type}, got {value!r} ({where})")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"parameter '{self.name}' takes a finite number, got {value!r}")
+        if isinstance(value, str) and any(is_invisible_control(char) for char in value):
+            raise UsageError(f"parameter '{self.name}' must not contain control characters, got '{visible(value)}'")
+        if self.input_file and value:
+            if not os.path.isfile(value):
+                state = "is not a regular file" if os.path.exists(value) else "does not exist"
+                raise UsageError(f"parameter '{self.name}' names {value!r}, which {state}; give the path of "
+                                 f"an existing file")
+            value = os.path.abspath(value)
         if self.items is not None and value != "all":
             chosen = [v.strip() for v in value.split(",")]
             unknown = [v for v in chosen if v not in self.items]
@@ -142,7 +159,7 @@ REPORTS: dict[str, Report] = {
             COMMON + (
                 Parameter("changes_file", "str", "",
                           "what changed since the previous run: a changes.json ('crizotinib-reports run' sets it)",
-                          names_folder=False),
+                          names_folder=False, input_file=True),
             ),
             tables=("sources", "trials", "outcomes", "hazard_ratios", "approvals", "findings", "relapse_patterns",
                     "resistance_measures", "resistance_mechanisms"),

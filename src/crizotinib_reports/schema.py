@@ -4,40 +4,54 @@ span tables (references) or rows (rules). Every problem becomes one readable lin
 from __future__ import annotations
 
 import csv
+import functools
 import io
-from dataclasses import dataclass
+import math
+import time
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-import yaml
+import regex
 
-from .exceptions import DataValidationError
+from .data import TABLE_NAMES
+from .exceptions import DataValidationError, UsageError
+from .input_files import (DATA_FILE_LIMIT, SCHEMA_FILE_LIMIT, InputFileError, check_data_dir, load_input_yaml,
+                          read_input_text)
 from .paths import SCHEMA_FILE_NAME, display_path
+from .plain_text import is_invisible_control, visible
 
 COLUMN_TYPES = {"str": "string", "int": "Int64", "float": "Float64", "date": "datetime64[ns]"}
+#: Time one column's cells may spend matching its pattern, in all: a pattern with nested repeats
+#: such as (a+)+ takes exponential time on a long cell, and stops here with a problem instead.
+PATTERN_SECONDS_PER_COLUMN = 1.0
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One broken rule, located for a person: file, CSV line (header is line 1), column."""
+    """One broken rule, located for a person: file, CSV line (header is line 1) or schema table, column."""
 
     file: str
     rule: str
     line: int | None = None
     column: str | None = None
     value: Any = None
+    table: str | None = None  # for a problem in schema.yaml: the table it is in
 
     def __str__(self) -> str:
         where = self.file
+        if self.table is not None:
+            where += f", table '{self.table}'"
         if self.line is not None:
             where += f", line {self.line}"
         if self.column is not None:
             where += f", column '{self.column}'"
         got = "" if self.value is None else f" (got {_plain(self.value)!r})"
-        return f"{where}: {self.rule}{got}"
+        # Names and values come from the files: a control character in them is shown, never obeyed.
+        return visible(f"{where}: {self.rule}{got}")
 
 
 def _plain(value: Any) -> Any:
@@ -75,44 +89,183 @@ class TableSpec:
         return f"{self.name}.csv"
 
 
+TABLE_KEYS = tuple(f.name for f in fields(TableSpec) if f.name != "name")
+COLUMN_KEYS = tuple(f.name for f in fields(ColumnSpec) if f.name != "name")
+
+
 def read_schema(data_dir: Path) -> dict[str, TableSpec]:
-    """Parse schema.yaml into table specs; a broken schema file is itself a data problem."""
+    """Parse and check schema.yaml; a broken schema is a data problem, each fault one line."""
     path = Path(data_dir) / SCHEMA_FILE_NAME
+    shown = display_path(path)
+    if not path.exists():
+        raise DataValidationError([str(Problem(shown, "schema file not found; restore it from git"))])
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        tables = {}
-        for name, table in raw["tables"].items():
-            columns = tuple(
-                ColumnSpec(
-                    name=col_name,
-                    type=spec["type"],
-                    required=spec.get("required", True),
-                    nullable=spec.get("nullable", False),
-                    min=spec.get("min"),
-                    max=spec.get("max"),
-                    choices=tuple(spec["choices"]) if "choices" in spec else None,
-                    pattern=spec.get("pattern"),
-                    references=spec.get("references"),
-                )
-                for col_name, spec in table["columns"].items()
-            )
-            for col in columns:
-                if col.type not in COLUMN_TYPES:
-                    raise ValueError(f"column '{col.name}' has unknown type '{col.type}'")
-            tables[name] = TableSpec(
-                name=name,
-                description=table.get("description", ""),
-                key=tuple(table.get("key", ())),
-                columns=columns,
-                rules=tuple(table.get("rules", ())),
-            )
-        return tables
-    except FileNotFoundError:
-        raise DataValidationError([str(Problem(display_path(path), "schema file not found"))]) from None
-    except (yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise DataValidationError(
-            [str(Problem(display_path(path), f"schema file cannot be read: {exc}"))]
-        ) from None
+        raw = load_input_yaml(path, limit=SCHEMA_FILE_LIMIT, what="schema file")
+    except InputFileError as exc:
+        raise DataValidationError([str(Problem(exc.shown, exc.reason, line=exc.line))]) from None
+    tables, problems = _schema_from_yaml(raw, shown)
+    if problems:
+        raise DataValidationError([str(p) for p in problems])
+    return tables
+
+
+class _SchemaProblems(list):
+    """The problems found in schema.yaml, each located by table and column."""
+
+    def __init__(self, shown: str):
+        super().__init__()
+        self.shown = shown
+
+    def add(self, rule: str, table: Any = None, column: Any = None) -> None:
+        self.append(Problem(self.shown, rule, table=None if table is None else str(table),
+                            column=None if column is None else str(column)))
+
+
+def _schema_from_yaml(raw: Any, shown: str) -> tuple[dict[str, TableSpec], list[Problem]]:
+    problems = _SchemaProblems(shown)
+    if not isinstance(raw, dict) or not isinstance(raw.get("tables"), dict):
+        problems.add("expected 'tables:' holding one mapping a table; restore the file from git")
+        return {}, problems
+    for key in raw:
+        if key != "tables":
+            problems.add(f"unknown key '{key}' at the top level (known: tables)")
+    declared = raw["tables"]
+    for name in TABLE_NAMES:
+        if name not in declared:
+            problems.add(f"table '{name}' is missing; restore it from git")
+    tables = {}
+    for name, table in declared.items():
+        if name not in TABLE_NAMES:
+            problems.add(f"not a table the package reads (known: {', '.join(TABLE_NAMES)}); remove it", table=name)
+            continue
+        spec = _table_spec(name, table, problems)
+        if spec is not None:
+            tables[name] = spec
+    _check_references(tables, problems)
+    return tables, problems
+
+
+def _is_text_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _table_spec(name: str, table: Any, problems: _SchemaProblems) -> TableSpec | None:
+    if not isinstance(table, dict):
+        problems.add(f"expected a mapping of {', '.join(TABLE_KEYS)}", table=name)
+        return None
+    for key in table:
+        if key not in TABLE_KEYS:
+            problems.add(f"unknown key '{key}' (known: {', '.join(TABLE_KEYS)})", table=name)
+    description = table.get("description", "")
+    if not isinstance(description, str):
+        problems.add("description must be text", table=name)
+    raw_columns = table.get("columns")
+    if not isinstance(raw_columns, dict) or not raw_columns:
+        problems.add("needs 'columns:', a mapping of each column's name to its keys", table=name)
+        return None
+    columns = tuple(spec for col_name, col in raw_columns.items()
+                    if (spec := _column_spec(name, col_name, col, problems)) is not None)
+    types = {c.name: c.type for c in columns}
+    key = table.get("key", [])
+    if not _is_text_list(key):
+        problems.add("key must be a list of column names, e.g. [trial_id]", table=name)
+        key = []
+    for column in key:
+        if column not in raw_columns:
+            problems.add(f"key names column '{column}', which is not declared under columns", table=name)
+    rules = table.get("rules", [])
+    if not _is_text_list(rules):
+        problems.add(f"rules must be a list of rule names (known: {', '.join(ROW_RULES)})", table=name)
+        rules = []
+    for rule_name in rules:
+        if rule_name not in ROW_RULES:
+            problems.add(f"unknown rule '{rule_name}' (known: {', '.join(ROW_RULES)})", table=name)
+            continue
+        for group in ROW_RULES[rule_name].needs:
+            present = [c for c in group if c in raw_columns]
+            if not present:
+                problems.add(f"rule '{rule_name}' needs column {' or '.join(repr(c) for c in group)}; declare it "
+                             f"or drop the rule", table=name)
+            for column in present:
+                if column in ROW_RULES[rule_name].numbers and types.get(column) not in ("int", "float"):
+                    problems.add(f"rule '{rule_name}' compares this column as a number; declare it int or float",
+                                 table=name, column=column)
+    return TableSpec(name=name, description=description if isinstance(description, str) else "",
+                     key=tuple(key), columns=columns, rules=tuple(rules))
+
+
+def _column_spec(table: str, name: Any, col: Any, problems: _SchemaProblems) -> ColumnSpec | None:
+    def add(rule: str) -> None:
+        problems.add(rule, table=table, column=name)
+
+    if not isinstance(name, str):
+        add("a column name must be text; put it in quotes")
+        return None
+    if not isinstance(col, dict):
+        add("expected a mapping such as {type: str}")
+        return None
+    before = len(problems)
+    for key in col:
+        if key not in COLUMN_KEYS:
+            add(f"unknown key '{key}' (known: {', '.join(COLUMN_KEYS)})")
+    kind = col.get("type")
+    if kind not in COLUMN_TYPES:
+        add(f"unknown type {kind!r} (known: {', '.join(COLUMN_TYPES)})" if "type" in col
+            else f"needs a type (one of {', '.join(COLUMN_TYPES)})")
+    for flag in ("required", "nullable"):
+        if flag in col and not isinstance(col[flag], bool):
+            add(f"{flag} must be true or false, got {col[flag]!r}")
+    for bound in ("min", "max"):
+        if bound in col and not _is_number(col[bound]):
+            add(f"{bound} must be a number, got {col[bound]!r}")
+        elif bound in col and kind not in ("int", "float"):
+            add(f"{bound} applies only to int and float columns")
+    if _is_number(col.get("min")) and _is_number(col.get("max")) and col["min"] > col["max"]:
+        add(f"min ({col['min']}) is above max ({col['max']})")
+    if "choices" in col and (not _is_text_list(col["choices"]) or not col["choices"]):
+        add("choices must be a list of text values, e.g. [first-line, second-line] (quote numbers)")
+    if "pattern" in col:
+        if not isinstance(col["pattern"], str):
+            add(f"pattern must be a regular expression in quotes, got {col['pattern']!r}")
+        else:
+            try:
+                _compiled_pattern(col["pattern"])
+            except regex.error as exc:
+                add(f"pattern {col['pattern']} does not compile ({exc}); write a valid regular expression")
+    if "references" in col and not isinstance(col["references"], str):
+        add(f"references must be TABLE.COLUMN, got {col['references']!r}")
+    for key in ("choices", "pattern", "references"):
+        if key in col and kind != "str":
+            add(f"{key} applies only to str columns")
+    if len(problems) > before:
+        return None
+    return ColumnSpec(name=name, type=kind, required=col.get("required", True), nullable=col.get("nullable", False),
+                      min=col.get("min"), max=col.get("max"),
+                      choices=tuple(col["choices"]) if "choices" in col else None,
+                      pattern=col.get("pattern"), references=col.get("references"))
+
+
+def _check_references(tables: dict[str, TableSpec], problems: _SchemaProblems) -> None:
+    """Every references names TABLE.COLUMN, a str column of a declared table."""
+    for spec in tables.values():
+        for col in spec.columns:
+            if col.references is None:
+                continue
+            target_table, _, target_column = col.references.partition(".")
+            target = tables.get(target_table)
+            target_col = next((c for c in target.columns if c.name == target_column), None) if target else None
+            if target_col is None or target_col.type != "str":
+                problems.add(f"references must name TABLE.COLUMN, a str column of a declared table; "
+                             f"got {col.references!r}", table=spec.name, column=col.name)
+
+
+@functools.cache
+def _compiled_pattern(pattern: str) -> regex.Pattern:
+    return regex.compile(pattern)
 
 
 def _csv_line(index: Any) -> int | None:
@@ -161,10 +314,9 @@ def read_table_text(path: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
     if not path.exists():
         return None, [Problem(shown, "file not found; restore it from git or pass --data-dir")]
     try:
-        raw = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        return None, [Problem(shown, "not valid UTF-8 text; save the file as UTF-8", line=line)]
+        raw = read_input_text(path, limit=DATA_FILE_LIMIT, what="data file")
+    except InputFileError as exc:
+        return None, [Problem(exc.shown, exc.reason, line=exc.line)]
     if not raw.strip():
         return None, [Problem(shown, "file is empty; it needs a header line and data rows")]
     frame, problem = _parse_csv(raw, shown)
@@ -172,8 +324,25 @@ def read_table_text(path: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
         return None, [problem]
     if frame.empty:
         return None, [Problem(shown, "has a header but no data rows", line=2)]
+    controls = _control_problems(raw, frame, shown)
+    if controls:
+        return None, controls  # (checked before cells are stripped, which would hide some at their ends)
     frame = frame.apply(lambda col: col.str.strip())
     return frame.replace("", pd.NA), []
+
+
+def _control_problems(raw: str, frame: pd.DataFrame, shown: str) -> list[Problem]:
+    """Cells holding control or bidirectional characters: no cell needs them, and they can hide or reorder text."""
+    present = {char for char in set(raw) if is_invisible_control(char)} - {"\n"}  # (line ends are not in cells)
+    if not present:
+        return []
+    rule = "contains a control or bidirectional-formatting character; remove it"
+    problems = [Problem(shown, rule, line=1, column=name) for name in frame.columns if not present.isdisjoint(name)]
+    for position, row in enumerate(frame.itertuples(index=False)):
+        for name, cell in zip(frame.columns, row):
+            if not present.isdisjoint(cell):
+                problems.append(Problem(shown, rule, _csv_line(position), name, cell))
+    return problems
 
 
 def _header_problems(frame: pd.DataFrame, spec: TableSpec, shown: str) -> list[Problem]:
@@ -228,9 +397,7 @@ def _checks(col: ColumnSpec) -> list[pa.Check]:
         checks.append(pa.Check.le(col.max, error=f"must be at most {col.max}"))
     if col.choices is not None:
         checks.append(pa.Check.isin(list(col.choices), error=f"must be one of {', '.join(col.choices)}"))
-    if col.pattern is not None:
-        checks.append(pa.Check.str_matches(f"^(?:{col.pattern})$", error=f"must match the pattern {col.pattern}"))
-    return checks
+    return checks  # (patterns are matched by _pattern_problems, with a time limit)
 
 
 def pandera_schema(spec: TableSpec) -> pa.DataFrameSchema:
@@ -306,34 +473,77 @@ def _value_or_not_reached(frame: pd.DataFrame) -> pd.Series:
     return frame["value"].notna() | (frame["note"] == "not reached").fillna(False).astype(bool)
 
 
-ROW_RULES: dict[str, tuple[str, str, Callable[[pd.DataFrame], pd.Series]]] = {
-    # name: (column to name in the message, rule text, row predicate that must hold)
-    "percent_at_most_100": ("value", "a percentage must be at most 100", _percent_at_most_100),
-    "frequency_low_not_above_high": (
-        "frequency_low_pct", "low bound must not be above frequency_high_pct", _low_not_above_high),
-    "value_or_not_reached": ("value", "needs a value, or note 'not reached' for a median not reached",
-                             _value_or_not_reached),
-    "interval_contains_estimate": (
-        "ci_low", "need ci_low <= estimate <= ci_high", _interval_contains_estimate),
+@dataclass(frozen=True)
+class RowRule:
+    """A rule each row must keep, across its columns."""
+
+    column: str  # the column a broken row's problem names
+    text: str
+    holds: Callable[[pd.DataFrame], pd.Series]  # True for each row that keeps the rule
+    needs: tuple[tuple[str, ...], ...]  # columns it reads: one of each group must be declared
+    numbers: tuple[str, ...] = ()  # of those, the ones it compares as numbers
+
+
+ROW_RULES: dict[str, RowRule] = {
+    "percent_at_most_100": RowRule("value", "a percentage must be at most 100", _percent_at_most_100,
+                                   needs=(("value",), ("unit",)), numbers=("value",)),
+    "frequency_low_not_above_high": RowRule(
+        "frequency_low_pct", "low bound must not be above frequency_high_pct", _low_not_above_high,
+        needs=(("frequency_low_pct",), ("frequency_high_pct",)), numbers=("frequency_low_pct", "frequency_high_pct")),
+    "value_or_not_reached": RowRule("value", "needs a value, or note 'not reached' for a median not reached",
+                                    _value_or_not_reached, needs=(("value",), ("note",))),
+    "interval_contains_estimate": RowRule(
+        "ci_low", "need ci_low <= estimate <= ci_high", _interval_contains_estimate,
+        needs=(("ci_low",), ("ci_high",), ("hazard_ratio", "estimate")),
+        numbers=("ci_low", "ci_high", "hazard_ratio", "estimate")),
 }
 
 
 def _row_rule_problems(frame: pd.DataFrame, spec: TableSpec, shown: str) -> list[Problem]:
     problems = []
     for rule_name in spec.rules:
-        column, text, predicate = ROW_RULES[rule_name]
+        rule = ROW_RULES[rule_name]
         try:
-            ok = predicate(frame)
+            ok = rule.holds(frame)
         except KeyError:
             continue  # a missing column is already reported
         for index in frame.index[~ok]:
-            problems.append(Problem(shown, text, _csv_line(index), column, frame.at[index, column]))
+            problems.append(Problem(shown, rule.text, _csv_line(index), rule.column, frame.at[index, rule.column]))
+    return problems
+
+
+def _pattern_problems(frame: pd.DataFrame, spec: TableSpec, shown: str) -> list[Problem]:
+    """Cells that do not match their column's pattern, each match bounded in time.
+
+    Python's re (which pandera's str_matches uses) has no time limit, and a pattern such as (a+)+$
+    takes exponential time on a long cell; the regex module's timeout stops it instead.
+    """
+    problems = []
+    for col in spec.columns:
+        if col.pattern is None or col.name not in frame.columns:
+            continue
+        compiled, spent = _compiled_pattern(col.pattern), 0.0
+        for index, cell in frame[col.name].dropna().items():
+            started = time.perf_counter()
+            try:
+                matched = compiled.fullmatch(cell, timeout=max(PATTERN_SECONDS_PER_COLUMN - spent, 0.001))
+            except TimeoutError:
+                problems.append(Problem(
+                    shown, f"the pattern {col.pattern} took over {PATTERN_SECONDS_PER_COLUMN:g} s on this column "
+                           f"(stopped at this cell); simplify it in {SCHEMA_FILE_NAME}: nested repeats such as "
+                           f"(a+)+ take exponential time", _csv_line(index), col.name))
+                break
+            spent += time.perf_counter() - started
+            if matched is None:
+                problems.append(Problem(shown, f"must match the pattern {col.pattern}", _csv_line(index), col.name,
+                                        cell))
     return problems
 
 
 def validate_tables(data_dir: Path) -> tuple[dict[str, pd.DataFrame], list[Problem]]:
     """Read and check every table in the schema; return typed frames and all problems found."""
     data_dir = Path(data_dir)
+    check_data_dir(data_dir)
     specs = read_schema(data_dir)
     tables: dict[str, pd.DataFrame] = {}
     problems: list[Problem] = []
@@ -352,6 +562,7 @@ def validate_tables(data_dir: Path) -> tuple[dict[str, pd.DataFrame], list[Probl
         problems += coerce_problems
         unparsed = {(p.line, p.column) for p in coerce_problems}
         problems += [p for p in _pandera_problems(typed, spec, shown) if (p.line, p.column) not in unparsed]
+        problems += _pattern_problems(typed, spec, shown)
         problems += _key_problems(typed, spec, shown)
         problems += _row_rule_problems(typed, spec, shown)
         tables[spec.name] = typed
@@ -369,7 +580,7 @@ def _reference_problems(tables: dict[str, pd.DataFrame], specs: dict[str, TableS
         for col in spec.columns:
             if not col.references or col.name not in frame.columns:
                 continue
-            target_table, target_column = col.references.split(".")
+            target_table, _, target_column = col.references.partition(".")
             target = tables.get(target_table)
             if target is None or target_column not in target.columns:
                 continue

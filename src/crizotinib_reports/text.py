@@ -102,11 +102,12 @@ def cns_link(evidence: Evidence) -> ReportMarkdown:
 def changes_since_last_run(changes_file: str) -> ReportMarkdown:
     """The run's change summary (written by 'crizotinib-reports run' before this report is built)."""
     import json
-    from pathlib import Path
 
     from .changes import ChangeSummary
+    from .input_files import DATA_FILE_LIMIT, read_input_text
 
-    summary = ChangeSummary.from_json(json.loads(Path(changes_file).read_text(encoding="utf-8")))
+    text = read_input_text(changes_file, limit=DATA_FILE_LIMIT, what="change summary (changes_file)")
+    summary = ChangeSummary.from_json(json.loads(text))
     lines = ReportMarkdown("\n").join(markdown("- {line}", line=line) for line in summary.lines())
     return markdown(
         "## What changed since the last run\n\n**{headline}.**\n\n{lines}\n\n"

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from .exceptions import UsageError
+from .input_files import VARIANTS_FILE_LIMIT, load_input_yaml
+from .paths import display_path
 from .reports import Report
 
 MAX_FOLDER_LENGTH = 120
@@ -70,27 +72,24 @@ def parse_param_overrides(pairs: list[str], reports: list[Report]) -> dict[str, 
 
 def read_variants_file(path: Path, reports: list[Report]) -> dict[str, list[dict[str, Any]]]:
     """A YAML mapping of report name to a list of parameter mappings, checked against the portfolio."""
-    import yaml
-
-    try:
-        content = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read the variants file ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    content = load_input_yaml(path, limit=VARIANTS_FILE_LIMIT, what="variants file")
+    shown = display_path(path)
     if not isinstance(content, dict):
-        raise UsageError(f"{path}: expected a mapping of report name to a list of parameter sets")
+        raise UsageError(f"{shown}: expected a mapping of report name to a list of parameter sets")
     chosen = {r.name: r for r in reports}
     variants: dict[str, list[dict[str, Any]]] = {}
     for name, sets in content.items():
         if name not in chosen:
-            raise UsageError(f"{path}: '{name}' is not one of the reports being built ({', '.join(chosen)})")
+            raise UsageError(f"{shown}: {name!r} is not one of the reports being built ({', '.join(chosen)})")
         if not isinstance(sets, list) or not all(isinstance(s, dict) for s in sets) or not sets:
-            raise UsageError(f"{path}, {name}: expected a list of parameter mappings, e.g. - {{setting: first-line}}")
+            raise UsageError(f"{shown}, {name}: expected a list of parameter mappings, e.g. - {{setting: first-line}}")
         for number, values in enumerate(sets, 1):
             if "data_dir" in values:
-                raise UsageError(f"{path}, {name}, variant {number}: set the data folder with --data-dir")
-            chosen[name].resolve(values)  # unknown names and bad values stop here, with the file named
+                raise UsageError(f"{shown}, {name}, variant {number}: set the data folder with --data-dir")
+            try:
+                chosen[name].resolve(values)  # unknown names and bad values stop here, with the file named
+            except UsageError as exc:
+                raise UsageError(f"{shown}, {name}, variant {number}: {exc}") from None
         variants[name] = sets
     return variants
 
