@@ -59,8 +59,12 @@ def test_bad_data_exits_2_naming_file_line_column(data_copy: Path, tmp_path: Pat
         lines = result.stderr.strip().splitlines()
         assert lines[0] == "error: invalid data: 1 problem"
         assert lines[1].strip().endswith("outcomes.csv, line 2, column 'value': a percentage must be at most 100 (got 161)")
+        assert str(data_copy.name) in lines[1] and ".staging" not in lines[1]  # the user's file, not the build's copy
         assert "Traceback" not in result.stderr
-    assert not (tmp_path / "out").exists()
+    # The output folder holds only its own bookkeeping: no report, no manifest, no scratch left.
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".builds", ".crizotinib-reports", ".lock",
+                                                                     ".staging"]
+    assert not any((tmp_path / "out" / ".builds").iterdir()) and not any((tmp_path / "out" / ".staging").iterdir())
 
 
 def test_debug_shows_the_traceback():
