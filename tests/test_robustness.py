@@ -21,7 +21,7 @@ from crizotinib_reports.build import table_csvs
 from crizotinib_reports.data import validate
 from crizotinib_reports.exceptions import DataValidationError, ReportFailed
 from crizotinib_reports.files import atomic_write_bytes
-from crizotinib_reports.outputs import build_lock
+from crizotinib_reports.outputs import build_lock, claim_output_dir
 from crizotinib_reports.paths import DATA_DIR, NOTEBOOK_DIR
 from crizotinib_reports.schema import read_schema
 
@@ -170,6 +170,7 @@ def test_a_hung_cell_fails_its_report_after_the_timeout(tmp_path):
 @pytest.mark.e2e
 def test_second_build_exits_or_waits_while_the_folder_is_locked(tmp_path):
     output = tmp_path / "out"
+    claim_output_dir(output)
     with build_lock(output):
         refused = cli("build", "overview", "--format", "html", "--no-wait", "--output-dir", str(output))
         assert refused.returncode == 1
