@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .citations import ATTRIBUTION_COLUMNS
 from .data import Evidence
 from .stats import (
     derived_count,
@@ -48,7 +49,7 @@ def response_rates(evidence: Evidence, confidence_level: float = 0.95, ci_method
         record = {"trial_id": row.trial_id, "arm": row.arm, "orr_pct": float(row.value),
                   "denominator": row.denominator, "responders_derived": pd.NA,
                   "ci_low_pct": float("nan"), "ci_high_pct": float("nan"), "ci_level": confidence_level,
-                  "ci_method": ci_method, "source_id": row.source_id,
+                  "ci_method": ci_method, **{c: getattr(row, c) for c in ATTRIBUTION_COLUMNS},
                   "denominator_source_id": row.denominator_source_id if pd.notna(row.denominator_source_id)
                   else row.source_id}
         if pd.notna(row.denominator):
@@ -125,9 +126,10 @@ def interval_checks(evidence: Evidence, ci_method: str = "exact", trial_ids: lis
             "published_high": p.ci_high, "level": p.ci_level,
             "recomputed": f"{100 * count / p.denominator:.1f}% ({low:.1f}–{high:.1f}%), {count}/{p.denominator}",
             "recomputed_low": low, "recomputed_high": high, "method": ci_method,
-            "gap_beyond_rounding": gap, "source_id": p.source_id,
+            "gap_beyond_rounding": gap, **{c: getattr(p, c) for c in ATTRIBUTION_COLUMNS},
         })
-    for h in hazard_ratios.dropna(subset=["ci_low", "ci_high"]).itertuples():
+    # Adjusted ratios (e.g. for crossover, by RPSFTM) have bootstrap or other intervals, not log-symmetric ones.
+    for h in hazard_ratios[hazard_ratios["adjustment"].isna()].dropna(subset=["ci_low", "ci_high"]).itertuples():
         implied, gap = hazard_ratio_midpoint_gap(h.hazard_ratio, h.ci_low, h.ci_high, int(h.decimals))
         rows.append({
             "check": "hazard ratio symmetry", "trial_id": h.trial_id, "what": f"{h.endpoint} HR ({h.analysis})",
@@ -136,7 +138,7 @@ def interval_checks(evidence: Evidence, ci_method: str = "exact", trial_ids: lis
             "published_high": h.ci_high, "level": h.ci_level,
             "recomputed": f"{implied:.{int(h.decimals) + 1}f} (geometric mean of the bounds)", "recomputed_low": implied,
             "recomputed_high": implied, "method": "log-symmetry", "gap_beyond_rounding": gap,
-            "source_id": h.source_id,
+            **{c: getattr(h, c) for c in ATTRIBUTION_COLUMNS},
         })
     frame = pd.DataFrame(rows)
     if not frame.empty:

@@ -37,6 +37,8 @@ class Evidence:
     relapse_patterns: pd.DataFrame
     resistance_measures: pd.DataFrame
     resistance_mechanisms: pd.DataFrame
+    adverse_events: pd.DataFrame
+    study_measures: pd.DataFrame
     hashes: dict[str, str] = field(default_factory=dict)  # SHA-256 of each file as validated
     schema: dict[str, Any] = field(default_factory=dict)  # table name -> schema.TableSpec
 

@@ -20,10 +20,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.text import Text
 
-from .citations import source_line
+from .citations import Credit, cited_sources, credits_of, source_line
 from .data import Evidence
 from .analysis import arm_comparisons, pooled_orr, response_rates, select_trials
-from .tables import level_text
+from .tables import CROSS_TRIAL_CAVEAT, level_text, rows_of
 
 ARM_COLOURS = {"crizotinib": "#1b6f9a", "chemotherapy": "#c2653a"}
 DPI = 150
@@ -37,8 +37,9 @@ class ReportFigure:
     figure: Figure
     caption: str
     alt: str
-    source_ids: tuple[str, ...]
+    source_ids: tuple[str, ...]  # every source the reference list needs for this figure
     source_text: str
+    credits: tuple[Credit, ...] = ()
 
     def png_bytes(self) -> bytes:
         buffer = io.BytesIO()
@@ -65,12 +66,16 @@ def _figure(width: float = 7.5, height: float = 3.6) -> tuple[Figure, object]:
     return figure, figure.subplots()
 
 
-def _make(name: str, figure: Figure, caption: str, alt: str, evidence: Evidence, source_ids: list[str]) -> ReportFigure:
+def _make(name: str, figure: Figure, caption: str, alt: str, evidence: Evidence, credits: list[Credit],
+          trial_ids: list[str] | None = None) -> ReportFigure:
+    """A ReportFigure crediting exactly `credits`; figures from several trials carry the cross-trial caveat."""
     # Every text made so far (labels, ticks set from data, legends, annotations) reads '$' as a dollar.
     for text in figure.findobj(Text):
         text.set_parse_math(False)
-    ids = tuple(dict.fromkeys(source_ids))
-    return ReportFigure(name, figure, caption, alt, ids, source_line(evidence.sources, ids))
+    if trial_ids is not None and len(set(trial_ids)) > 1:
+        caption = f"{caption} {CROSS_TRIAL_CAVEAT}"
+    return ReportFigure(name, figure, caption, alt, tuple(cited_sources(evidence.sources, credits)),
+                        source_line(evidence.sources, credits), tuple(credits))
 
 
 def response_rate_figure(evidence: Evidence, setting: str = "all", include_single_arm: bool = True,
@@ -96,7 +101,8 @@ def response_rate_figure(evidence: Evidence, setting: str = "all", include_singl
         f"{r.trial_name} {r.arm} {r.orr_pct:g}%" for r in rates.itertuples()) + "."
     return _make("response_rates", figure,
                  f"Objective response rate by trial and arm; whiskers are {level} intervals where the denominator is "
-                 f"known (on derived responder counts).", alt, evidence, list(rates["source_id"]))
+                 f"known (on derived responder counts).", alt, evidence, credits_of(rates),
+                 list(rates["trial_id"]))
 
 
 def pfs_figure(evidence: Evidence, setting: str = "all") -> ReportFigure:
@@ -118,7 +124,7 @@ def pfs_figure(evidence: Evidence, setting: str = "all") -> ReportFigure:
     alt = "Bar chart of median progression-free survival: " + "; ".join(
         f"{r.trial} {r.arm} {r.months:.1f} months" for r in pfs.itertuples()) + "."
     return _make("pfs_medians", figure, "Median progression-free survival by phase III trial and arm.", alt,
-                 evidence, list(pfs["source_id"]))
+                 evidence, credits_of(pfs), list(pfs["trial_id"]))
 
 
 def approval_timeline_figure(evidence: Evidence) -> ReportFigure:
@@ -134,38 +140,63 @@ def approval_timeline_figure(evidence: Evidence) -> ReportFigure:
     alt = "Timeline of approvals: " + "; ".join(
         f"{r.agency} {r.approval_type} ({r.setting}) on {r.date:%Y-%m-%d}" for r in approvals.itertuples()) + "."
     return _make("approval_timeline", figure, "Regulatory approvals of crizotinib with a stated date.", alt,
-                 evidence, list(approvals["source_id"]))
+                 evidence, credits_of(approvals))
 
 
 def relapse_timescale_figure(evidence: Evidence, time_unit: str = "months") -> ReportFigure:
-    """Where the review's time points fall: PFS medians, time to resistance, relapse windows."""
+    """Where the review's time points fall: PFS medians and a mean as points, its relapse thresholds as arrows.
+
+    "Within the first year" and "over 6 years" are thresholds the review states in words, not
+    estimates: they are drawn as arrows from the threshold ('<' within, '>' over), never as points
+    beside the medians.
+    """
     per_month = 1.0 if time_unit == "months" else 1 / 12
-    rows = []
     names = evidence.trials.set_index("trial_id")["trial_name"]
-    development = select_trials(evidence.trials)["trial_id"]
-    outcomes = evidence.outcomes[evidence.outcomes["trial_id"].isin(development)
-                                 & (evidence.outcomes["analysis"] == "primary")]
-    for o in outcomes[outcomes["endpoint"] == "PFS median"].itertuples():
-        rows.append((f"Median PFS, {names[o.trial_id]}, {o.arm}", float(o.value) * per_month, o.arm, o.source_id))
-    for m in evidence.resistance_measures[evidence.resistance_measures["unit"] == "months"].itertuples():
-        rows.append((f"{m.measure} ({m.qualifier})", float(m.value) * per_month, "crizotinib", m.source_id))
-    for p in evidence.relapse_patterns.dropna(subset=["time_threshold"]).itertuples():
+    development = list(select_trials(evidence.trials)["trial_id"])
+    pfs = rows_of(evidence.outcomes, development, "primary", endpoint="PFS median")
+    means = evidence.resistance_measures[evidence.resistance_measures["unit"] == "months"]
+    thresholds = evidence.relapse_patterns.dropna(subset=["time_threshold"])
+    rows = []
+    for credit, o in zip(credits_of(pfs), pfs.itertuples()):
+        rows.append((f"Median PFS, {names[o.trial_id]}, {o.arm} ({credit.mark})", float(o.value) * per_month,
+                     "estimate", o.arm, credit))
+    for credit, m in zip(credits_of(means), means.itertuples()):
+        rows.append((f"{m.measure}, {m.qualifier} ({credit.mark})", float(m.value) * per_month, "estimate",
+                     "crizotinib", credit))
+    for credit, p in zip(credits_of(thresholds), thresholds.itertuples()):
         months = float(p.time_threshold) * (12 if p.time_unit == "years" else 1)
-        rows.append((f"{p.pattern} ({p.frequency_as_stated})", months * per_month, "crizotinib", p.source_id))
-    frame = pd.DataFrame(rows, columns=["event", "time", "arm", "source_id"]).sort_values("time")
-    figure, ax = _figure(7.5, 0.42 * len(frame) + 1.2)
-    sns.scatterplot(data=frame, x="time", y="event", hue="arm", palette=ARM_COLOURS, s=90, ax=ax)
+        direction = "over" if "over" in p.pattern.lower() else "within"
+        rows.append((f"{p.pattern}: {p.frequency_as_stated} ({credit.mark}; threshold, not a median)",
+                     months * per_month, direction, "crizotinib", credit))
+    frame = pd.DataFrame(rows, columns=["event", "time", "kind", "arm", "credit"])
+    figure, ax = _figure(7.5, 0.42 * len(frame) + 1.4)
+    positions = {event: i for i, event in enumerate(frame["event"])}
+    right = max(frame["time"]) * 1.2
     for row in frame.itertuples():
-        ax.annotate(f"{row.time:.1f}", (row.time, row.event), xytext=(6, 0), textcoords="offset points",
-                    va="center", fontsize=8)
+        y = positions[row.event]
+        if row.kind == "estimate":
+            ax.scatter([row.time], [y], color=ARM_COLOURS[row.arm], s=70, zorder=3)
+            ax.annotate(f"{row.time:.1f}", (row.time, y), xytext=(7, 0), textcoords="offset points", va="center",
+                        fontsize=8)
+        else:  # a threshold: an arrow over the stated range, no point estimate
+            start, stop = (0, row.time) if row.kind == "within" else (row.time, right)
+            ax.annotate("", xy=(stop if row.kind == "over" else start, y), xytext=(row.time, y),
+                        arrowprops={"arrowstyle": "->", "color": "#6a4c93", "lw": 1.5})
+            ax.plot([row.time], [y], marker="|", markersize=14, color="#6a4c93")
+            ax.annotate(f"{'<' if row.kind == 'within' else '>'} {row.time:g}", (row.time, y), xytext=(0, 8),
+                        textcoords="offset points", ha="center", fontsize=8, color="#6a4c93")
+    ax.set_yticks(range(len(frame)), [e for e in frame["event"]])
+    ax.set_ylim(-0.7, len(frame) - 0.3)
+    ax.invert_yaxis()
     ax.set(xlabel=f"Time from start of treatment ({time_unit})", ylabel="")
-    ax.set_xlim(left=0)
-    ax.legend(title="Arm", loc="lower right")
-    alt = f"Dot plot of time points in {time_unit}: " + "; ".join(
-        f"{r.event} at {r.time:.1f}" for r in frame.itertuples()) + "."
+    ax.set_xlim(0, right)
+    alt = f"Time points in {time_unit}: " + "; ".join(
+        f"{r.event} at {r.time:.1f}" if r.kind == "estimate" else
+        f"{r.event}: {'less' if r.kind == 'within' else 'more'} than {r.time:g}" for r in frame.itertuples()) + "."
     return _make("relapse_timescale", figure,
-                 f"Time scales of benefit and relapse on crizotinib ({time_unit}).", alt, evidence,
-                 list(frame["source_id"]))
+                 f"Time scales of benefit and relapse on crizotinib ({time_unit}): medians and a mean as points; the "
+                 "review's relapse thresholds ('within the first year', 'over 6 years') as arrows, since they are "
+                 "not estimates. Marks: P primary, R review only.", alt, evidence, list(frame["credit"]))
 
 
 def mechanisms_figure(evidence: Evidence, include_unquantified: bool = True) -> ReportFigure:
@@ -185,8 +216,11 @@ def mechanisms_figure(evidence: Evidence, include_unquantified: bool = True) -> 
         low, high = float(row["frequency_low_pct"]), float(row["frequency_high_pct"])
         width = max(high - low, 0.8)
         ax.barh(position, width, left=low if high > low else low - 0.4, color=colour, height=0.5)
-        label = f"{low:g}–{high:g}%" if high > low else f"≈{low:g}%"
-        ax.text(high + 1.5, position, label, va="center", fontsize=9)
+        if high > low:
+            ax.text(high + 1.5, position, f"{low:g}–{high:g}%", va="center", fontsize=9)
+        else:  # a share stated in words: the words, and the derived number marked as derived
+            ax.text(low - 1.5, position, f"{row['frequency_as_stated']} (≈{low:.0f}%, derived)", va="center",
+                    ha="right", fontsize=8)
     ax.set_yticks(range(len(m)), m["mechanism"].str.wrap(38))
     ax.invert_yaxis()
     ax.set(xlim=(0, 100), xlabel="Share of patients with acquired resistance (%)")
@@ -195,8 +229,9 @@ def mechanisms_figure(evidence: Evidence, include_unquantified: bool = True) -> 
     alt = "Mechanisms of resistance with the share of resistant patients: " + "; ".join(
         f"{r.mechanism}: {r.frequency_as_stated}" for r in m.itertuples()) + "."
     return _make("resistance_mechanisms", figure,
-                 "Mechanisms of acquired resistance to crizotinib; bars show the published range of the share of "
-                 "resistant patients.", alt, evidence, list(m["source_id"]))
+                 "Mechanisms of acquired resistance to crizotinib; bars show the range of the share of resistant "
+                 "patients as the review states it (a share it states in words is drawn at its derived value and "
+                 "labelled so).", alt, evidence, credits_of(m))
 
 
 def _forest(ax, labels: list[str], estimates: list[float], lows: list[float], highs: list[float], reference: float,
@@ -235,7 +270,7 @@ def hazard_ratio_forest(evidence: Evidence, setting: str = "all") -> ReportFigur
         f"{r.ci_low:.2f} to {r.ci_high:.2f})" for r in hr.itertuples()) + "; reference line at 1."
     return _make("hazard_ratio_forest", figure,
                  "Published hazard ratios for progression-free survival with their intervals (level as published).",
-                 alt, evidence, list(hr["source_id"]))
+                 alt, evidence, credits_of(hr), list(hr["trial_id"]))
 
 
 def orr_difference_forest(evidence: Evidence, confidence_level: float = 0.95, setting: str = "all") -> ReportFigure:
@@ -253,10 +288,11 @@ def orr_difference_forest(evidence: Evidence, confidence_level: float = 0.95, se
     alt = "Forest plot of ORR differences: " + "; ".join(
         f"{r.trial_name} {r.orr_difference_pct:.1f} points ({level} CI {r.orr_difference_low_pct:.1f} to "
         f"{r.orr_difference_high_pct:.1f})" for r in c.itertuples()) + "; reference line at 0."
-    sources = [s for ids in c.get("source_ids", []) for s in ids.split(";")]
+    shown = list(c.get("trial_id", []))
     return _make("orr_difference_forest", figure,
                  f"Difference in objective response rate with {level} Newcombe intervals, from derived responder "
-                 "counts.", alt, evidence, sources)
+                 "counts.", alt, evidence, credits_of(rows_of(evidence.outcomes, shown, "primary", endpoint="ORR")),
+                 shown)
 
 
 def pooled_orr_forest(evidence: Evidence, confidence_level: float = 0.95, ci_method: str = "exact") -> ReportFigure:
@@ -275,4 +311,4 @@ def pooled_orr_forest(evidence: Evidence, confidence_level: float = 0.95, ci_met
            f"I-squared {summary['i2_pct']:.0f}%: " + "; ".join(labels[:-1]) + ".")
     return _make("pooled_orr_forest", figure,
                  "EXPLORATORY: response rates of the crizotinib arms and their random-effects pool (dashed line).",
-                 alt, evidence, list(arms["source_id"]) + list(arms["denominator_source_id"]))
+                 alt, evidence, credits_of(arms), list(arms["trial_id"]))

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .citations import short_citation
+from .citations import ATTRIBUTION_COLUMNS, credit_of, credit_text, credits_of
 from .data import Evidence
 from .figures import ReportFigure, _figure, _forest, _make
 from .stats import CI_METHOD_LABELS, derived_count, proportion_interval
-from .tables import NOT_STATED, ReportTable, _table, hazard_ratio_text, interval_text, level_text, percent
+from .tables import (NOT_STATED, ReportTable, _table, hazard_ratio_text, interval_text, level_text, percent,
+                     row_credits, rows_of)
 
 NEW_DRUGS = ("alectinib", "brigatinib", "lorlatinib", "ensartinib")
 ANALYSES = ("primary", "updated")
@@ -73,8 +74,18 @@ def outcome_pairs(evidence: Evidence, trial_ids: list[str], endpoints: list[str]
                      "experimental_value": e["value"], "control_value": c["value"],
                      "experimental_note": e["note"], "control_note": c["note"],
                      "experimental_n": e["denominator"], "control_n": c["denominator"],
-                     "analysis": e["analysis"], "source_id": e["source_id"]})
+                     "analysis": e["analysis"], **{c: e[c] for c in ATTRIBUTION_COLUMNS}})
     return pd.DataFrame(rows)
+
+
+def _pair_credits(evidence: Evidence, pairs: pd.DataFrame) -> list:
+    """The credits of both arms' rows behind each pair of outcome_pairs."""
+    credits = []
+    for p in pairs.itertuples():
+        rows = rows_of(evidence.outcomes, [p.trial_id], p.analysis, endpoint=p.endpoint,
+                       arm=[p.experimental_arm, p.control_arm])
+        credits += row_credits(rows)
+    return credits
 
 
 def crizotinib_control_medians(evidence: Evidence, analysis: str = "primary") -> pd.DataFrame:
@@ -88,7 +99,8 @@ def crizotinib_control_medians(evidence: Evidence, analysis: str = "primary") ->
         "trial_id": pfs["trial_id"], "trial_name": pfs["trial_id"].map(trials["trial_name"]),
         "crizotinib_role": pfs["trial_id"].map(lambda t: "experimental" if trials.loc[t, "drug"] == "crizotinib"
                                                else "comparator"),
-        "analysis": pfs["analysis"], "median_pfs_months": pfs["value"].astype(float), "source_id": pfs["source_id"],
+        "analysis": pfs["analysis"], "median_pfs_months": pfs["value"].astype(float),
+        **{c: pfs[c] for c in ATTRIBUTION_COLUMNS},
     }).reset_index(drop=True)
     reference = float(frame.loc[frame["trial_id"] == REFERENCE_TRIAL, "median_pfs_months"].iloc[0])
     frame["difference_from_profile1014"] = frame["median_pfs_months"] - reference
@@ -126,12 +138,12 @@ def landscape_table(evidence: Evidence, analysis: str = "primary", drugs: str = 
     for t in trials.itertuples():
         row = {"Trial (drug)": f"{t.trial_name} ({t.drug})",
                f"N ({new} / {control})": f"{t.patients_experimental} / {t.patients_control}"}
-        analyses, cited = [], [t.source_id]
+        analyses, cited = [], [credit_of(t._asdict())]
         if t.trial_id in hr.index:
             h = hr.loc[t.trial_id]
             row["PFS HR"] = hazard_ratio_text(h)
             analyses.append(h["analysis"])
-            cited.append(h["source_id"])
+            cited.append(credit_of(h))
         else:
             row["PFS HR"] = "—"
         for endpoint, label in (("PFS median", f"Median PFS, months ({new} / {control})"),
@@ -140,7 +152,7 @@ def landscape_table(evidence: Evidence, analysis: str = "primary", drugs: str = 
             if len(pairs) and key in pairs.index:
                 p = pairs.loc[key]
                 analyses.append(p["analysis"])
-                cited.append(p["source_id"])
+                cited += row_credits(rows_of(evidence.outcomes, [t.trial_id], p["analysis"], endpoint=endpoint))
                 if endpoint == "PFS median":
                     row[label] = (f"{_median_text(p['experimental_value'], p['experimental_note'])} / "
                                   f"{_median_text(p['control_value'], p['control_note'])}")
@@ -150,7 +162,7 @@ def landscape_table(evidence: Evidence, analysis: str = "primary", drugs: str = 
             else:
                 row[label] = NOT_STATED
         row["Analysis"] = " + ".join(dict.fromkeys(analyses)) or "—"
-        row["Source"] = "; ".join(short_citation(evidence.sources, s) for s in dict.fromkeys(cited))
+        row["Source"] = "; ".join(dict.fromkeys(credit_text(evidence.sources, c) for c in cited))
         sources += cited
         rows.append(row)
     n = int(trials["patients_experimental"].sum() + trials["patients_control"].sum())
@@ -169,6 +181,7 @@ def landscape_table(evidence: Evidence, analysis: str = "primary", drugs: str = 
          f"ORR intervals are recomputed ({level}, {CI_METHOD_LABELS[ci_method]}) on responders derived from the "
          "published percentage and arm size."],
         data=hazard_ratios_vs_crizotinib(evidence, analysis, drugs, comparator=comparator),
+        trial_ids=list(trials["trial_id"]),
     )
 
 
@@ -179,21 +192,21 @@ def other_outcomes_table(evidence: Evidence, analysis: str = "primary", drugs: s
                           ["12-month event-free survival", "12-month PFS", "5-year OS"], analysis)
     rows = [{"Trial": p.trial_name, "Drug": p.experimental_arm, "Outcome": p.endpoint, "Analysis": p.analysis,
              "New drug": percent(p.experimental_value), "Crizotinib": percent(p.control_value),
-             "Source": short_citation(evidence.sources, p.source_id)} for p in pairs.itertuples()]
+             "Source": credit_text(evidence.sources, credit_of(p._asdict()))} for p in pairs.itertuples()]
     os_hr = hazard_ratios_vs_crizotinib(evidence, analysis, drugs, endpoint="OS")
     for h in os_hr.itertuples():
         rows.append({"Trial": h.trial_name, "Drug": h.drug, "Outcome": "overall survival, hazard ratio",
                      "Analysis": h.analysis,
                      "New drug": f"HR {h.hazard_ratio:.2f} ({level_text(h.ci_level)} CI "
                                  f"{interval_text(h.ci_low, h.ci_high, 2)})",
-                     "Crizotinib": "reference", "Source": short_citation(evidence.sources, h.source_id)})
-    sources = list(pairs.get("source_id", [])) + list(os_hr["source_id"])
+                     "Crizotinib": "reference", "Source": credit_text(evidence.sources, credit_of(h._asdict()))})
+    sources = _pair_credits(evidence, pairs) + credits_of(os_hr)
     return _table(
         "other_outcomes", "Landmark rates and overall survival against crizotinib",
         f"{len(rows)} results from the trials' publications (Kaplan-Meier estimates; no N, so no interval)",
         pd.DataFrame(rows), evidence, sources,
         ["OS, overall survival; PFS, progression-free survival; HR, hazard ratio (below 1 favours the new drug)."],
-        data=pairs,
+        data=pairs, trial_ids=list(pairs.get("trial_id", [])) + list(os_hr["trial_id"]),
     )
 
 
@@ -205,17 +218,17 @@ def comparator_consistency_table(evidence: Evidence, analysis: str = "primary") 
         "Analysis": frame["analysis"],
         "Median PFS on crizotinib, months": frame["median_pfs_months"].map(lambda v: f"{v:.1f}"),
         "Difference from PROFILE 1014, months": frame["difference_from_profile1014"].map(lambda v: f"{v:+.1f}"),
-        "Source": frame["source_id"].map(lambda s: short_citation(evidence.sources, s)),
+        "Source": [credit_text(evidence.sources, c) for c in credits_of(frame)],
     })
     spread = frame["median_pfs_months"]
     return _table(
         "crizotinib_medians", "How consistent is the comparator? Crizotinib's median PFS in first-line trials",
         f"{len(frame)} first-line crizotinib arms; median of medians {spread.median():.1f} months, "
         f"range {spread.min():.1f}–{spread.max():.1f}",
-        shown, evidence, list(frame["source_id"]),
+        shown, evidence, credits_of(frame),
         ["PFS, progression-free survival. Medians as published; trials differ in population (PROFILE 1029: East "
          "Asian patients), assessment and follow-up, so differences are descriptive."],
-        data=frame,
+        data=frame, trial_ids=list(frame["trial_id"]),
     )
 
 
@@ -228,16 +241,16 @@ def cns_table(evidence: Evidence, analysis: str = "primary", drugs: str = "all")
         "Endpoint": pairs.get("endpoint", pd.Series(dtype=str)),
         "New drug": pairs.get("experimental_value", pd.Series(dtype=float)).map(percent),
         "Crizotinib": pairs.get("control_value", pd.Series(dtype=float)).map(percent),
-        "Source": pairs.get("source_id", pd.Series(dtype=str)).map(lambda s: short_citation(evidence.sources, s)),
+        "Source": [credit_text(evidence.sources, credit_of(p._asdict())) for p in pairs.itertuples()],
     })
     return _table(
         "cns_outcomes", "The brain: intracranial response and CNS progression against crizotinib",
         f"{len(pairs)} results from {pairs['trial_id'].nunique() if len(pairs) else 0} trials; the publications' "
         "CNS populations (no N transcribed, so no interval)", shown, evidence,
-        list(pairs.get("source_id", [])),
+        _pair_credits(evidence, pairs),
         ["CNS, central nervous system; intracranial ORR among patients with measurable brain metastases as each "
          "publication defines them; CNS progression as reported by ALEX."],
-        data=pairs,
+        data=pairs, trial_ids=list(pairs.get("trial_id", [])),
     )
 
 
@@ -262,7 +275,7 @@ def hazard_ratio_landscape_forest(evidence: Evidence, analysis: str = "primary",
     if len(undrawn):
         caption += " Not drawn (no interval transcribed): " + "; ".join(
             f"{r.trial_name} {r.analysis} HR {r.hazard_ratio:.2f}" for r in undrawn.itertuples()) + "."
-    return _make("landscape_forest", figure, caption, alt, evidence, list(every["source_id"]))
+    return _make("landscape_forest", figure, caption, alt, evidence, credits_of(every), list(every["trial_id"]))
 
 
 def crizotinib_medians_figure(evidence: Evidence, analysis: str = "primary") -> ReportFigure:
@@ -283,7 +296,7 @@ def crizotinib_medians_figure(evidence: Evidence, analysis: str = "primary") -> 
         f"; reference line at PROFILE 1014's {reference:.1f} months."
     return _make("crizotinib_medians", figure,
                  "Crizotinib's median progression-free survival across first-line trials, as experimental arm "
-                 "(blue) and as comparator (orange).", alt, evidence, list(frame["source_id"]))
+                 "(blue) and as comparator (orange).", alt, evidence, credits_of(frame), list(frame["trial_id"]))
 
 
 def cns_figure(evidence: Evidence, analysis: str = "primary", drugs: str = "all") -> ReportFigure:
@@ -306,7 +319,8 @@ def cns_figure(evidence: Evidence, analysis: str = "primary", drugs: str = "all"
         f"{r.trial_name} {r.endpoint} {r.control_value:g}% vs {r.experimental_value:g}%" for r in pairs.itertuples()) + "."
     return _make("cns_outcomes", figure,
                  "Intracranial response (higher is better) and CNS progression (lower is better), crizotinib "
-                 "against the newer drug.", alt, evidence, list(pairs.get("source_id", [])))
+                 "against the newer drug.", alt, evidence, _pair_credits(evidence, pairs),
+                 list(pairs.get("trial_id", [])))
 
 
 def all_analyses_table(evidence: Evidence, drugs: str = "all") -> ReportTable:
@@ -329,16 +343,17 @@ def all_analyses_table(evidence: Evidence, drugs: str = "all") -> ReportTable:
             if not h.empty:
                 h = h.iloc[0]
                 row["PFS HR"] = hazard_ratio_text(h)
-                cited.append(h["source_id"])
+                cited.append(credit_of(h))
             if t.drug in m.index and "crizotinib" in m.index:
                 row["Median PFS, months (new / crizotinib)"] = (
                     f"{_median_text(m.loc[t.drug, 'value'], m.loc[t.drug, 'note'])} / "
                     f"{_median_text(m.loc['crizotinib', 'value'], m.loc['crizotinib', 'note'])}")
-                cited.append(m.loc[t.drug, "source_id"])
-            row["Source"] = "; ".join(short_citation(evidence.sources, s) for s in dict.fromkeys(cited))
+                cited += [credit_of(m.loc[t.drug]), credit_of(m.loc["crizotinib"])]
+            row["Source"] = "; ".join(dict.fromkeys(credit_text(evidence.sources, c) for c in cited))
             sources += cited
             rows.append(row)
     return _table("all_analyses", "Every published analysis of progression-free survival against crizotinib",
                   f"{len(rows)} analyses of {len(trials)} trials", pd.DataFrame(rows), evidence, sources,
                   ["HR, hazard ratio (new drug against crizotinib), at the level each publication reports; "
-                   "PFS, progression-free survival. Updated analyses have longer follow-up."])
+                   "PFS, progression-free survival. Updated analyses have longer follow-up."],
+                  trial_ids=list(trials["trial_id"]))

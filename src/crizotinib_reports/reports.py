@@ -140,7 +140,7 @@ class Report:
 
 #: Every data table; the methods appendix describes them all.
 ALL_TABLES = ("sources", "trials", "outcomes", "hazard_ratios", "published_intervals", "approvals", "findings",
-              "relapse_patterns", "resistance_measures", "resistance_mechanisms")
+              "relapse_patterns", "resistance_measures", "resistance_mechanisms", "adverse_events", "study_measures")
 
 COMMON = (
     Parameter("data_dir", "str", "../data", "folder with the CSV tables and schema.yaml"),
@@ -162,7 +162,7 @@ REPORTS: dict[str, Report] = {
                           names_folder=False, input_file=True),
             ),
             tables=("sources", "trials", "outcomes", "hazard_ratios", "approvals", "findings", "relapse_patterns",
-                    "resistance_measures", "resistance_mechanisms"),
+                    "resistance_measures", "resistance_mechanisms", "adverse_events"),
         ),
         Report(
             "clinical_activity", "Clinical activity of crizotinib", "clinical_activity.ipynb",
@@ -174,7 +174,8 @@ REPORTS: dict[str, Report] = {
                 Parameter("show_pooled_orr", "bool", True,
                           "show the exploratory random-effects pooled ORR of the crizotinib arms"),
             ),
-            tables=("sources", "trials", "outcomes", "hazard_ratios", "published_intervals", "findings"),
+            tables=("sources", "trials", "outcomes", "hazard_ratios", "published_intervals", "findings",
+                    "adverse_events"),
         ),
         Report(
             "clinical_relapses", "Clinical relapses on crizotinib", "clinical_relapses.ipynb",
@@ -183,7 +184,7 @@ REPORTS: dict[str, Report] = {
                 Parameter("time_unit", "str", "months", "unit of the time-scale figure: months or years",
                           choices=("months", "years")),
             ),
-            tables=("sources", "trials", "outcomes", "relapse_patterns", "resistance_measures"),
+            tables=("sources", "trials", "outcomes", "relapse_patterns", "resistance_measures", "study_measures"),
         ),
         Report(
             "resistance_mechanisms", "Mechanisms of resistance to crizotinib", "resistance_mechanisms.ipynb",
@@ -192,7 +193,7 @@ REPORTS: dict[str, Report] = {
                 Parameter("include_unquantified", "bool", True,
                           "also list mechanisms for which the review gives no frequency"),
             ),
-            tables=("sources", "resistance_measures", "resistance_mechanisms"),
+            tables=("sources", "resistance_measures", "resistance_mechanisms", "study_measures"),
         ),
         Report(
             "alk_inhibitor_landscape", "Crizotinib as the comparator: the next-generation ALK inhibitors",
@@ -207,7 +208,8 @@ REPORTS: dict[str, Report] = {
                           "lorlatinib, ensartinib",
                           items=("alectinib", "brigatinib", "lorlatinib", "ensartinib")),
             ),
-            tables=("sources", "trials", "outcomes", "hazard_ratios", "relapse_patterns"),
+            tables=("sources", "trials", "outcomes", "hazard_ratios", "relapse_patterns", "adverse_events",
+                    "findings"),
         ),
         Report(
             "methods_appendix", "Methods and data appendix", "methods_appendix.ipynb",

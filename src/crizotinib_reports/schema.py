@@ -473,6 +473,22 @@ def _value_or_not_reached(frame: pd.DataFrame) -> pd.Series:
     return frame["value"].notna() | (frame["note"] == "not reached").fillna(False).astype(bool)
 
 
+def _attribution_consistent(frame: pd.DataFrame) -> pd.Series:
+    """A figure's verification level must be backed by what the row names.
+
+    primary: the primary publication is named; secondary: the summary it was checked in is named;
+    review only: the review's section is named, and no primary publication or summary is;
+    not verified: no summary is named (none was found).
+    """
+    level = frame["verification"]
+    primary = frame["primary_source_id"].notna()
+    checked = frame["verified_in_id"].notna()
+    section = frame["review_section"].notna()
+    ok = ((level == "primary") & primary) | ((level == "secondary") & checked) | (
+        (level == "review only") & section & ~primary & ~checked) | ((level == "not verified") & ~checked)
+    return ok.fillna(False).astype(bool)
+
+
 @dataclass(frozen=True)
 class RowRule:
     """A rule each row must keep, across its columns."""
@@ -496,6 +512,12 @@ ROW_RULES: dict[str, RowRule] = {
         "ci_low", "need ci_low <= estimate <= ci_high", _interval_contains_estimate,
         needs=(("ci_low",), ("ci_high",), ("hazard_ratio", "estimate")),
         numbers=("ci_low", "ci_high", "hazard_ratio", "estimate")),
+    "attribution_consistent": RowRule(
+        "verification", "primary needs primary_source_id; secondary needs verified_in_id (the summary it was "
+        "checked in); review only needs review_section and no primary_source_id or verified_in_id; "
+        "not verified takes no verified_in_id",
+        _attribution_consistent,
+        needs=(("verification",), ("primary_source_id",), ("verified_in_id",), ("review_section",))),
 }
 
 

@@ -81,7 +81,7 @@ def odds_ratio_interval(count1: int, n1: int, count2: int, n2: int, level: float
 
 def rounding_tolerance(decimals: int) -> float:
     """Half a unit in the last published digit: 52 may be anything from 51.5 to 52.5."""
-    return 0.5 * 10 ** -decimals
+    return 0.5 * 10.0 ** -int(decimals)
 
 
 def gap_beyond_rounding(published: float, recomputed: float, decimals: int) -> float:

@@ -12,12 +12,20 @@ import pandas as pd
 from great_tables import GT
 
 from .analysis import arm_comparisons, interval_checks, pooled_orr, response_rates, select_trials
-from .citations import full_citation, short_citation, source_line
+from .citations import (LEVEL_MEANINGS, Credit, cited_sources, credit_of, credit_text, credits_of, full_citation,
+                        marks, short_citation, source_line)
 from .data import Evidence
 from .plain_text import spreadsheet_safe
 from .stats import CI_METHOD_LABELS, derived_count
 
 NOT_STATED = "not stated"
+
+
+#: Said under every table or figure that sets separate trials side by side.
+CROSS_TRIAL_CAVEAT = ("Separate trials set side by side: they were never compared with each other, and their "
+                      "populations, assessors and doses differ (shown where known); read across rows with care.")
+EVIDENCE_COLUMN = "Evidence"
+EVIDENCE_FOOTNOTE = "Evidence: " + "; ".join(f"{mark}, {meaning}" for mark, meaning in LEVEL_MEANINGS.items()) + "."
 
 
 @dataclass(frozen=True)
@@ -26,8 +34,9 @@ class ReportTable:
     title: str
     population: str
     frame: pd.DataFrame
-    source_ids: tuple[str, ...]
+    source_ids: tuple[str, ...]  # every source the reference list needs for this table
     source_text: str
+    credits: tuple[Credit, ...] = ()  # one per figure shown: what the source line credits, and nothing else
     footnotes: tuple[str, ...] = ()
     spanners: dict[str, list[str]] = field(default_factory=dict)
     data: pd.DataFrame | None = None  # unformatted numbers for the CSV; the shown frame if None
@@ -57,14 +66,50 @@ def percent(value: float) -> str:
 
 
 def _table(name: str, title: str, population: str, frame: pd.DataFrame, evidence: Evidence,
-           source_ids: list[str], footnotes: list[str] = (), spanners: dict | None = None,
-           data: pd.DataFrame | None = None, group_column: str | None = None) -> ReportTable:
-    ids = [s for s in dict.fromkeys(source_ids) if isinstance(s, str)]
+           credits: list[Credit], footnotes: list[str] = (), spanners: dict | None = None,
+           data: pd.DataFrame | None = None, group_column: str | None = None,
+           trial_ids: list[str] | None = None, source_note: str | None = None) -> ReportTable:
+    """A ReportTable whose source line credits exactly `credits` (one per figure shown).
+
+    Figures from more than one trial (`trial_ids`) get the cross-trial caveat; a table with an
+    Evidence column gets the key to its marks. A table about the bundle itself (its references,
+    its data files) has no figures to credit and says where it comes from in `source_note`.
+    """
+    footnotes = list(footnotes)
+    if trial_ids is not None and len(set(trial_ids)) > 1:
+        footnotes.append(CROSS_TRIAL_CAVEAT)
+    if EVIDENCE_COLUMN in frame.columns:
+        footnotes.append(EVIDENCE_FOOTNOTE)
     return ReportTable(
         name=name, title=title, population=population, frame=frame.reset_index(drop=True),
-        source_ids=tuple(ids), source_text=source_line(evidence.sources, ids),
-        footnotes=tuple(footnotes), spanners=spanners or {}, data=data, group_column=group_column,
+        source_ids=tuple(cited_sources(evidence.sources, credits)),
+        source_text=source_note if source_note is not None else source_line(evidence.sources, credits),
+        credits=tuple(credits), footnotes=tuple(footnotes), spanners=spanners or {}, data=data,
+        group_column=group_column,
     )
+
+
+def row_credits(frame: pd.DataFrame) -> list[Credit]:
+    """The credits of the data rows behind a table (frames with the attribution columns)."""
+    return credits_of(frame) if len(frame) else []
+
+
+def credit_column(evidence: Evidence, rows: pd.DataFrame) -> pd.Series:
+    """Per data row, its credit as text ('Review 2024 → Shaw et al. 2013 (P)'), for a table's Source column."""
+    return rows.apply(lambda row: credit_text(evidence.sources, credit_of(row)), axis=1)
+
+
+def rows_of(frame: pd.DataFrame, trial_ids: list[str] | None = None, analysis: str | None = None,
+            **equals: object) -> pd.DataFrame:
+    """Rows of an evidence table by trial, analysis and column values (a value may be a list of allowed ones)."""
+    keep = pd.Series(True, index=frame.index)
+    if trial_ids is not None:
+        keep &= frame["trial_id"].isin(trial_ids)
+    if analysis is not None:
+        keep &= frame["analysis"] == analysis
+    for column, value in equals.items():
+        keep &= frame[column].isin(value) if isinstance(value, (list, tuple, set)) else frame[column] == value
+    return frame[keep]
 
 
 def level_text(level: float) -> str:
@@ -116,6 +161,7 @@ def efficacy_table(evidence: Evidence, setting: str = "all", include_single_arm:
     population = (f"Patients evaluated for response: N={n_total} across {len(rates)} trial arms"
                   f" ({len(trials)} trials); N per arm below")
     derived_from = sorted({s for s in rates["denominator_source_id"]} - set(rates["source_id"]))
+    pfs_rows = rows_of(evidence.outcomes, list(trials["trial_id"]), "primary", endpoint="PFS median")
     footnotes = [
         "ORR, objective response rate; CI, confidence interval; PFS, progression-free survival; "
         "n/a, no denominator stated.",
@@ -125,9 +171,11 @@ def efficacy_table(evidence: Evidence, setting: str = "all", include_single_arm:
     if derived_from:
         footnotes.append("N of the phase III arms: " + "; ".join(short_citation(evidence.sources, s)
                                                                for s in derived_from) + ".")
+    credits = row_credits(rates) + row_credits(pfs_rows)
+    credits += [Credit(s, (s,)) for s in derived_from]  # the arm sizes, read in their own source
     return _table("efficacy", "Efficacy of crizotinib by trial and arm", population, frame, evidence,
-                  list(rates["source_id"]) + list(rates["denominator_source_id"]), footnotes,
-                  data=pd.DataFrame(data), group_column="Trial")
+                  credits, footnotes, data=pd.DataFrame(data), group_column="Trial",
+                  trial_ids=list(trials["trial_id"]))
 
 
 def comparisons_table(evidence: Evidence, confidence_level: float = 0.95, setting: str = "all") -> ReportTable:
@@ -148,13 +196,14 @@ def comparisons_table(evidence: Evidence, confidence_level: float = 0.95, settin
             "HR CI (published)": (f"{interval_text(c.pfs_hr_low, c.pfs_hr_high, 2)} ({level_text(c.pfs_hr_level)})"
                                   if pd.notna(c.pfs_hazard_ratio) else "—"),
         })
-    sources = [s for ids in comparisons.get("source_ids", []) for s in ids.split(";")]
-    sources += list(comparisons.get("hr_source_id", pd.Series(dtype=str)).dropna())
+    shown = list(comparisons.get("trial_id", []))
+    credits = row_credits(rows_of(evidence.outcomes, shown, "primary", endpoint="ORR"))
+    credits += row_credits(rows_of(evidence.hazard_ratios, shown, "primary", endpoint="PFS"))
     n_total = int(comparisons["n_crizotinib"].sum() + comparisons["n_chemotherapy"].sum()) if len(comparisons) else 0
     return _table(
         "comparisons", "Crizotinib against chemotherapy: between-arm comparisons",
         f"Randomized patients: N={n_total} in {len(comparisons)} phase III trials", pd.DataFrame(rows), evidence,
-        sources,
+        credits,
         ["ORR, objective response rate; OR, odds ratio (crizotinib against chemotherapy); HR, hazard ratio; "
          "PFS, progression-free survival; chemo, chemotherapy.",
          "ORR difference and odds ratio are recomputed from derived responder counts (published percentage times "
@@ -162,7 +211,7 @@ def comparisons_table(evidence: Evidence, confidence_level: float = 0.95, settin
          f"interval, both at {level}.",
          "Hazard ratios and their intervals are as published (not recomputable from the data); below 1 favours "
          "crizotinib."],
-        data=comparisons,
+        data=comparisons, trial_ids=shown,
     )
 
 
@@ -184,7 +233,7 @@ def interval_checks_table(evidence: Evidence, ci_method: str = "exact", setting:
     return _table(
         "interval_checks", "Published intervals against recomputed ones",
         f"{len(checks)} published intervals checked; {flagged} flagged", frame, evidence,
-        list(checks["source_id"]),
+        row_credits(checks),
         [f"Proportions: recomputed at the published level with the {CI_METHOD_LABELS[ci_method]} interval on the "
          "derived responder count; rounding allows half a unit in the published last digit.",
          "Hazard ratios: a ratio's interval is symmetric on the log scale, so the ratio should equal the geometric "
@@ -215,14 +264,14 @@ def pooled_orr_table(evidence: Evidence, confidence_level: float = 0.95, ci_meth
     return _table(
         "pooled_orr", "Exploratory: pooled ORR of the crizotinib arms",
         f"Crizotinib-treated patients: N={int(arms['denominator'].sum())} in {summary['studies']} trials",
-        frame, evidence, list(arms["source_id"]) + list(arms["denominator_source_id"]),
+        frame, evidence, row_credits(arms),
         ["EXPLORATORY: the trials differ in line of therapy and design, so a single pooled rate is descriptive only.",
          f"Random-effects model (DerSimonian–Laird, statsmodels combine_effects) on the logit scale; "
          f"heterogeneity I² = {summary['i2_pct']:.0f}%, τ² = {summary['tau2']:.3f}, "
          f"Q = {summary['q']:.1f} on {summary['df']} df.",
          "Responder counts are derived from published percentages and N; arm intervals are "
          f"{CI_METHOD_LABELS[ci_method]}, the pooled interval is the model's (normal on the logit scale)."],
-        data=data,
+        data=data, trial_ids=list(arms["trial_id"]),
     )
 
 
@@ -236,13 +285,15 @@ def approvals_table(evidence: Evidence) -> ReportTable:
         "Date": approvals["date"].map(lambda d: d.strftime("%Y-%m-%d") if pd.notna(d) else NOT_STATED),
         "Based on": approvals["basis_trial_ids"].map(
             lambda ids: "; ".join(names[i] for i in ids.split(";")) if pd.notna(ids) else NOT_STATED),
-        "Source": approvals["source_id"].map(lambda s: short_citation(evidence.sources, s)),
+        "Source": credit_column(evidence, approvals),
+        EVIDENCE_COLUMN: [marks([c]) for c in row_credits(approvals)],
     })
+    notes = [f"{a.agency} {a.approval_type} ({a.setting}): {a.note}" for a in approvals.dropna(subset=["note"]).itertuples()]
     return _table("approvals", "Regulatory approvals of crizotinib for ALK-positive NSCLC",
-                  f"{len(frame)} approvals stated in the review", frame, evidence, list(approvals["source_id"]),
+                  f"{len(frame)} approvals stated in the review", frame, evidence, row_credits(approvals),
                   ["FDA, US Food and Drug Administration; EMA, European Medicines Agency. "
                    "Dates are as the review gives them (YYYY-MM-DD); the review gives no date for the EMA "
-                   "second-line approval."])
+                   "second-line approval.", *notes])
 
 
 def key_numbers_table(evidence: Evidence, confidence_level: float = 0.95, ci_method: str = "exact") -> ReportTable:
@@ -261,23 +312,26 @@ def key_numbers_table(evidence: Evidence, confidence_level: float = 0.95, ci_met
         context = f"{names[o.trial_id]}, {o.arm}"
         if pd.notna(o.denominator):
             context += f", n={o.denominator}"
-        rows.append(("Clinical activity", o.endpoint, shown, context, o.source_id))
+        rows.append(("Clinical activity", o.endpoint, shown, context, credit_of(o._asdict())))
     for _, h in evidence.hazard_ratios[evidence.hazard_ratios["trial_id"].isin(development)].iterrows():
         rows.append(("Clinical activity", f"{h['endpoint']} hazard ratio ({h['analysis']})", hazard_ratio_text(h),
-                     f"{names[h['trial_id']]}, {h['experimental_arm']} vs {h['control_arm']}", h["source_id"]))
+                     f"{names[h['trial_id']]}, {h['experimental_arm']} vs {h['control_arm']}", credit_of(h)))
     for a in evidence.approvals.dropna(subset=["date"]).itertuples():
-        rows.append(("Approvals", f"{a.agency} {a.approval_type}", a.date.strftime("%Y-%m-%d"), a.setting, a.source_id))
+        rows.append(("Approvals", f"{a.agency} {a.approval_type}", a.date.strftime("%Y-%m-%d"), a.setting,
+                     credit_of(a._asdict())))
     for p in evidence.relapse_patterns.itertuples():
-        rows.append(("Clinical relapses", p.pattern, p.frequency_as_stated, p.aspect, p.source_id))
+        rows.append(("Clinical relapses", p.pattern, p.frequency_as_stated, p.aspect, credit_of(p._asdict())))
     for m in evidence.resistance_measures.itertuples():
         shown = percent(m.value) if m.unit == "%" else f"{m.value:g} {m.unit}"
-        rows.append(("Resistance", m.measure, shown, m.qualifier if pd.notna(m.qualifier) else "", m.source_id))
+        rows.append(("Resistance", m.measure, shown, m.qualifier if pd.notna(m.qualifier) else "",
+                     credit_of(m._asdict())))
     for m in evidence.resistance_mechanisms.itertuples():
-        rows.append(("Resistance", m.mechanism, m.frequency_as_stated, m.alk_dependence, m.source_id))
-    frame = pd.DataFrame(rows, columns=["Section", "Measure", "Value", "Context", "source_id"])
-    frame["Source"] = frame.pop("source_id").map(lambda s: short_citation(evidence.sources, s))
-    return _table("key_numbers", "Key numbers", "All figures stated in the review, by section", frame, evidence,
-                  [r[4] for r in rows],
+        rows.append(("Resistance", m.mechanism, m.frequency_as_stated, m.alk_dependence, credit_of(m._asdict())))
+    frame = pd.DataFrame([r[:4] for r in rows], columns=["Section", "Measure", "Value", "Context"])
+    frame["Source"] = [credit_text(evidence.sources, r[4]) for r in rows]
+    frame[EVIDENCE_COLUMN] = [r[4].mark for r in rows]
+    return _table("key_numbers", "Key numbers", "The headline figures of every section, each with its source",
+                  frame, evidence, [r[4] for r in rows],
                   ["ORR, objective response rate; PFS median, median progression-free survival; "
                    "n, patients evaluated; CI, confidence interval.",
                    f"ORR intervals: {CI_METHOD_LABELS[ci_method]} on responders derived from the percentage and n."])
@@ -290,21 +344,56 @@ def relapse_table(evidence: Evidence) -> ReportTable:
         if pd.isna(row["time_threshold"]):
             return "—"
         unit = row["time_unit"].rstrip("s") if row["time_threshold"] == 1 else row["time_unit"]
-        return f"{row['time_threshold']:g} {unit}"
+        return f"{row['time_threshold']:g} {unit} (a threshold, not a median)"
 
     frame = pd.DataFrame({
         "Aspect": patterns["aspect"],
         "Pattern": patterns["pattern"],
         "Frequency (as stated)": patterns["frequency_as_stated"],
-        "Time": patterns.apply(when, axis=1),
+        "Time (as stated)": patterns.apply(when, axis=1),
         "Why": patterns["explanation"].fillna("—"),
         "Management": patterns["management"].fillna("—"),
-        "Source": patterns["source_id"].map(lambda s: short_citation(evidence.sources, s)),
+        "Source": credit_column(evidence, patterns),
+        EVIDENCE_COLUMN: [marks([c]) for c in row_credits(patterns)],
     })
     return _table("relapse_patterns", "Patterns of clinical relapse on crizotinib",
                   "Patients with ALK+ NSCLC relapsing on crizotinib (the review gives no N)", frame, evidence,
-                  list(patterns["source_id"]),
-                  ["CNS, central nervous system. Frequencies are the review's own words; it gives no counts."])
+                  row_credits(patterns),
+                  ["CNS, central nervous system. Frequencies and times are the review's own words; it gives no counts, "
+                   "and its times are thresholds ('within the first year', 'over 6 years'), not medians."])
+
+
+def study_measures_table(evidence: Evidence, topic: str) -> ReportTable:
+    """The figures of the studies behind a section of the review, each with its own N and source."""
+    m = evidence.study_measures[evidence.study_measures["topic"] == topic]
+
+    def result(row: pd.Series) -> str:
+        count, n, value = row["count"], row["denominator"], row["value"]
+        if row["unit"] == "%" and pd.notna(count):
+            return f"{int(count)} of {int(n)} ({value:g}%)"
+        if row["unit"] == "patients" and pd.notna(count):
+            return f"{int(count)} of {int(n)}"
+        if row["unit"] == "months":
+            return f"{value:g} months (n={int(n)})" if pd.notna(n) else f"{value:g} months"
+        return f"see note (n={int(n)})" if pd.notna(n) else "see note"
+
+    frame = pd.DataFrame({
+        "Study": m["study"],
+        "Measure": m["measure"],
+        "Result": m.apply(result, axis=1),
+        "Population": m["population"],
+        "Note": m["note"].fillna("—"),
+        "Source": credit_column(evidence, m),
+        EVIDENCE_COLUMN: [marks([c]) for c in row_credits(m)],
+    })
+    studies = m["study"].nunique()
+    title = {"relapse": "The studies behind the relapse patterns",
+             "resistance": "The studies behind the resistance mechanisms"}[topic]
+    return _table(f"{topic}_studies", title,
+                  f"{len(m)} results from {studies} studies, each with its own patients (N in the Result column)",
+                  frame, evidence, row_credits(m),
+                  ["Each study had its own population and methods; their figures are not pooled. Where a count is "
+                   "given, the percentage is the publication's own."], data=m)
 
 
 def resistance_measures_table(evidence: Evidence) -> ReportTable:
@@ -313,39 +402,48 @@ def resistance_measures_table(evidence: Evidence) -> ReportTable:
         "Measure": m["measure"],
         "Value": [percent(v) if u == "%" else f"{v:g} {u}" for v, u in zip(m["value"], m["unit"])],
         "Statistic": m["qualifier"].fillna("—"),
-        "Source": m["source_id"].map(lambda s: short_citation(evidence.sources, s)),
+        "Source": credit_column(evidence, m),
+        EVIDENCE_COLUMN: [marks([c]) for c in row_credits(m)],
     })
     return _table("resistance_measures", "Response and time to resistance on crizotinib",
                   "Patients treated with crizotinib (the review gives no N, so no interval)", frame, evidence,
-                  list(m["source_id"]), ["Disease control rate: share of patients whose disease responds or is stable."])
+                  row_credits(m), ["Disease control rate: share of patients whose disease responds or is stable."])
+
+
+def share_text(row: pd.Series) -> str:
+    """A mechanism's share as the review states it: a range as published, words kept as words."""
+    if pd.isna(row["frequency_low_pct"]):
+        return NOT_STATED
+    low, high = row["frequency_low_pct"], row["frequency_high_pct"]
+    if low != high:
+        return f"{low:g}–{high:g}%"
+    return f"{row['frequency_as_stated']} (about {low:.0f}%, derived)"
 
 
 def mechanisms_table(evidence: Evidence, include_unquantified: bool = True) -> ReportTable:
     m = evidence.resistance_mechanisms
     if not include_unquantified:
         m = m[m["frequency_low_pct"].notna()]
-
-    def share(row: pd.Series) -> str:
-        if pd.isna(row["frequency_low_pct"]):
-            return NOT_STATED
-        low, high = row["frequency_low_pct"], row["frequency_high_pct"]
-        if low != high:
-            return f"{low:g}–{high:g}%"
-        return f"{low:g}% ({row['frequency_as_stated']})"
-
     frame = pd.DataFrame({
         "ALK dependence": m["alk_dependence"],
         "Mechanism": m["mechanism"],
         "Examples": m["examples"].fillna("—"),
         "Effect": m["effect"],
-        "Share of resistant patients": m.apply(share, axis=1),
-        "Source": m["source_id"].map(lambda s: short_citation(evidence.sources, s)),
+        "Share of resistant patients": m.apply(share_text, axis=1),
+        "Source": credit_column(evidence, m),
+        EVIDENCE_COLUMN: [marks([c]) for c in row_credits(m)],
     })
+    derived = [r.frequency_as_stated for r in m.itertuples()
+               if pd.notna(r.frequency_low_pct) and r.frequency_low_pct == r.frequency_high_pct]
+    notes = ["EMT, epithelial–mesenchymal transition; EGFR, epidermal growth factor receptor. Ranges are as "
+             "published; the review gives no N."]
+    if derived:
+        notes.append("Shares the review states in words are kept in words; the percentage beside them is derived "
+                     "(" + "; ".join(f"'{d}'" for d in derived) + "), not published.")
     return _table("resistance_mechanisms", "Mechanisms of acquired resistance to crizotinib",
                   "Patients with acquired resistance (the review gives no N, so no interval)", frame, evidence,
-                  list(m["source_id"]),
-                  ["EMT, epithelial–mesenchymal transition; EGFR, epidermal growth factor receptor.",
-                   "'Approximately two-thirds' is shown as 66.7% (two thirds, derived); ranges are as published."])
+                  row_credits(m), notes, data=m.assign(share_is_derived=m["frequency_as_stated"].str.contains(
+                      r"\d", regex=True).map(lambda has_digits: not has_digits)))
 
 
 def references_table(evidence: Evidence, source_ids: list[str] | None = None) -> ReportTable:
@@ -364,12 +462,16 @@ def references_table(evidence: Evidence, source_ids: list[str] | None = None) ->
         "Label": sources["source_id"].map(lambda s: short_citation(evidence.sources, s)),
         "Reference": sources.apply(full_citation, axis=1),
         "Identifiers": sources.apply(identifiers, axis=1),
+        "Cited by the review for": sources["cited_for_section"].map(
+            lambda s: f"its section '{s.capitalize()}'" if pd.notna(s) else "—"),
         "Note": sources["note"].fillna(""),
     })
-    return _table("references", "References", f"{len(frame)} sources", frame, evidence, list(sources["source_id"]),
-                  ["Ref. is the number the review gives a reference; 'added' marks a source the review does not cite, "
-                   "added for figures the review does not give. Identifiers are given where checked."],
-                  data=sources)
+    return _table("references", "References", f"{len(frame)} sources", frame, evidence, [],
+                  ["Ref. is the number the review gives a reference, or the kind of source: a publication the review "
+                   "does not cite (added for figures it does not give, or as the primary source of one it does), or a "
+                   "secondary summary a figure was checked in. The review cites each of its references once, at the "
+                   "end of a section, for the whole section. Identifiers are given where checked."],
+                  data=sources, source_note="Source: data/sources.csv, the bundle's citation table.")
 
 
 def data_tables_table(evidence: Evidence) -> ReportTable:
@@ -383,9 +485,10 @@ def data_tables_table(evidence: Evidence) -> ReportTable:
                      "SHA-256 (first 16)": hashes.get(spec.file_name, "")[:16]})
     frame = pd.DataFrame(rows)
     return _table("data_tables", "Data tables", f"{len(frame)} tables, {sum(int(r['Rows']) for r in rows)} rows",
-                  frame, evidence, list(evidence.sources["source_id"]),
+                  frame, evidence, [],
                   ["Every row carries a source_id that resolves in sources.csv; rules are in data/schema.yaml and "
-                   "are checked before any report runs."], data=pd.DataFrame(rows))
+                   "are checked before any report runs."], data=pd.DataFrame(rows),
+                  source_note="Source: the files in data/ and data/schema.yaml.")
 
 
 def derivations_table(evidence: Evidence, confidence_level: float = 0.95, ci_method: str = "exact") -> ReportTable:
@@ -423,10 +526,13 @@ def derivations_table(evidence: Evidence, confidence_level: float = 0.95, ci_met
     for what, inputs, rule in methods:
         rows.append({"Derived value": what, "From": inputs, "Rule": rule, "Result": "—", "source_id": pd.NA})
     frame = pd.DataFrame(rows)
-    sources = list(frame["source_id"].dropna()) + list(evidence.outcomes["denominator_source_id"].dropna())
+    mechanisms = evidence.resistance_mechanisms
+    credits = (row_credits(evidence.outcomes.dropna(subset=["denominator"]))
+               + row_credits(mechanisms[mechanisms["frequency_low_pct"].notna()
+                                        & (mechanisms["frequency_low_pct"] == mechanisms["frequency_high_pct"])]))
     return _table("derivations", "Derived values and methods",
                   f"{len(frame)} derivations: every value computed rather than transcribed", frame.drop(columns="source_id"),
-                  evidence, sources,
+                  evidence, credits,
                   ["A derived value is never typed into a report: the package computes it from data/ at build time."],
                   data=frame)
 

@@ -7,7 +7,7 @@ Each function returns a ReportMarkdown: its own template, with every value from 
 from __future__ import annotations
 
 from .analysis import select_trials
-from .citations import short_citation
+from .citations import credit_of, credit_text
 from .data import Evidence
 from .plain_text import ReportMarkdown, markdown
 from .tables import percent
@@ -17,6 +17,11 @@ def _outcome(evidence: Evidence, trial_id: str, arm: str, endpoint: str) -> floa
     o = evidence.outcomes
     hit = o[(o.trial_id == trial_id) & (o.arm == arm) & (o.endpoint == endpoint) & (o.analysis == "primary")]
     return None if hit.empty else float(hit["value"].iloc[0])
+
+
+def _cite(evidence: Evidence, *rows) -> str:
+    """The credits of the data rows a sentence states, each once: where read, primary publication, level."""
+    return "; ".join(dict.fromkeys(credit_text(evidence.sources, credit_of(row)) for row in rows))
 
 
 def phase3_summary(evidence: Evidence, setting: str = "all") -> ReportMarkdown:
@@ -30,14 +35,18 @@ def phase3_summary(evidence: Evidence, setting: str = "all") -> ReportMarkdown:
             "- **{trial}** ({setting}, against {comparator}): median PFS {pfs_c:.1f} vs {pfs_x:.1f} months; "
             "ORR {orr_c} vs {orr_x} ({cite}).",
             trial=t.trial_name, setting=t.setting, comparator=t.comparator, pfs_c=pfs_c, pfs_x=pfs_x,
-            orr_c=percent(orr_c), orr_x=percent(orr_x), cite=short_citation(evidence.sources, t.source_id)))
+            orr_c=percent(orr_c), orr_x=percent(orr_x),
+            cite=_cite(evidence, *[r for _, r in evidence.outcomes[(evidence.outcomes.trial_id == t.trial_id)
+                                                                & (evidence.outcomes.analysis == "primary")
+                                                                & evidence.outcomes.endpoint.isin(
+                                                                    ["PFS median", "ORR"])].iterrows()])))
     return ReportMarkdown("\n").join(lines) if lines else markdown("_No phase III trial matches this setting._")
 
 
 def findings_summary(evidence: Evidence, topics: list[str] | None = None) -> ReportMarkdown:
     f = evidence.findings if topics is None else evidence.findings[evidence.findings["topic"].isin(topics)]
     return ReportMarkdown("\n").join(
-        markdown("- {statement} ({cite})", statement=r.statement, cite=short_citation(evidence.sources, r.source_id))
+        markdown("- {statement} ({cite})", statement=r.statement, cite=_cite(evidence, r._asdict()))
         for r in f.itertuples())
 
 
@@ -47,7 +56,7 @@ def resistance_summary(evidence: Evidence) -> ReportMarkdown:
     dcr, ttr = m.loc["disease_control_rate"], m.loc["time_to_acquired_resistance"]
     mut = mech.loc["secondary_alk_mutation"]
     neither = mech.loc["neither_mutation_nor_gain"]
-    cite = short_citation(evidence.sources, dcr["source_id"])
+    cite = _cite(evidence, dcr, ttr, mut, neither)
     return markdown(
         "Crizotinib first controls disease in {dcr} of patients, yet acquired resistance follows after a "
         "{statistic} of {time:g} {unit} of treatment. Secondary ALK kinase-domain mutations (such as {examples}) "
@@ -60,7 +69,7 @@ def resistance_summary(evidence: Evidence) -> ReportMarkdown:
 def relapse_summary(evidence: Evidence) -> ReportMarkdown:
     p = evidence.relapse_patterns.set_index("pattern_id")
     first, long_ = p.loc["within_first_year"], p.loc["prolonged_response"]
-    cite = short_citation(evidence.sources, first["source_id"])
+    cite = _cite(evidence, first, long_, p.loc["multiple_sites"])
     return markdown(
         "{first} happen within {first_time:g} {first_unit} of starting crizotinib, while {long} respond for over "
         "{long_time:g} {long_unit}; progression involves multiple sites in the {multiple} ({cite}).",
@@ -74,7 +83,7 @@ def approvals_summary(evidence: Evidence) -> ReportMarkdown:
     a = evidence.approvals.dropna(subset=["date"]).sort_values("date")
     parts = [f"{r.agency} {r.approval_type} ({r.setting}) on {r.date:%-d %B %Y}" for r in a.itertuples()]
     return markdown("Approvals with a stated date: {approvals} ({cite}).", approvals="; ".join(parts),
-                    cite=short_citation(evidence.sources, a["source_id"].iloc[0]))
+                    cite=_cite(evidence, *[row for _, row in a.iterrows()]))
 
 
 
@@ -91,7 +100,7 @@ def pooled_orr_intro() -> ReportMarkdown:
 def cns_link(evidence: Evidence) -> ReportMarkdown:
     """The review's CNS-only relapse pattern, in its words from the data, to open the CNS section."""
     cns = evidence.relapse_patterns.set_index("pattern_id").loc["cns_only"]
-    cite = short_citation(evidence.sources, cns["source_id"])
+    cite = _cite(evidence, cns)
     return markdown(
         "The review describes **{pattern}** as a distinctive way crizotinib fails: {explanation} "
         "Management: {management} ({cite}). The drugs below were designed to reach the brain; their "
