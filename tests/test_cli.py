@@ -51,7 +51,7 @@ def test_bad_usage_exits_2_with_one_line(args, message, tmp_path):
 
 def test_bad_data_exits_2_naming_file_line_column(data_copy: Path, tmp_path: Path):
     path = data_copy / "outcomes.csv"
-    path.write_text(path.read_text().replace("phase1,crizotinib,ORR,primary,61,", "phase1,crizotinib,ORR,primary,161,"))
+    path.write_text(path.read_text().replace("phase1,crizotinib,ORR,primary,,,61,", "phase1,crizotinib,ORR,primary,,,161,"))
     for args in (["validate", "--data-dir", str(data_copy)],
                  ["build", "--data-dir", str(data_copy), "--output-dir", str(tmp_path / "out")]):
         result = run_cli(*args)

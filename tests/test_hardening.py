@@ -401,7 +401,7 @@ def test_the_data_edit_comes_first_named_as_people_know_it():
     keys = schema_keys(DATA_DIR / "schema.yaml")
     before = {name: (DATA_DIR / name).read_text(encoding="utf-8") for name in ("trials.csv", "outcomes.csv")}
     after = {**before, "outcomes.csv": before["outcomes.csv"].replace(
-        "profile1014,crizotinib,ORR,primary,74,", "profile1014,crizotinib,ORR,primary,75,")}
+        "profile1014,crizotinib,ORR,primary,,,74,", "profile1014,crizotinib,ORR,primary,,,75,")}
     data = compare_data(before, after, keys)
     assert [c.line() for c in data] == ["outcomes.csv, PROFILE 1014 · crizotinib · ORR · primary: value 74 -> 75"]
     report_before = "trial_id,arm,orr_pct,ci_low_pct\nprofile1014,crizotinib,74,66.6\n"

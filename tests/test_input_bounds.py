@@ -212,10 +212,10 @@ def test_a_bad_value_in_a_variants_file_names_the_file(tmp_path: Path):
 # --- schema.yaml is checked as data -------------------------------------------------------------------
 
 @pytest.mark.parametrize(("old", "new", "expected"), [
-    ("rules: [percent_at_most_100, value_or_not_reached]", "rules: [percent_at_most_100, value_or_not_reachd]",
+    ("rules: [percent_at_most_100, value_or_not_reached,", "rules: [percent_at_most_100, value_or_not_reachd,",
      "schema.yaml, table 'outcomes': unknown rule 'value_or_not_reachd' (known: percent_at_most_100, "
-     "frequency_low_not_above_high, value_or_not_reached, interval_contains_estimate)"),
-    ("rules: [percent_at_most_100, value_or_not_reached]", "rules: [frequency_low_not_above_high]",
+     "frequency_low_not_above_high, value_or_not_reached, interval_contains_estimate, attribution_consistent)"),
+    ("rules: [percent_at_most_100, value_or_not_reached,", "rules: [frequency_low_not_above_high,",
      "schema.yaml, table 'outcomes': rule 'frequency_low_not_above_high' needs column 'frequency_low_pct'; "
      "declare it or drop the rule"),
     ("value: {type: float, nullable: true, min: 0}", "value: {type: str, nullable: true}",
@@ -233,8 +233,8 @@ def test_a_bad_value_in_a_variants_file_names_the_file(tmp_path: Path):
      "schema.yaml, table 'outcomes', column 'unit': choices must be a list of text values"),
     ("denominator: {type: int, nullable: true, min: 1}", "denominator: {type: int, nullable: true, choices: [1, 2]}",
      "schema.yaml, table 'outcomes', column 'denominator': choices must be a list of text values"),
-    ("      population: {type: str}\n      source_id: {type: str, references: sources.source_id}",
-     "      population: {type: str}\n      source_id: {type: str, references: sources}",
+    ("      doses: {type: str, nullable: true}\n      source_id: {type: str, references: sources.source_id}",
+     "      doses: {type: str, nullable: true}\n      source_id: {type: str, references: sources}",
      "schema.yaml, table 'trials', column 'source_id': references must name TABLE.COLUMN, a str column of a declared "
      "table; got 'sources'"),
     ("trial_id: {type: str, references: trials.trial_id}", "trial_id: {type: str, references: trails.trial_id}",
@@ -243,7 +243,8 @@ def test_a_bad_value_in_a_variants_file_names_the_file(tmp_path: Path):
      "got 'trials.year'"),
     ("pmid: {type: str, nullable: true, pattern: '\\d{1,9}'}", "pmid: {type: str, nullable: true, pattern: '[0-9'}",
      "schema.yaml, table 'sources', column 'pmid': pattern [0-9 does not compile (unterminated character set"),
-    ("year: {type: int, min: 1900, max: 2100}", "year: {type: int, min: 1900, max: 2100, pattern: '\\d+'}",
+    ("year: {type: int, nullable: true, min: 1900, max: 2100}",
+     "year: {type: int, nullable: true, min: 1900, max: 2100, pattern: '\\d+'}",
      "schema.yaml, table 'sources', column 'year': pattern applies only to str columns"),
     ("    key: [source_id]\n", "    key: [source]\n",
      "schema.yaml, table 'sources': key names column 'source', which is not declared under columns"),

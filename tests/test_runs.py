@@ -137,7 +137,7 @@ def test_two_scheduled_runs_compare_combine_and_mail(tmp_path):
         assert first.returncode == 0, first.stderr
         outcomes = data / "outcomes.csv"
         outcomes.write_text(outcomes.read_text(encoding="utf-8").replace(
-            "profile1014,crizotinib,ORR,primary,74,", "profile1014,crizotinib,ORR,primary,75,"), encoding="utf-8")
+            "profile1014,crizotinib,ORR,primary,,,74,", "profile1014,crizotinib,ORR,primary,,,75,"), encoding="utf-8")
         second = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
         assert second.returncode == 0, second.stderr
     finally:

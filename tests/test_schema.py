@@ -27,8 +27,8 @@ def problems(data_dir: Path) -> list[str]:
 def test_shipped_data_is_valid():
     tables = validate(DATA_DIR)
     assert set(tables) == {"sources", "trials", "outcomes", "hazard_ratios", "published_intervals", "approvals",
-                           "findings", "relapse_patterns",
-                           "resistance_measures", "resistance_mechanisms"}
+                           "findings", "relapse_patterns", "resistance_measures", "resistance_mechanisms",
+                           "adverse_events", "study_measures"}
     assert all(len(t) > 0 for t in tables.values())
 
 
@@ -52,22 +52,30 @@ def test_types_are_coerced():
 @pytest.mark.parametrize(
     ("file", "old", "new", "expected"),
     [
-        ("outcomes.csv", "phase1,crizotinib,ORR,primary,61,", "phase1,crizotinib,ORR,primary,161,",
+        ("outcomes.csv", "phase1,crizotinib,ORR,primary,,,61,", "phase1,crizotinib,ORR,primary,,,161,",
          "outcomes.csv, line 2, column 'value': a percentage must be at most 100 (got 161)"),
-        ("outcomes.csv", "phase1,crizotinib,ORR,primary,61,", "phase1,crizotinib,ORR,primary,6x1,",
+        ("outcomes.csv", "phase1,crizotinib,ORR,primary,,,61,", "phase1,crizotinib,ORR,primary,,,6x1,",
          "outcomes.csv, line 2, column 'value': not a number (got '6x1')"),
-        ("outcomes.csv", "phase1,crizotinib,ORR,primary,61,", "phase1,crizotinib,ORR,primary,-61,",
+        ("outcomes.csv", "phase1,crizotinib,ORR,primary,,,61,", "phase1,crizotinib,ORR,primary,,,-61,",
          "outcomes.csv, line 2, column 'value': must be at least 0 (got -61)"),
         ("trials.csv", ",119,", ",-3,", "trials.csv, line 2, column 'patients_evaluated': must be at least 1 (got -3)"),
         ("trials.csv", ",119,", ",11.5,", "trials.csv, line 2, column 'patients_evaluated': not a whole number"),
         ("approvals.csv", "2013-11-20", "2013-02-30",
          "approvals.csv, line 3, column 'date': not a real date in the form YYYY-MM-DD (got '2013-02-30')"),
-        ("outcomes.csv", "phase2,crizotinib,ORR,primary,50,%,,136,,dagogojack2016", "phase2,crizotinib,ORR,primary,50,%,,136,,nobody2020",
-         "outcomes.csv, line 3, column 'source_id': does not resolve in sources.csv column 'source_id' (got 'nobody2020')"),
+        ("outcomes.csv", "phase2,crizotinib,ORR,primary,,,50,%,,136,,review2024", "phase2,crizotinib,ORR,primary,,,50,%,,136,,nobody2020",
+         "outcomes.csv, line 5, column 'source_id': does not resolve in sources.csv column 'source_id' (got 'nobody2020')"),
+        ("outcomes.csv", "phase2,crizotinib,ORR,primary,,,50,%,,136,,review2024,malik2014,,primary,",
+         "phase2,crizotinib,ORR,primary,,,50,%,,136,,review2024,,,primary,",
+         "outcomes.csv, line 5, column 'verification': primary needs primary_source_id"),
+        ("outcomes.csv", "phase2,crizotinib,ORR,primary,,,50,%,,136,,review2024,malik2014,,primary,",
+         "phase2,crizotinib,ORR,primary,,,50,%,,136,,review2024,malik2014,,secondary,",
+         "outcomes.csv, line 5, column 'verification': primary needs primary_source_id; secondary needs verified_in_id"),
+        ("relapse_patterns.csv", ",review2024,,,review only,clinical relapses,", ",review2024,camidge2012,,review only,clinical relapses,",
+         "relapse_patterns.csv, line 2, column 'verification': primary needs"),
         ("approvals.csv", "phase1;phase2", "phase1;phase9",
          "approvals.csv, line 2, column 'basis_trial_ids': does not resolve in trials.csv column 'trial_id' (got 'phase9')"),
         ("outcomes.csv", "profile1014,chemotherapy,ORR", "profile1014,crizotinib,ORR",
-         "outcomes.csv, line 11, column 'trial_id': duplicate key (trial_id, arm, endpoint, analysis)"),
+         "outcomes.csv, line 14, column 'trial_id': duplicate key (trial_id, arm, endpoint, analysis)"),
         ("resistance_mechanisms.csv", ",22,36,", ",36,22,",
          "resistance_mechanisms.csv, line 2, column 'frequency_low_pct': low bound must not be above frequency_high_pct"),
         ("resistance_mechanisms.csv", ",22,36,", ",22,136,",
@@ -95,7 +103,7 @@ def test_missing_column(data_copy: Path):
 
 
 def test_all_problems_are_listed_not_only_the_first(data_copy: Path):
-    edit(data_copy / "outcomes.csv", "phase1,crizotinib,ORR,primary,61,", "phase1,crizotinib,ORR,primary,161,")
+    edit(data_copy / "outcomes.csv", "phase1,crizotinib,ORR,primary,,,61,", "phase1,crizotinib,ORR,primary,,,161,")
     edit(data_copy / "approvals.csv", "2013-11-20", "2013-13-20")
     edit(data_copy / "trials.csv", ",136,", ",0,")
     found = problems(data_copy)
@@ -108,9 +116,9 @@ def test_all_problems_are_listed_not_only_the_first(data_copy: Path):
     [
         (b"", "file is empty"),
         (b"\xff\xfe\x00bad", "not valid UTF-8"),
-        (b'trial_id,arm,endpoint,analysis,value,unit,note,denominator,denominator_source_id,source_id,review_quote\nphase1,crizotinib,ORR,primary,61,%,,119,,dagogojack2016,"open\n',
+        (b'trial_id,arm,endpoint,analysis,value,unit,note,denominator,denominator_source_id,source_id,review_quote\nphase1,crizotinib,ORR,primary,61,%,,119,,review2024,"open\n',
          "is never closed"),
-        (b"trial_id,arm,endpoint,analysis,value,unit,note,denominator,denominator_source_id,source_id,review_quote\nphase1,crizotinib,ORR,primary,61,%,,119,,dagogojack2016,q,extra\n",
+        (b"trial_id,arm,endpoint,analysis,value,unit,note,denominator,denominator_source_id,source_id,review_quote\nphase1,crizotinib,ORR,primary,61,%,,119,,review2024,q,extra\n",
          "row has 12 fields but the header has 11"),
     ],
 )
@@ -126,7 +134,7 @@ def test_missing_file(data_copy: Path):
 
 
 def test_error_message_is_one_line_per_problem(data_copy: Path):
-    edit(data_copy / "outcomes.csv", "phase1,crizotinib,ORR,primary,61,", "phase1,crizotinib,ORR,primary,161,")
+    edit(data_copy / "outcomes.csv", "phase1,crizotinib,ORR,primary,,,61,", "phase1,crizotinib,ORR,primary,,,161,")
     with pytest.raises(DataValidationError) as caught:
         validate(data_copy)
     lines = str(caught.value).splitlines()
@@ -147,5 +155,5 @@ def test_numbers_that_parse_but_cannot_be_used(data_copy: Path, cell: str, expec
 
 
 def test_an_infinite_float_is_refused(data_copy: Path):
-    edit(data_copy / "outcomes.csv", "phase1,crizotinib,ORR,primary,61,", "phase1,crizotinib,ORR,primary,inf,")
+    edit(data_copy / "outcomes.csv", "phase1,crizotinib,ORR,primary,,,61,", "phase1,crizotinib,ORR,primary,,,inf,")
     assert any("column 'value': not a finite number (got 'inf')" in p for p in problems(data_copy))

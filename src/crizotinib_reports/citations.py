@@ -21,11 +21,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-LEVEL_MARKS = {"primary": "P", "secondary": "S", "review only": "R"}
+LEVEL_MARKS = {"primary": "P", "secondary": "S", "review only": "R", "not verified": "N"}
 LEVEL_MEANINGS = {
     "P": "seen in the primary publication or its abstract",
     "S": "seen only in a secondary summary (a regulator's review, a congress abstract or report, a review article)",
     "R": "stated by the review only; the reference it cites for that section is not known to report it",
+    "N": "not verified: kept from earlier data and found in no source read; attributed to the publication named",
 }
 ATTRIBUTION_COLUMNS = ("source_id", "primary_source_id", "verified_in_id", "verification", "review_section")
 
@@ -48,6 +49,15 @@ class Credit:
     def sources(self) -> tuple[str, ...]:
         """Every source this figure is credited to: where it was read, its primary, where it was checked."""
         return tuple(dict.fromkeys([self.read_in, *self.primary, *([self.verified_in] if self.verified_in else [])]))
+
+
+def source_credit(sources: pd.DataFrame, source_id: str) -> Credit:
+    """The credit of a figure read straight from one source (an arm size, say): primary when that source is a
+    publication, secondary when it is a summary."""
+    kind = sources.set_index("source_id").loc[source_id, "kind"]
+    if kind == "secondary summary":
+        return Credit(source_id, (), source_id, "secondary")
+    return Credit(source_id, (source_id,), None, "primary")
 
 
 def _text(value: object) -> str | None:

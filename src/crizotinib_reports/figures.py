@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import textwrap
 from dataclasses import dataclass
 
 import matplotlib
@@ -158,18 +159,18 @@ def relapse_timescale_figure(evidence: Evidence, time_unit: str = "months") -> R
     thresholds = evidence.relapse_patterns.dropna(subset=["time_threshold"])
     rows = []
     for credit, o in zip(credits_of(pfs), pfs.itertuples()):
-        rows.append((f"Median PFS, {names[o.trial_id]}, {o.arm} ({credit.mark})", float(o.value) * per_month,
+        rows.append((f"{names[o.trial_id]}, {o.arm}: median PFS ({credit.mark})", float(o.value) * per_month,
                      "estimate", o.arm, credit))
     for credit, m in zip(credits_of(means), means.itertuples()):
-        rows.append((f"{m.measure}, {m.qualifier} ({credit.mark})", float(m.value) * per_month, "estimate",
+        rows.append((f"{m.measure} ({m.qualifier}, {credit.mark})", float(m.value) * per_month, "estimate",
                      "crizotinib", credit))
     for credit, p in zip(credits_of(thresholds), thresholds.itertuples()):
         months = float(p.time_threshold) * (12 if p.time_unit == "years" else 1)
         direction = "over" if "over" in p.pattern.lower() else "within"
-        rows.append((f"{p.pattern}: {p.frequency_as_stated} ({credit.mark}; threshold, not a median)",
-                     months * per_month, direction, "crizotinib", credit))
+        rows.append((f"{p.pattern}: {p.frequency_as_stated} (threshold, {credit.mark})", months * per_month,
+                     direction, "crizotinib", credit))
     frame = pd.DataFrame(rows, columns=["event", "time", "kind", "arm", "credit"])
-    figure, ax = _figure(7.5, 0.42 * len(frame) + 1.4)
+    figure, ax = _figure(7.5, 0.55 * len(frame) + 1.4)
     positions = {event: i for i, event in enumerate(frame["event"])}
     right = max(frame["time"]) * 1.2
     for row in frame.itertuples():
@@ -185,7 +186,7 @@ def relapse_timescale_figure(evidence: Evidence, time_unit: str = "months") -> R
             ax.plot([row.time], [y], marker="|", markersize=14, color="#6a4c93")
             ax.annotate(f"{'<' if row.kind == 'within' else '>'} {row.time:g}", (row.time, y), xytext=(0, 8),
                         textcoords="offset points", ha="center", fontsize=8, color="#6a4c93")
-    ax.set_yticks(range(len(frame)), [e for e in frame["event"]])
+    ax.set_yticks(range(len(frame)), [textwrap.fill(e, 34) for e in frame["event"]], fontsize=8)
     ax.set_ylim(-0.7, len(frame) - 0.3)
     ax.invert_yaxis()
     ax.set(xlabel=f"Time from start of treatment ({time_unit})", ylabel="")
@@ -219,8 +220,8 @@ def mechanisms_figure(evidence: Evidence, include_unquantified: bool = True) -> 
         if high > low:
             ax.text(high + 1.5, position, f"{low:g}–{high:g}%", va="center", fontsize=9)
         else:  # a share stated in words: the words, and the derived number marked as derived
-            ax.text(low - 1.5, position, f"{row['frequency_as_stated']} (≈{low:.0f}%, derived)", va="center",
-                    ha="right", fontsize=8)
+            ax.text(high + 1.5, position, f"{textwrap.fill(row['frequency_as_stated'], 26)}\n(≈{low:.0f}%, derived)",
+                    va="center", fontsize=8)
     ax.set_yticks(range(len(m)), m["mechanism"].str.wrap(38))
     ax.invert_yaxis()
     ax.set(xlim=(0, 100), xlabel="Share of patients with acquired resistance (%)")

@@ -13,8 +13,8 @@ from great_tables import GT
 
 from .analysis import arm_comparisons, interval_checks, pooled_orr, response_rates, select_trials
 from .citations import (LEVEL_MEANINGS, Credit, cited_sources, credit_of, credit_text, credits_of, full_citation,
-                        marks, short_citation, source_line)
-from .data import Evidence
+                        marks, short_citation, source_credit, source_line)
+from .data import TABLE_NAMES, Evidence
 from .plain_text import spreadsheet_safe
 from .stats import CI_METHOD_LABELS, derived_count
 
@@ -172,7 +172,7 @@ def efficacy_table(evidence: Evidence, setting: str = "all", include_single_arm:
         footnotes.append("N of the phase III arms: " + "; ".join(short_citation(evidence.sources, s)
                                                                for s in derived_from) + ".")
     credits = row_credits(rates) + row_credits(pfs_rows)
-    credits += [Credit(s, (s,)) for s in derived_from]  # the arm sizes, read in their own source
+    credits += [source_credit(evidence.sources, s) for s in derived_from]  # the arm sizes, read in their own source
     return _table("efficacy", "Efficacy of crizotinib by trial and arm", population, frame, evidence,
                   credits, footnotes, data=pd.DataFrame(data), group_column="Trial",
                   trial_ids=list(trials["trial_id"]))
@@ -537,3 +537,59 @@ def derivations_table(evidence: Evidence, confidence_level: float = 0.95, ci_met
                   data=frame)
 
 
+
+
+def _figure_label(evidence: Evidence, table: str, row: pd.Series) -> str:
+    """A data row as a reader would name the figure: its key (trials by name), then its value."""
+    names = evidence.trials.set_index("trial_id")["trial_name"]
+    key = evidence.schema[table].key if table in evidence.schema else ()
+    parts = [str(names.get(row[c], row[c])) if c == "trial_id" else str(row[c]) for c in key if pd.notna(row.get(c))]
+    readable = {"trials": ["trial_name"], "study_measures": ["study", "measure"], "resistance_measures": ["measure"],
+                "relapse_patterns": ["pattern"], "resistance_mechanisms": ["mechanism"], "findings": ["topic"],
+                "approvals": ["agency", "approval_type", "setting"]}
+    if table in readable:
+        parts = [str(row[c]) for c in readable[table]]
+    for column in ("value", "hazard_ratio", "estimate", "frequency_as_stated", "date", "statement"):
+        if column in row.index and pd.notna(row[column]):
+            value = row[column]
+            if column == "value" and "unit" in row.index:
+                text = f"{value:g}{row['unit'] if row['unit'] == '%' else ' ' + str(row['unit'])}"
+            elif column == "date":
+                text = f"{value:%Y-%m-%d}"
+            elif isinstance(value, float):
+                text = f"{value:g}"
+            else:
+                text = str(value)
+            return f"{' · '.join(parts)}: {text[:90]}"
+    return " · ".join(parts)
+
+
+def verification_table(evidence: Evidence) -> ReportTable:
+    """Every figure in the data with where it was read, its primary publication, where it was checked, its level."""
+    rows, credits = [], []
+    for table in TABLE_NAMES:
+        if table == "sources":
+            continue
+        frame = getattr(evidence, table)
+        for credit, (_, row) in zip(row_credits(frame), frame.iterrows()):
+            credits.append(credit)
+            rows.append({
+                "Data table": f"{table}.csv",
+                "Figure": _figure_label(evidence, table, row),
+                "Read in": short_citation(evidence.sources, credit.read_in)
+                + (f", section '{credit.section.capitalize()}'" if credit.section else ""),
+                "Primary publication": "; ".join(short_citation(evidence.sources, p) for p in credit.primary) or "—",
+                "Checked in": short_citation(evidence.sources, credit.verified_in) if credit.verified_in else "—",
+                EVIDENCE_COLUMN: credit.mark,
+            })
+    frame = pd.DataFrame(rows)
+    counts = frame[EVIDENCE_COLUMN].value_counts()
+    summary = "; ".join(f"{mark} {int(counts.get(mark, 0))}" for mark in LEVEL_MEANINGS)
+    return _table("verification", "How each figure was verified",
+                  f"{len(frame)} figures in {frame['Data table'].nunique()} data tables: {summary}", frame, evidence,
+                  credits,
+                  ["A figure read in the review is credited to the review; the reference the review cites at the end "
+                   "of that section is named only as what the review cites, never as the figure's source.",
+                   "Primary publication: the publication that reports the figure, when one is known; Checked in: the "
+                   "secondary summary in which a figure was checked when no primary copy was read."],
+                  group_column="Data table")
