@@ -5,7 +5,7 @@ Every row of figures names (data/schema.yaml, "Attribution"):
 * `source_id`, where this bundle read the figure (the review, a publication, a secondary summary);
 * `primary_source_id`, the primary publication that reports it, when one is known;
 * `verified_in_id`, the secondary summary a figure was checked in when no primary copy was seen;
-* `verification`: primary (P), secondary (S) or review only (R);
+* `verification`: primary (P), secondary (S), review only (R) or not verified (N);
 * `review_section`, for a figure read in the review: the section whose closing reference the review
   cites for everything in it.
 
@@ -21,11 +21,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-LEVEL_MARKS = {"primary": "P", "secondary": "S", "review only": "R"}
+LEVEL_MARKS = {"primary": "P", "secondary": "S", "review only": "R", "not verified": "N"}
 LEVEL_MEANINGS = {
     "P": "seen in the primary publication or its abstract",
     "S": "seen only in a secondary summary (a regulator's review, a congress abstract or report, a review article)",
     "R": "stated by the review only; the reference it cites for that section is not known to report it",
+    "N": "not verified: kept from earlier data, found in no source read (credited to the publication it is "
+         "attributed to)",
 }
 ATTRIBUTION_COLUMNS = ("source_id", "primary_source_id", "verified_in_id", "verification", "review_section")
 
