@@ -5,7 +5,7 @@ Every row of figures names (data/schema.yaml, "Attribution"):
 * `source_id`, where this bundle read the figure (the review, a publication, a secondary summary);
 * `primary_source_id`, the primary publication that reports it, when one is known;
 * `verified_in_id`, the secondary summary a figure was checked in when no primary copy was seen;
-* `verification`: primary (P), secondary (S) or review only (R);
+* `verification`: primary (P), secondary (S), review only (R) or not verified (N);
 * `review_section`, for a figure read in the review: the section whose closing reference the review
   cites for everything in it.
 

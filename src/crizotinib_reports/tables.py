@@ -113,8 +113,8 @@ def rows_of(frame: pd.DataFrame, trial_ids: list[str] | None = None, analysis: s
 
 
 def level_text(level: float) -> str:
-    """0.95 -> '95%', 0.997 -> '99.7%'."""
-    return f"{100 * level:.1f}".rstrip("0").rstrip(".") + "%"
+    """0.95 -> '95%', 0.997 -> '99.7%', 0.950405 -> '95.0405%': a published level keeps its digits."""
+    return f"{100 * level:.4f}".rstrip("0").rstrip(".") + "%"
 
 
 def interval_text(low: float, high: float, decimals: int = 1, unit: str = "") -> str:
