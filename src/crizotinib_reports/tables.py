@@ -452,7 +452,7 @@ def interval_checks_table(evidence: Evidence, ci_method: str = "exact", setting:
          "mean of its bounds, to within the rounding of all three numbers.",
          "A flag means the published numbers and the recomputation disagree beyond rounding: the publication may "
          "have used another interval method or another denominator."],
-        data=checks,
+        data=checks, trial_ids=list(checks.get("trial_id", [])),
     )
 
 
