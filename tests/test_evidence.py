@@ -59,7 +59,7 @@ def test_arm_comparisons(evidence):
 
 def _what(evidence, trial_id, analysis_name="primary"):
     p = evidence.published_intervals.query("trial_id == @trial_id and analysis == @analysis_name").iloc[0]
-    return p, f"ORR, {p['arm']} ({p['study_label']})"
+    return p, f"ORR, {p['arm']}: {p['study_label']}"
 
 
 @pytest.mark.parametrize("method", ["exact", "wilson"])
@@ -70,7 +70,7 @@ def test_interval_checks_on_shipped_data(evidence, method):
         reference = binomtest(count, int(p.denominator)).proportion_ci(confidence_level=p.ci_level, method=method)
         tolerance = rounding_tolerance(p.decimals)
         gap = max(0.0, abs(p.ci_low - 100 * reference.low) - tolerance, abs(p.ci_high - 100 * reference.high) - tolerance)
-        row = checks.loc[f"ORR, {p.arm} ({p.study_label})"]
+        row = checks.loc[f"ORR, {p.arm}: {p.study_label}"]
         assert row["gap_beyond_rounding"] == pytest.approx(gap, abs=1e-6)
         assert bool(row["consistent"]) == (gap <= 0)
     # The phase II interval (42-59% of 136) is reproduced by neither method: the data test behind the flag.

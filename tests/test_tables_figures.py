@@ -10,7 +10,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from crizotinib_reports import analysis, figures, tables
+from crizotinib_reports import analysis, figures, tables, text
 from crizotinib_reports.citations import short_citation
 from crizotinib_reports.data import load_evidence
 from crizotinib_reports.paths import DATA_DIR, NOTEBOOK_DIR
@@ -334,6 +334,27 @@ def test_hazard_ratio_notes_name_the_arms_and_assessor_of_the_rows_shown(evidenc
     for assessor in set(every["assessor"]) - {"not applicable"}:
         assert sum(assessor in label for label in labels) == (every["assessor"] == assessor).sum()
 
+
+def test_phase3_prose_sets_os_and_crossover_beside_pfs(evidence):
+    checked = 0
+    for setting in ("all", "first-line", "second-line"):
+        written = str(text.phase3_summary(evidence, setting)).replace("\\", "")
+        lines = written.splitlines()
+        trials = analysis.select_trials(evidence.trials, setting, include_single_arm=False)
+        assert len(lines) == len(trials)
+        for line, trial in zip(lines, trials.itertuples()):
+            assert line.startswith(f"- **{trial.trial_name}**") and "median PFS" in line
+            os_rows = evidence.hazard_ratios.query("trial_id == @trial.trial_id and endpoint == 'OS'")
+            latest = os_rows[os_rows["analysis"] == max(os_rows["analysis"], key=analysis.ANALYSES.index)]
+            for _, h in latest.iterrows():
+                assert tables.hazard_ratio_text(h) in line
+                assert line.index("median PFS") < line.index(tables.hazard_ratio_text(h))
+            for c in _os_outcomes(evidence, [trial.trial_id]).query("endpoint == 'crossover'").itertuples():
+                if c.analysis in set(latest["analysis"]):
+                    assert f"{tables.value_text(c.value, c.unit, c.note)} of the {c.arm} arm" in line
+                    assert tables.credit_text(evidence.sources, tables.credit_of(c._asdict())) in line
+                    checked += 1
+    assert checked
 
 def test_every_multi_trial_table_and_figure_carries_the_cross_trial_caveat(evidence):
     built = [tables.efficacy_table(evidence), tables.comparisons_table(evidence), tables.survival_table(evidence),

@@ -129,7 +129,7 @@ def interval_checks(evidence: Evidence, ci_method: str = "exact", trial_ids: lis
         low, high = 100 * interval.low, 100 * interval.high
         gap = max(gap_beyond_rounding(p.ci_low, low, p.decimals), gap_beyond_rounding(p.ci_high, high, p.decimals))
         rows.append({
-            "check": "proportion interval", "trial_id": p.trial_id, "what": f"ORR, {p.arm} ({p.study_label})",
+            "check": "proportion interval", "trial_id": p.trial_id, "what": f"ORR, {p.arm}: {p.study_label}",
             "published": f"{p.estimate:g}% ({p.ci_low:g}–{p.ci_high:g}%)", "published_low": p.ci_low,
             "published_high": p.ci_high, "level": p.ci_level,
             "recomputed": f"{100 * count / p.denominator:.1f}% ({low:.1f}–{high:.1f}%), {count}/{p.denominator}",

@@ -150,7 +150,7 @@ def pfs_figure(evidence: Evidence, setting: str = "all") -> ReportFigure:
         ax.bar_label(container, fmt="%.1f", padding=2)
     ax.set(xlabel="", ylabel="Median PFS (months)")
     ax.margins(y=0.15)
-    ax.legend(title="Arm")
+    ax.legend(title="Arm", loc="upper left", bbox_to_anchor=(1.01, 1))
     alt = "Bar chart of median progression-free survival: " + "; ".join(
         f"{by_id.loc[r.trial_id, 'trial_name']} {r.arm} {r.months:.1f} months"
         + (f" ({r.assessor})" if assessor_text(r.assessor) else "") for r in pfs.itertuples()) + "."
@@ -323,7 +323,7 @@ def hazard_ratio_forest(evidence: Evidence, setting: str = "all") -> ReportFigur
         _forest(ax, labels, list(hr["hazard_ratio"]), list(hr["ci_low"]), list(hr["ci_high"]), 1.0, log_scale=True)
     pairs = list(dict.fromkeys(zip(every["experimental_arm"], every["control_arm"])))
     ax.set_xlabel("Hazard ratio (log scale): " + "; ".join(f"{e} vs {c}, below 1 favours {e}" for e, c in pairs))
-    ax.tick_params(axis="y", labelsize=8)
+    ax.tick_params(axis="y", labelsize=9)
     alt = "Forest plot of published hazard ratios: " + "; ".join(
         label(r).replace("\n", ", ") for _, r in hr.iterrows()) + "; reference line at 1."
     caption = ("Published hazard ratios for progression-free survival (PFS) and overall survival (OS), each at the "

@@ -12,8 +12,8 @@ from .analysis import ANALYSES, select_trials
 from .citations import credit_of, credit_text
 from .data import Evidence
 from .plain_text import ReportMarkdown, markdown
-from .tables import (analysis_text, assessor_text, hazard_ratio_text, ordered_by_design, p_value_text, rows_of,
-                     value_text)
+from .tables import (analysis_text, assessor_text, hazard_ratio_text, ordered_by_design, p_value_text, percent,
+                     rows_of, value_text)
 
 
 def _cite(evidence: Evidence, *rows) -> str:
@@ -42,6 +42,15 @@ def _latest(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[rows["analysis"] == latest]
 
 
+def _arms_pair(rows: list[pd.Series]) -> tuple[str, str]:
+    """('10.9 vs 7.0 months', 'crizotinib vs chemotherapy'): values in the rows' order, a shared unit said once."""
+    values = [value_text(r["value"], r["unit"], r["note"]) for r in rows]
+    unit = f" {rows[-1]['unit']}" if rows[-1]["unit"] != "%" else ""
+    if unit and all(v.endswith(unit) for v in values[:-1]):
+        values = [v.removesuffix(unit) for v in values[:-1]] + values[-1:]
+    return " vs ".join(values), " vs ".join(r["arm"] for r in rows)
+
+
 def phase3_summary(evidence: Evidence, setting: str = "all") -> ReportMarkdown:
     """One paragraph a phase III trial: PFS, ORR, then overall survival with the crossover that dilutes it, cited.
 
@@ -59,15 +68,18 @@ def phase3_summary(evidence: Evidence, setting: str = "all") -> ReportMarkdown:
         os_hr = _latest(hazard[hazard["endpoint"] == "OS"])
         crossover = _latest(rows_of(evidence.outcomes, [t.trial_id], endpoint="crossover"))
         cited = pfs + orr + [r for _, r in pfs_hr.iterrows()]
-        parts = [markdown("- **{trial}** ({setting}, against {comparator}): median PFS {pfs}",
-                          trial=t.trial_name, setting=t.setting, comparator=t.comparator,
-                          pfs=" vs ".join(f"{r['arm']} {value_text(r['value'], r['unit'], r['note'])}" for r in pfs)
-                          or "not in the data")]
-        who = sorted({assessor_text(r["assessor"]) for r in pfs} - {None})
-        if who:
-            parts.append(markdown(" by {who}", who=", ".join(who)))
-        parts += [markdown(" (HR {hr})", hr=hazard_ratio_text(h)) for _, h in pfs_hr.iterrows()]
-        parts.append(markdown("; ORR {orr}.", orr=" vs ".join(f"{r['arm']} {value_text(r['value'], r['unit'])}" for r in orr)))
+        parts = [markdown("- **{trial}** ({setting}, against {comparator}): ", trial=t.trial_name, setting=t.setting,
+                          comparator=t.comparator)]
+        if pfs:
+            values, arms_text = _arms_pair(pfs)
+            who = sorted({assessor_text(r["assessor"]) for r in pfs} - {None})
+            parts.append(markdown("median PFS {values} ({arms}{by})", values=values, arms=arms_text,
+                                  by=f", {', '.join(who)}" if who else ""))
+        parts += [markdown(", HR {hr}", hr=hazard_ratio_text(h)) for _, h in pfs_hr.iterrows()]
+        if orr:
+            values, arms_text = _arms_pair(orr)
+            parts.append(markdown("; ORR {values} ({arms})", values=values, arms=arms_text))
+        parts.append(markdown("."))
         unadjusted, adjusted = os_hr[os_hr["adjustment"].isna()], os_hr[os_hr["adjustment"].notna()]
         for _, h in unadjusted.iterrows():
             parts.append(markdown(" Overall survival, {analysis}: HR {hr}",
