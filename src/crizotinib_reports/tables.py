@@ -216,8 +216,8 @@ def efficacy_table(evidence: Evidence, setting: str = "all", include_single_arm:
         for rate in own.itertuples():
             known = pd.notna(rate.responders_derived)
             median = pfs.get((trial.trial_id, rate.arm, rate.analysis))
-            row_credits_ = [credit_of(rate._asdict())] + ([credit_of(median._asdict())] if median is not None else [])
-            credits += row_credits_
+            shown_credits = [credit_of(rate._asdict())] + ([credit_of(median._asdict())] if median is not None else [])
+            credits += shown_credits
             pfs_shown = "—"
             if median is not None:
                 pfs_shown = value_text(median.value, "months", median.note).replace(" months", "")
@@ -235,7 +235,7 @@ def efficacy_table(evidence: Evidence, setting: str = "all", include_single_arm:
                 f"{level} CI": interval_text(rate.ci_low_pct, rate.ci_high_pct, unit="%") if known else "n/a",
                 "Responders (derived)": f"{int(rate.responders_derived)} of {int(rate.denominator)}" if known else "n/a",
                 "Median PFS, months": pfs_shown,
-                EVIDENCE_COLUMN: marks(row_credits_),
+                EVIDENCE_COLUMN: marks(shown_credits),
             })
             data.append({**rate._asdict(), "design": trial.design,
                          "pfs_median_months": median.value if median is not None else float("nan"),
@@ -491,9 +491,9 @@ def pooled_orr_table(evidence: Evidence, confidence_level: float = 0.95, ci_meth
          f"heterogeneity I² = {summary['i2_pct']:.0f}%, τ² = {summary['tau2']:.3f}, "
          f"Q = {summary['q']:.1f} on {summary['df']} df. Interval on the pooled rate: "
          f"{POOLED_INTERVALS[summary['interval']]} (parameter pooled_interval).",
-         f"Prediction interval: where the true response rate of a new, similar trial is expected to lie "
-         f"(Higgins et al. 2009: pooled logit ± t with k−2 df × √(τ² + SE²), back-transformed). It allows for the "
-         f"spread of the trials' true rates (τ²), which the interval on the pooled rate does not.",
+         "Prediction interval: where the true response rate of a new, similar trial is expected to lie "
+         "(Higgins et al. 2009: pooled logit ± t with k−2 df × √(τ² + SE²), back-transformed). It allows for the "
+         "spread of the trials' true rates (τ²), which the interval on the pooled rate does not.",
          "Responder counts are derived from published percentages and N; arm intervals are "
          f"{CI_METHOD_LABELS[ci_method]} on those derived counts."],
         data=data, trial_ids=list(arms["trial_id"]),
