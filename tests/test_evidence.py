@@ -7,9 +7,12 @@ import dataclasses
 import pandas as pd
 import pytest
 
+from scipy.stats import binomtest
+
 from crizotinib_reports import analysis, figures, tables
 from crizotinib_reports.data import load_evidence
 from crizotinib_reports.paths import DATA_DIR
+from crizotinib_reports.stats import derived_count, pooled_proportion, rounding_tolerance
 
 
 @pytest.fixture(scope="module")
@@ -18,61 +21,94 @@ def evidence():
 
 
 def test_published_figures_not_in_the_seed_are_in_the_data(evidence):
-    n = evidence.outcomes.query("endpoint == 'ORR'").set_index(["trial_id", "arm"])["denominator"]
+    """The publications' figures the review does not give, as transcribed (an independent list: a data test)."""
+    n = evidence.outcomes.query("endpoint == 'ORR' and analysis == 'primary'").set_index(["trial_id", "arm"])[
+        "denominator"]
     assert (n[("profile1007", "crizotinib")], n[("profile1007", "chemotherapy")]) == (173, 174)
     assert (n[("profile1014", "crizotinib")], n[("profile1014", "chemotherapy")]) == (172, 171)
-    hr = evidence.hazard_ratios.set_index("trial_id")
+    hr = evidence.hazard_ratios.query("endpoint == 'PFS' and analysis == 'primary'").set_index("trial_id")
     assert tuple(hr.loc["profile1007", ["hazard_ratio", "ci_low", "ci_high"]]) == (0.49, 0.37, 0.64)
     assert tuple(hr.loc["profile1014", ["hazard_ratio", "ci_low", "ci_high"]]) == (0.45, 0.35, 0.60)
-    published = evidence.published_intervals.set_index("study_label")
-    assert tuple(published.loc["study 1001", ["estimate", "ci_low", "ci_high", "denominator"]]) == (61, 52, 70, 119)
-    assert tuple(published.loc["study 1005", ["estimate", "ci_low", "ci_high", "denominator"]]) == (50, 42, 59, 136)
+    published = evidence.published_intervals.set_index(["trial_id", "analysis"])
+    columns = ["estimate", "ci_low", "ci_high", "denominator"]
+    assert tuple(published.loc[("phase1", "primary"), columns]) == (61, 52, 70, 119)
+    assert tuple(published.loc[("phase2", "primary"), columns]) == (50, 42, 59, 136)
     sources = set(evidence.sources["source_id"])
     assert {"shaw2013", "solomon2014", "malik2014"} <= sources
 
 
+def _count(evidence, trial_id, arm):
+    o = evidence.outcomes.query("endpoint == 'ORR' and analysis == 'primary' and trial_id == @trial_id "
+                                "and arm == @arm").iloc[0]
+    return derived_count(o["value"], int(o["denominator"])), int(o["denominator"])
+
+
 def test_arm_comparisons(evidence):
     c = analysis.arm_comparisons(evidence).set_index("trial_id")
-    assert c.loc["profile1007", "responders_crizotinib"] == 112 and c.loc["profile1007", "responders_chemotherapy"] == 35
-    assert c.loc["profile1007", "orr_difference_pct"] == pytest.approx(100 * (112 / 173 - 35 / 174))
-    assert c.loc["profile1014", "odds_ratio"] == pytest.approx((127 / 45) / (77 / 94))
-    assert c.loc["profile1014", "pfs_hazard_ratio"] == 0.45
-    assert list(analysis.arm_comparisons(evidence, setting="second-line").index) == [0]
+    for trial_id in c.index:
+        (c1, n1), (c2, n2) = _count(evidence, trial_id, "crizotinib"), _count(evidence, trial_id, "chemotherapy")
+        assert (c.loc[trial_id, "responders_crizotinib"], c.loc[trial_id, "responders_chemotherapy"]) == (c1, c2)
+        assert c.loc[trial_id, "orr_difference_pct"] == pytest.approx(100 * (c1 / n1 - c2 / n2))
+        assert c.loc[trial_id, "odds_ratio"] == pytest.approx((c1 / (n1 - c1)) / (c2 / (n2 - c2)))
+        pfs = evidence.hazard_ratios.query("trial_id == @trial_id and endpoint == 'PFS' and analysis == 'primary'")
+        assert c.loc[trial_id, "pfs_hazard_ratio"] == pfs["hazard_ratio"].iloc[0]
+        assert c.loc[trial_id, "pfs_hr_assessor"] == pfs["assessor"].iloc[0]
+    second_line = evidence.trials.query("role == 'development' and design == 'randomized' and setting == 'second-line'")
+    assert list(analysis.arm_comparisons(evidence, setting="second-line")["trial_id"]) == list(second_line["trial_id"])
 
 
-def test_interval_checks_on_shipped_data(evidence):
-    checks = analysis.interval_checks(evidence).set_index("what")
-    assert bool(checks.loc["ORR, crizotinib (study 1001)", "consistent"]) is True
-    # 68/136 gives an exact interval of 41.3-58.7%: the published 42% low bound is 0.2 points beyond rounding.
-    assert checks.loc["ORR, crizotinib (study 1005)", "gap_beyond_rounding"] == pytest.approx(0.19, abs=0.01)
-    # Wilson (41.7-58.3%) misses the published high bound of 59% instead: no method reproduces 42-59% from 68/136.
-    wilson = analysis.interval_checks(evidence, "wilson").set_index("what")
-    assert wilson.loc["ORR, crizotinib (study 1005)", "gap_beyond_rounding"] == pytest.approx(0.21, abs=0.01)
+def _what(evidence, trial_id, analysis_name="primary"):
+    p = evidence.published_intervals.query("trial_id == @trial_id and analysis == @analysis_name").iloc[0]
+    return p, f"ORR, {p['arm']}: {p['study_label']}"
+
+
+@pytest.mark.parametrize("method", ["exact", "wilson"])
+def test_interval_checks_on_shipped_data(evidence, method):
+    checks = analysis.interval_checks(evidence, method).set_index("what")
+    for p in evidence.published_intervals.itertuples():
+        count = derived_count(p.estimate, int(p.denominator))
+        reference = binomtest(count, int(p.denominator)).proportion_ci(confidence_level=p.ci_level, method=method)
+        tolerance = rounding_tolerance(p.decimals)
+        gap = max(0.0, abs(p.ci_low - 100 * reference.low) - tolerance, abs(p.ci_high - 100 * reference.high) - tolerance)
+        row = checks.loc[f"ORR, {p.arm}: {p.study_label}"]
+        assert row["gap_beyond_rounding"] == pytest.approx(gap, abs=1e-6)
+        assert bool(row["consistent"]) == (gap <= 0)
+    # The phase II interval (42-59% of 136) is reproduced by neither method: the data test behind the flag.
+    _, phase2 = _what(evidence, "phase2")
+    assert not checks.loc[phase2, "consistent"]
 
 
 def test_planted_disagreement_is_flagged(evidence):
+    shipped_flags = int((~analysis.interval_checks(evidence)["consistent"]).sum())
     planted = evidence.published_intervals.copy()
-    planted.loc[planted["study_label"] == "study 1001", ["ci_low", "ci_high"]] = [40.0, 50.0]
+    phase1, phase1_what = _what(evidence, "phase1")
+    planted.loc[(planted["trial_id"] == "phase1") & (planted["analysis"] == "primary"), ["ci_low", "ci_high"]] = [
+        phase1["estimate"] - 21, phase1["estimate"] - 11]
     hr = evidence.hazard_ratios.copy()
-    hr.loc[hr["trial_id"] == "profile1007", "hazard_ratio"] = 0.60
+    pfs_1007 = (hr["trial_id"] == "profile1007") & (hr["endpoint"] == "PFS") & (hr["analysis"] == "primary")
+    hr.loc[pfs_1007, "hazard_ratio"] = hr.loc[pfs_1007, "ci_high"]
     table = tables.interval_checks_table(dataclasses.replace(evidence, published_intervals=planted, hazard_ratios=hr))
     flags = dict(zip(zip(table.frame["Trial"], table.frame["What"]), table.frame["Check"]))
-    assert flags[("Phase I trial (ALK+ NSCLC cohort)", "ORR, crizotinib (study 1001)")].startswith("FLAG: off by")
-    assert flags[("PROFILE 1007", "PFS HR (primary)")].startswith("FLAG: off by")
-    assert flags[("PROFILE 1014", "PFS HR (primary)")] == "consistent within rounding"
-    assert "3 flagged" in table.population  # the two planted ones and study 1005's real one
+    names = evidence.trials.set_index("trial_id")["trial_name"]
+    assert flags[(names["phase1"], phase1_what)].startswith("FLAG: off by")
+    assert flags[(names["profile1007"], "PFS HR (primary)")].startswith("FLAG: off by")
+    assert flags[(names["profile1014"], "PFS HR (primary)")] == "consistent within rounding"
+    assert f"{shipped_flags + 2} flagged" in table.population
 
 
 def test_comparisons_table_and_forests(evidence):
     table = tables.comparisons_table(evidence, 0.9)
     assert "Difference 90% CI" in table.frame.columns
-    assert list(table.frame["PFS HR (published)"]) == ["0.49", "0.45"]
-    assert "0.37–0.64 (95%)" in list(table.frame["HR CI (published)"])
+    shown = list(table.data["trial_id"])
+    pfs = evidence.hazard_ratios.query("trial_id in @shown and endpoint == 'PFS' and analysis == 'primary'")
+    assert list(table.frame["PFS HR (published)"]) == [tables.hazard_ratio_text(h) for _, h in pfs.iterrows()]
     hr = figures.hazard_ratio_forest(evidence)
     assert hr.figure.axes[0].get_xscale() == "log"
-    assert "95% CI 0.37 to 0.64" in hr.alt and "reference line at 1" in hr.alt
+    first = pfs.iloc[0]
+    assert f"{tables.level_text(first['ci_level'])} CI {first['ci_low']:.2f}–{first['ci_high']:.2f}" in hr.alt
+    assert "reference line at 1" in hr.alt
     diff = figures.orr_difference_forest(evidence, 0.9)
-    assert "90% CI" in diff.alt and "reference line at 0" in diff.alt
+    assert "90% CI" in diff.alt and "reference line at 0" in diff.alt and "(derived)" in diff.alt
 
 
 def test_forest_plot_data_follows_the_csv(evidence):
@@ -82,8 +118,12 @@ def test_forest_plot_data_follows_the_csv(evidence):
     figure = figures.hazard_ratio_forest(dataclasses.replace(evidence, hazard_ratios=changed))
     ax = figure.figure.axes[0]
     drawn = sorted(round(line.get_xdata()[0], 3) for line in ax.lines if len(line.get_xdata()) == 1)
-    assert 0.34 in drawn and 0.45 in drawn
-    assert "99.7% CI 0.17 to 0.71" in figure.alt
+    phase3 = list(analysis.select_trials(evidence.trials, include_single_arm=False)["trial_id"])
+    shown = changed.query("trial_id in @phase3")
+    # A square at each ratio and a cap at each bound.
+    expected = [*shown["hazard_ratio"], *shown["ci_low"], *shown["ci_high"]]
+    assert drawn == sorted(round(v, 3) for v in expected)
+    assert "99.7% CI 0.17–0.71" in figure.alt
     assert any("99.7% CI 0.17–0.71" in t.get_text() for t in ax.get_yticklabels())
 
 
@@ -92,15 +132,34 @@ def test_pooled_orr_is_labelled_exploratory(evidence):
     assert table.title.startswith("Exploratory")
     assert any(note.startswith("EXPLORATORY") for note in table.footnotes)
     assert table.frame.iloc[-1]["Crizotinib arm"] == "Pooled (random effects)"
-    assert table.data["i2_pct"].iloc[0] == pytest.approx(83.8, abs=0.1)
+    arms = table.data
+    pooled = pooled_proportion(list(arms["responders_derived"]), list(arms["denominator"]))
+    assert table.data["pooled_i2_pct"].iloc[0] == pytest.approx(100 * pooled.i2)
+    assert table.frame.iloc[-1]["95% prediction interval"] == (
+        f"{100 * pooled.prediction_low:.1f}–{100 * pooled.prediction_high:.1f}%")
+    assert any("prediction interval" in note.lower() and "Higgins" in note for note in table.footnotes)
+    # Only primary analyses: an updated analysis of the same trial would count its patients twice.
+    assert set(arms["analysis"]) == {"primary"} and arms["trial_id"].is_unique
+
+
+def test_pooled_forest_draws_the_prediction_interval_beyond_the_diamond(evidence):
+    _, summary = analysis.pooled_orr(evidence)
+    figure = figures.pooled_orr_forest(evidence)
+    ax = figure.figure.axes[0]
+    spans = [segment[:, 0] for collection in ax.collections for segment in getattr(collection, "get_segments",
+                                                                                    lambda: [])()]
+    assert any(min(s) == pytest.approx(summary["prediction_low_pct"]) and max(s) == pytest.approx(
+        summary["prediction_high_pct"]) for s in spans if len(s) == 2)
+    assert summary["prediction_low_pct"] < summary["low_pct"] and summary["high_pct"] < summary["prediction_high_pct"]
 
 
 def test_every_table_has_population_footnotes_and_source(evidence):
     for table in [tables.efficacy_table(evidence), tables.comparisons_table(evidence),
                   tables.interval_checks_table(evidence), tables.pooled_orr_table(evidence),
+                  tables.survival_table(evidence), tables.safety_table(evidence),
                   tables.data_tables_table(evidence), tables.derivations_table(evidence),
                   tables.references_table(evidence)]:
-        assert table.population and table.footnotes and table.source_text.startswith("Source: "), table.name
+        assert table.population and table.footnotes and table.source_text.startswith("Source"), table.name
         assert pd.read_csv(pd.io.common.StringIO(table.csv_text())).shape[0] > 0
 
 

@@ -137,3 +137,70 @@ def test_hazard_ratio_symmetry_check():
     implied, gap = hazard_ratio_midpoint_gap(0.60, 0.35, 0.60)  # a planted disagreement
     assert implied == pytest.approx(math.sqrt(0.35 * 0.60))
     assert gap > 0.1
+
+
+# --- pooled ORR: prediction interval and the Hartung-Knapp option, against numpy/scipy by hand ---
+
+import numpy as np  # noqa: E402
+from scipy.stats import t as student_t  # noqa: E402
+
+POOL = ([73, 68, 112, 127], [119, 136, 173, 172])
+
+
+def _by_hand(counts, totals):
+    """DerSimonian-Laird on the logit scale, written out: logits, variances, τ² (truncated at 0), RE weights."""
+    c, n = np.asarray(counts, float), np.asarray(totals, float)
+    y, v = np.log(c / (n - c)), 1 / c + 1 / (n - c)
+    w = 1 / v
+    q = float(np.sum(w * (y - np.sum(w * y) / np.sum(w)) ** 2))
+    tau2 = max(0.0, (q - (len(y) - 1)) / (np.sum(w) - np.sum(w ** 2) / np.sum(w)))
+    w_re = 1 / (v + tau2)
+    mean = float(np.sum(w_re * y) / np.sum(w_re))
+    return y, w_re, mean, tau2, float(np.sqrt(1 / np.sum(w_re)))
+
+
+def _expit(x):
+    return 1 / (1 + np.exp(-x))
+
+
+@pytest.mark.parametrize("level", [0.9, 0.95])
+@pytest.mark.parametrize("interval", ["dersimonian-laird", "hartung-knapp"])
+def test_prediction_interval_matches_higgins_by_hand(level, interval):
+    """Higgins, Thompson & Spiegelhalter (2009): mean ± t(k−2) × sqrt(τ² + SE²), back-transformed."""
+    y, _, mean, tau2, se = _by_hand(*POOL)
+    half = student_t.ppf(0.5 + level / 2, len(y) - 2) * np.sqrt(tau2 + se ** 2)
+    got = pooled_proportion(*POOL, level, interval)
+    assert got.prediction_low == pytest.approx(_expit(mean - half), abs=1e-6)
+    assert got.prediction_high == pytest.approx(_expit(mean + half), abs=1e-6)
+    assert got.prediction_low < got.low < got.estimate < got.high < got.prediction_high
+
+
+@pytest.mark.parametrize("level", [0.9, 0.95])
+def test_hartung_knapp_matches_formula_by_hand(level):
+    """HKSJ: SE² = Σ w*(y − μ)² / ((k − 1) Σ w*), interval μ ± t(k−1) × SE."""
+    y, w_re, mean, _, _ = _by_hand(*POOL)
+    se = np.sqrt(np.sum(w_re * (y - mean) ** 2) / ((len(y) - 1) * np.sum(w_re)))
+    half = student_t.ppf(0.5 + level / 2, len(y) - 1) * se
+    got = pooled_proportion(*POOL, level, "hartung-knapp")
+    assert got.estimate == pytest.approx(_expit(mean), abs=1e-9)
+    assert got.low == pytest.approx(_expit(mean - half), abs=1e-6)
+    assert got.high == pytest.approx(_expit(mean + half), abs=1e-6)
+    plain = pooled_proportion(*POOL, level)
+    assert (got.low, got.high) != pytest.approx((plain.low, plain.high), abs=1e-3)
+
+
+def test_homogeneous_studies_pool_as_fixed_effect():
+    """statsmodels leaves a negative DerSimonian-Laird τ² as it is; the pool truncates it at 0 (fixed effect)."""
+    counts, totals = [50, 51, 49], [100, 100, 100]
+    y, _, mean, tau2, se = _by_hand(counts, totals)
+    got = pooled_proportion(counts, totals)
+    assert tau2 == 0 and got.tau2 == 0 and got.i2 == 0
+    assert got.low == pytest.approx(_expit(mean - norm.ppf(0.975) * se), abs=1e-6)
+    assert got.weights == pytest.approx([1 / len(y)] * len(y), abs=1e-3)
+
+
+def test_prediction_interval_needs_three_studies():
+    got = pooled_proportion([30, 40], [100, 100])
+    assert math.isnan(got.prediction_low) and math.isnan(got.prediction_high)
+    with pytest.raises(ValueError, match="unknown pooled interval"):
+        pooled_proportion(*POOL, 0.95, "paule-mandel")

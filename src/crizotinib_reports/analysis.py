@@ -20,6 +20,9 @@ from .stats import (
     proportion_interval,
 )
 
+#: Analyses in reading order: the primary one, then later updates of the same trial.
+ANALYSES = ("primary", "updated")
+
 
 def select_trials(trials: pd.DataFrame, setting: str = "all", include_single_arm: bool = True,
                   role: str | None = "development") -> pd.DataFrame:
@@ -37,16 +40,18 @@ def select_trials(trials: pd.DataFrame, setting: str = "all", include_single_arm
 
 
 def response_rates(evidence: Evidence, confidence_level: float = 0.95, ci_method: str = "exact",
-                   trial_ids: list[str] | None = None) -> pd.DataFrame:
-    """ORR per trial and arm (primary analyses); where the denominator is known, the derived count
-    and an interval. Without trial_ids: crizotinib's development trials."""
+                   trial_ids: list[str] | None = None, analyses: tuple[str, ...] = ("primary",)) -> pd.DataFrame:
+    """ORR per trial, arm and analysis (primary only unless `analyses` says otherwise); where the
+    denominator is known, the derived count and an interval. Without trial_ids: crizotinib's
+    development trials."""
     if trial_ids is None:
         trial_ids = list(select_trials(evidence.trials)["trial_id"])
-    orr = evidence.outcomes[(evidence.outcomes["endpoint"] == "ORR") & (evidence.outcomes["analysis"] == "primary")]
+    orr = evidence.outcomes[(evidence.outcomes["endpoint"] == "ORR") & evidence.outcomes["analysis"].isin(analyses)]
     orr = orr[orr["trial_id"].isin(trial_ids)]
     rows = []
     for row in orr.itertuples(index=False):
-        record = {"trial_id": row.trial_id, "arm": row.arm, "orr_pct": float(row.value),
+        record = {"trial_id": row.trial_id, "arm": row.arm, "analysis": row.analysis,
+                  "analysis_label": row.analysis_label, "orr_pct": float(row.value),
                   "denominator": row.denominator, "responders_derived": pd.NA,
                   "ci_low_pct": float("nan"), "ci_high_pct": float("nan"), "ci_level": confidence_level,
                   "ci_method": ci_method, **{c: getattr(row, c) for c in ATTRIBUTION_COLUMNS},
@@ -67,11 +72,11 @@ def response_rates(evidence: Evidence, confidence_level: float = 0.95, ci_method
 
 def arm_comparisons(evidence: Evidence, confidence_level: float = 0.95, setting: str = "all") -> pd.DataFrame:
     """Phase III trials, crizotinib against chemotherapy: ORR difference and odds ratio
-    (recomputed from derived counts) beside the published PFS hazard ratio."""
+    (recomputed from derived counts) beside the published PFS hazard ratio of the primary analysis."""
     trials = select_trials(evidence.trials, setting, include_single_arm=False)
     rates = response_rates(evidence, confidence_level, "exact", list(trials["trial_id"]))
-    hazard = evidence.hazard_ratios[(evidence.hazard_ratios["endpoint"] == "PFS")
-                                    & (evidence.hazard_ratios["analysis"] == "primary")].set_index("trial_id")
+    hr = evidence.hazard_ratios
+    hazard = hr[(hr["endpoint"] == "PFS") & (hr["analysis"] == "primary") & hr["adjustment"].isna()].set_index("trial_id")
     rows = []
     for trial in trials.itertuples():
         arms = rates[rates["trial_id"] == trial.trial_id].set_index("arm")
@@ -91,13 +96,16 @@ def arm_comparisons(evidence: Evidence, confidence_level: float = 0.95, setting:
             "odds_ratio": odds.estimate, "odds_ratio_low": odds.low, "odds_ratio_high": odds.high,
             "level": confidence_level,
             "pfs_hazard_ratio": float("nan"), "pfs_hr_low": float("nan"), "pfs_hr_high": float("nan"),
-            "pfs_hr_level": float("nan"), "hr_source_id": pd.NA,
+            "pfs_hr_level": float("nan"), "pfs_hr_decimals": pd.NA, "pfs_hr_assessor": pd.NA,
+            "pfs_hr_experimental_arm": pd.NA, "pfs_hr_control_arm": pd.NA, "hr_source_id": pd.NA,
             "source_ids": ";".join(dict.fromkeys(list(arms["source_id"]) + list(arms["denominator_source_id"]))),
         }
         if trial.trial_id in hazard.index:
-            hr = hazard.loc[trial.trial_id]
-            record.update(pfs_hazard_ratio=hr["hazard_ratio"], pfs_hr_low=hr["ci_low"], pfs_hr_high=hr["ci_high"],
-                          pfs_hr_level=hr["ci_level"], hr_source_id=hr["source_id"])
+            h = hazard.loc[trial.trial_id]
+            record.update(pfs_hazard_ratio=h["hazard_ratio"], pfs_hr_low=h["ci_low"], pfs_hr_high=h["ci_high"],
+                          pfs_hr_level=h["ci_level"], pfs_hr_decimals=int(h["decimals"]),
+                          pfs_hr_assessor=h["assessor"], pfs_hr_experimental_arm=h["experimental_arm"],
+                          pfs_hr_control_arm=h["control_arm"], hr_source_id=h["source_id"])
         rows.append(record)
     return pd.DataFrame(rows)
 
@@ -121,7 +129,7 @@ def interval_checks(evidence: Evidence, ci_method: str = "exact", trial_ids: lis
         low, high = 100 * interval.low, 100 * interval.high
         gap = max(gap_beyond_rounding(p.ci_low, low, p.decimals), gap_beyond_rounding(p.ci_high, high, p.decimals))
         rows.append({
-            "check": "proportion interval", "trial_id": p.trial_id, "what": f"ORR, {p.arm} ({p.study_label})",
+            "check": "proportion interval", "trial_id": p.trial_id, "what": f"ORR, {p.arm}: {p.study_label}",
             "published": f"{p.estimate:g}% ({p.ci_low:g}–{p.ci_high:g}%)", "published_low": p.ci_low,
             "published_high": p.ci_high, "level": p.ci_level,
             "recomputed": f"{100 * count / p.denominator:.1f}% ({low:.1f}–{high:.1f}%), {count}/{p.denominator}",
@@ -148,14 +156,20 @@ def interval_checks(evidence: Evidence, ci_method: str = "exact", trial_ids: lis
     return frame
 
 
-def pooled_orr(evidence: Evidence, confidence_level: float = 0.95, ci_method: str = "exact") -> tuple[pd.DataFrame, dict]:
-    """Exploratory random-effects pool of the crizotinib arms' ORR (lines of therapy differ)."""
+def pooled_orr(evidence: Evidence, confidence_level: float = 0.95, ci_method: str = "exact",
+               pooled_interval: str = "dersimonian-laird") -> tuple[pd.DataFrame, dict]:
+    """Exploratory random-effects pool of the crizotinib arms' ORR (lines of therapy differ).
+
+    Primary analyses only: an updated analysis re-counts the same patients, so pooling it too
+    would count them twice.
+    """
     rates = response_rates(evidence, confidence_level, ci_method)
     arms = rates[(rates["arm"] == "crizotinib") & rates["responders_derived"].notna()].reset_index(drop=True)
     pooled = pooled_proportion([int(c) for c in arms["responders_derived"]], [int(n) for n in arms["denominator"]],
-                               confidence_level)
+                               confidence_level, pooled_interval)
     arms["weight_pct"] = [100 * w for w in pooled.weights]
     summary = {"estimate_pct": 100 * pooled.estimate, "low_pct": 100 * pooled.low, "high_pct": 100 * pooled.high,
-               "level": confidence_level, "i2_pct": 100 * pooled.i2, "tau2": pooled.tau2, "q": pooled.q,
-               "df": pooled.df, "studies": len(arms)}
+               "prediction_low_pct": 100 * pooled.prediction_low, "prediction_high_pct": 100 * pooled.prediction_high,
+               "interval": pooled.interval, "level": confidence_level, "i2_pct": 100 * pooled.i2, "tau2": pooled.tau2,
+               "q": pooled.q, "df": pooled.df, "studies": len(arms)}
     return arms, summary

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 import textwrap
 from dataclasses import dataclass
 
@@ -23,8 +24,10 @@ from matplotlib.text import Text
 
 from .citations import Credit, cited_sources, credits_of, source_line
 from .data import Evidence
-from .analysis import arm_comparisons, pooled_orr, response_rates, select_trials
-from .tables import CROSS_TRIAL_CAVEAT, level_text, rows_of
+from .analysis import ANALYSES, arm_comparisons, pooled_orr, response_rates, select_trials
+from .stats import POOLED_INTERVALS
+from .tables import (CROSS_TRIAL_CAVEAT, analysis_text, assessor_text, design_groups, hazard_ratio_direction,
+                     level_text, ordered_by_design, rows_of)
 
 ARM_COLOURS = {"crizotinib": "#1b6f9a", "chemotherapy": "#c2653a"}
 DPI = 150
@@ -61,10 +64,15 @@ class ReportFigure:
         return f"<ReportFigure {self.name}: {self.caption}>"
 
 
-def _figure(width: float = 7.5, height: float = 3.6) -> tuple[Figure, object]:
+def _figure(width: float = 7.5, height: float = 3.6,
+            panel_heights: list[int] | None = None) -> tuple[Figure, object]:
+    """A figure with one axis, or with one panel per entry of `panel_heights` (stacked, sharing x)."""
     sns.set_theme(style="whitegrid", context="notebook", font="DejaVu Sans")
     figure = Figure(figsize=(width, height), layout="constrained")
-    return figure, figure.subplots()
+    if panel_heights is None:
+        return figure, figure.subplots()
+    return figure, list(figure.subplots(len(panel_heights), 1, sharex=True, height_ratios=panel_heights,
+                                        squeeze=False)[:, 0])
 
 
 def _make(name: str, figure: Figure, caption: str, alt: str, evidence: Evidence, credits: list[Credit],
@@ -81,39 +89,61 @@ def _make(name: str, figure: Figure, caption: str, alt: str, evidence: Evidence,
 
 def response_rate_figure(evidence: Evidence, setting: str = "all", include_single_arm: bool = True,
                          confidence_level: float = 0.95, ci_method: str = "exact") -> ReportFigure:
-    """ORR by trial and arm; whiskers where a denominator allows an interval."""
-    trials = select_trials(evidence.trials, setting, include_single_arm)
-    rates = response_rates(evidence, confidence_level, ci_method, list(trials["trial_id"]))
-    figure, ax = _figure(7.5, 0.55 * len(rates) + 1.4)
-    rates["label"] = rates["trial_name"] + " · " + rates["arm"]
-    sns.barplot(data=rates, y="label", x="orr_pct", hue="arm", palette=ARM_COLOURS, ax=ax, dodge=False,
-                legend=True)
-    with_ci = rates.dropna(subset=["ci_low_pct"])
-    for row in with_ci.itertuples():
-        position = list(rates["label"]).index(row.label)
-        ax.errorbar(x=row.orr_pct, y=position, xerr=[[row.orr_pct - row.ci_low_pct], [row.ci_high_pct - row.orr_pct]],
-                    fmt="none", ecolor="black", capsize=4, lw=1.2)
-    for position, value in enumerate(rates["orr_pct"]):
-        ax.text(2, position, f"{value:g}%", va="center", ha="left", color="white", fontweight="bold")
-    ax.set(xlim=(0, 100), xlabel="Objective response rate (%)", ylabel="")
-    ax.legend(title="Arm", loc="upper left", bbox_to_anchor=(1.01, 1))
-    level = f"{confidence_level:.1%}".replace(".0%", "%")
-    alt = "Horizontal bars of objective response rate: " + "; ".join(
-        f"{r.trial_name} {r.arm} {r.orr_pct:g}%" for r in rates.itertuples()) + "."
+    """ORR by trial, arm and analysis, single-arm and randomized trials in separate panels; whiskers where a
+    denominator allows an interval, the derived responder count beside each bar."""
+    trials = ordered_by_design(select_trials(evidence.trials, setting, include_single_arm))
+    rates = response_rates(evidence, confidence_level, ci_method, list(trials["trial_id"]), ANALYSES)
+    groups = design_groups(trials)
+    rates["group"] = rates["trial_id"].map(groups)
+    rates["order"] = rates["trial_id"].map({t: i for i, t in enumerate(trials["trial_id"])})
+    rates = rates.sort_values(["order", "analysis"], key=lambda c: c.map(ANALYSES.index) if c.name == "analysis"
+                              else c, kind="stable").reset_index(drop=True)
+    rates["label"] = [f"{r.trial_name}\n{r.arm}" + ("" if r.analysis == "primary" else f", {r.analysis} analysis")
+                      for r in rates.itertuples()]
+    panels = list(dict.fromkeys(rates["group"]))
+    sizes = [int((rates["group"] == g).sum()) for g in panels]
+    figure, axes = _figure(7.5, 0.6 * len(rates) + 0.6 * len(panels) + 0.8, panel_heights=sizes)
+    for ax, panel in zip(axes, panels):
+        shown = rates[rates["group"] == panel].reset_index(drop=True)
+        ax.barh(range(len(shown)), shown["orr_pct"], color=[ARM_COLOURS.get(a, "#7a7a7a") for a in shown["arm"]],
+                height=0.6)
+        for position, row in shown.iterrows():
+            right = row["orr_pct"]
+            if pd.notna(row["ci_low_pct"]):
+                ax.errorbar(x=row["orr_pct"], y=position, xerr=[[row["orr_pct"] - row["ci_low_pct"]],
+                                                                [row["ci_high_pct"] - row["orr_pct"]]],
+                            fmt="none", ecolor="black", capsize=4, lw=1.2)
+                right = row["ci_high_pct"]
+            text = f"{row['orr_pct']:g}%"
+            if pd.notna(row["responders_derived"]):
+                text += f" · {int(row['responders_derived'])} of {int(row['denominator'])} (derived)"
+            ax.text(right + 1.5, position, text, va="center", ha="left", fontsize=8)
+        ax.set_yticks(range(len(shown)), shown["label"])
+        ax.set_ylim(len(shown) - 0.5, -0.5)
+        ax.set_title(panel, loc="left", fontsize=9, fontweight="bold")
+    # Room right of 100% for the labels; ticks only where rates can be.
+    axes[-1].set(xlim=(0, 135), xticks=range(0, 101, 25), xlabel="Objective response rate (%)")
+    level = level_text(confidence_level)
+    alt = "Horizontal bars of objective response rate, in panels by design: " + "; ".join(
+        f"{panel}: " + ", ".join(
+            f"{r.trial_name} {r.arm} ({r.analysis} analysis) {r.orr_pct:g}%"
+            + (f", {int(r.responders_derived)} of {int(r.denominator)} responders (derived)"
+               if pd.notna(r.responders_derived) else "")
+            for r in rates[rates["group"] == panel].itertuples()) for panel in panels) + "."
     return _make("response_rates", figure,
-                 f"Objective response rate by trial and arm; whiskers are {level} intervals where the denominator is "
-                 f"known (on derived responder counts).", alt, evidence, credits_of(rates),
-                 list(rates["trial_id"]))
+                 "Objective response rate by trial and arm, single-arm and randomized trials in separate panels: a "
+                 "single-arm trial has no control arm, so its rate is not to be read against a randomized arm. "
+                 f"Whiskers are {level} intervals where the denominator is known, on responder counts derived from "
+                 "the published percentage and N.", alt, evidence, credits_of(rates), list(rates["trial_id"]))
 
 
 def pfs_figure(evidence: Evidence, setting: str = "all") -> ReportFigure:
-    """Median PFS of crizotinib against chemotherapy in the phase III trials."""
+    """Median PFS of crizotinib against chemotherapy in the phase III trials, with who assessed progression."""
     trials = select_trials(evidence.trials, setting, include_single_arm=False)
-    pfs = evidence.outcomes[(evidence.outcomes["endpoint"] == "PFS median")
-                            & (evidence.outcomes["analysis"] == "primary")
-                            & evidence.outcomes["trial_id"].isin(trials["trial_id"])].copy()
-    pfs["trial"] = pfs["trial_id"].map(trials.set_index("trial_id")["trial_name"] + " (" +
-                                       trials.set_index("trial_id")["setting"] + ")")
+    pfs = rows_of(evidence.outcomes, list(trials["trial_id"]), "primary", endpoint="PFS median").copy()
+    by_id = trials.set_index("trial_id")
+    pfs["trial"] = [f"{by_id.loc[r.trial_id, 'trial_name']} ({by_id.loc[r.trial_id, 'setting']})"
+                    + (f"\n{r.assessor}" if assessor_text(r.assessor) else "") for r in pfs.itertuples()]
     pfs["months"] = pfs["value"].astype(float)
     figure, ax = _figure(7.5, 3.2)
     sns.barplot(data=pfs, x="trial", y="months", hue="arm", palette=ARM_COLOURS, ax=ax)
@@ -121,11 +151,12 @@ def pfs_figure(evidence: Evidence, setting: str = "all") -> ReportFigure:
         ax.bar_label(container, fmt="%.1f", padding=2)
     ax.set(xlabel="", ylabel="Median PFS (months)")
     ax.margins(y=0.15)
-    ax.legend(title="Arm")
+    ax.legend(title="Arm", loc="upper left", bbox_to_anchor=(1.01, 1))
     alt = "Bar chart of median progression-free survival: " + "; ".join(
-        f"{r.trial} {r.arm} {r.months:.1f} months" for r in pfs.itertuples()) + "."
-    return _make("pfs_medians", figure, "Median progression-free survival by phase III trial and arm.", alt,
-                 evidence, credits_of(pfs), list(pfs["trial_id"]))
+        f"{by_id.loc[r.trial_id, 'trial_name']} {r.arm} {r.months:.1f} months"
+        + (f" ({r.assessor})" if assessor_text(r.assessor) else "") for r in pfs.itertuples()) + "."
+    return _make("pfs_medians", figure, "Median progression-free survival by phase III trial and arm (assessor "
+                 "under each trial).", alt, evidence, credits_of(pfs), list(pfs["trial_id"]))
 
 
 def approval_timeline_figure(evidence: Evidence) -> ReportFigure:
@@ -248,8 +279,17 @@ def _forest(ax, labels: list[str], estimates: list[float], lows: list[float], hi
     ax.axvline(reference, color="#444444", linestyle="--", linewidth=1)
     if log_scale:
         ax.set_xscale("log")
-        ticks = [t for t in (0.1, 0.2, 0.25, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 15, 20)
-                 if min(lows) * 0.8 <= t <= max(max(highs), reference) * 1.25]
+        candidates = [t for t in (0.1, 0.2, 0.25, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 15, 20)
+                      if min(lows) * 0.8 <= t <= max(max(highs), reference) * 1.25]
+        # Ticks closer than a twelfth of the axis (in log terms) would print over each other.
+        span = math.log(max(candidates) / min(candidates)) if len(candidates) > 1 else 1.0
+        ticks = []
+        for t in candidates:
+            if ticks and math.log(t / ticks[-1]) < span / 12:
+                if t != reference:
+                    continue
+                ticks.pop()  # the reference line keeps its tick
+            ticks.append(t)
         ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
         ax.minorticks_off()
     ax.set_yticks(rows, labels)
@@ -257,28 +297,50 @@ def _forest(ax, labels: list[str], estimates: list[float], lows: list[float], hi
 
 
 def hazard_ratio_forest(evidence: Evidence, setting: str = "all") -> ReportFigure:
-    """Published PFS hazard ratios, log scale, reference line at 1; each row notes its interval level."""
+    """Published PFS and OS hazard ratios of the phase III trials, log scale, reference line at 1; each row names
+    its endpoint, assessor, analysis and any adjustment, and its interval level."""
     trials = select_trials(evidence.trials, setting, include_single_arm=False)
-    hr = evidence.hazard_ratios[evidence.hazard_ratios["trial_id"].isin(trials["trial_id"])]
+    every = rows_of(evidence.hazard_ratios, list(trials["trial_id"]))
+    every = every.assign(order=every["trial_id"].map({t: i for i, t in enumerate(trials["trial_id"])}),
+                         analysis_order=every["analysis"].map(ANALYSES.index)).sort_values(
+        ["order", "endpoint", "analysis_order"], ascending=[True, False, True], kind="stable")
+    hr = every.dropna(subset=["ci_low", "ci_high"])
+    undrawn = every[every["ci_low"].isna()]
     names = evidence.trials.set_index("trial_id")["trial_name"]
-    labels = [f"{names[r.trial_id]} {r.endpoint} ({r.analysis})\nHR {r.hazard_ratio:.2f}, "
-              f"{level_text(r.ci_level)} CI {r.ci_low:.2f}–{r.ci_high:.2f}" for r in hr.itertuples()]
-    figure, ax = _figure(7.5, 0.8 * len(hr) + 1.4)
-    _forest(ax, labels, list(hr["hazard_ratio"]), list(hr["ci_low"]), list(hr["ci_high"]), 1.0, log_scale=True)
-    ax.set_xlabel("Hazard ratio, crizotinib vs chemotherapy (log scale); < 1 favours crizotinib")
+
+    def label(r: pd.Series) -> str:
+        who = assessor_text(r["assessor"])
+        head = " · ".join(part for part in (names[r["trial_id"]], r["endpoint"], who) if part)
+        how = analysis_text(r["analysis"], r["analysis_label"])
+        if pd.notna(r["adjustment"]):
+            how += f", {r['adjustment']}"
+        digits = int(r["decimals"])
+        return (f"{head}\n{how}\nHR {r['hazard_ratio']:.{digits}f}, {level_text(r['ci_level'])} CI "
+                f"{r['ci_low']:.{digits}f}–{r['ci_high']:.{digits}f}")
+
+    labels = [label(r) for _, r in hr.iterrows()]
+    figure, ax = _figure(7.5, 0.75 * max(len(hr), 1) + 1.2)
+    if len(hr):
+        _forest(ax, labels, list(hr["hazard_ratio"]), list(hr["ci_low"]), list(hr["ci_high"]), 1.0, log_scale=True)
+    pairs = list(dict.fromkeys(zip(every["experimental_arm"], every["control_arm"])))
+    ax.set_xlabel("Hazard ratio (log scale): " + "; ".join(f"{e} vs {c}, below 1 favours {e}" for e, c in pairs))
+    ax.tick_params(axis="y", labelsize=9)
     alt = "Forest plot of published hazard ratios: " + "; ".join(
-        f"{names[r.trial_id]} {r.endpoint} HR {r.hazard_ratio:.2f} ({level_text(r.ci_level)} CI "
-        f"{r.ci_low:.2f} to {r.ci_high:.2f})" for r in hr.itertuples()) + "; reference line at 1."
-    return _make("hazard_ratio_forest", figure,
-                 "Published hazard ratios for progression-free survival with their intervals (level as published).",
-                 alt, evidence, credits_of(hr), list(hr["trial_id"]))
+        label(r).replace("\n", ", ") for _, r in hr.iterrows()) + "; reference line at 1."
+    caption = ("Published hazard ratios for progression-free survival (PFS) and overall survival (OS), each at the "
+               "level its publication reports; PFS rows name who assessed progression, and a crossover-adjusted OS "
+               "ratio is a model-based estimate, shown beside the unadjusted one. " + hazard_ratio_direction(every))
+    if len(undrawn):
+        caption += " Not drawn (no interval transcribed): " + "; ".join(
+            f"{names[r.trial_id]} {r.endpoint} HR {r.hazard_ratio}" for r in undrawn.itertuples()) + "."
+    return _make("hazard_ratio_forest", figure, caption, alt, evidence, credits_of(every), list(every["trial_id"]))
 
 
 def orr_difference_forest(evidence: Evidence, confidence_level: float = 0.95, setting: str = "all") -> ReportFigure:
     """ORR difference (crizotinib minus chemotherapy) per phase III trial, reference line at 0."""
     c = arm_comparisons(evidence, confidence_level, setting)
     level = level_text(confidence_level)
-    labels = [f"{r.trial_name} ({r.setting})\n{r.orr_difference_pct:.1f} points, {level} CI "
+    labels = [f"{r.trial_name} ({r.setting})\n{r.orr_difference_pct:.1f} points (derived), {level} CI "
               f"{r.orr_difference_low_pct:.1f}–{r.orr_difference_high_pct:.1f}" for r in c.itertuples()]
     figure, ax = _figure(7.5, 0.8 * max(len(c), 1) + 1.4)
     if len(c):
@@ -286,30 +348,48 @@ def orr_difference_forest(evidence: Evidence, confidence_level: float = 0.95, se
                 list(c["orr_difference_high_pct"]), 0.0, log_scale=False)
     ax.set_xlabel("ORR difference, crizotinib minus chemotherapy (percentage points); > 0 favours crizotinib")
     ax.set_xlim(min(-5, ax.get_xlim()[0]), max(60, ax.get_xlim()[1]))
-    alt = "Forest plot of ORR differences: " + "; ".join(
+    alt = "Forest plot of ORR differences (derived): " + "; ".join(
         f"{r.trial_name} {r.orr_difference_pct:.1f} points ({level} CI {r.orr_difference_low_pct:.1f} to "
         f"{r.orr_difference_high_pct:.1f})" for r in c.itertuples()) + "; reference line at 0."
     shown = list(c.get("trial_id", []))
     return _make("orr_difference_forest", figure,
-                 f"Difference in objective response rate with {level} Newcombe intervals, from derived responder "
-                 "counts.", alt, evidence, credits_of(rows_of(evidence.outcomes, shown, "primary", endpoint="ORR")),
-                 shown)
+                 f"Difference in objective response rate with {level} Newcombe intervals, derived from responder "
+                 "counts that are themselves derived (published percentage times N).", alt, evidence,
+                 credits_of(rows_of(evidence.outcomes, shown, "primary", endpoint="ORR")), shown)
 
 
-def pooled_orr_forest(evidence: Evidence, confidence_level: float = 0.95, ci_method: str = "exact") -> ReportFigure:
-    arms, summary = pooled_orr(evidence, confidence_level, ci_method)
+def pooled_orr_forest(evidence: Evidence, confidence_level: float = 0.95, ci_method: str = "exact",
+                      pooled_interval: str = "dersimonian-laird") -> ReportFigure:
+    """The crizotinib arms' ORR and their exploratory pool: the diamond is the interval on the pooled rate, the
+    thin line beyond it the prediction interval for a new trial."""
+    arms, summary = pooled_orr(evidence, confidence_level, ci_method, pooled_interval)
     level = level_text(confidence_level)
-    labels = [f"{r.trial_name}: {r.orr_pct:g}% (n={int(r.denominator)})" for r in arms.itertuples()]
-    labels.append(f"Pooled, random effects: {summary['estimate_pct']:.1f}%  (I² {summary['i2_pct']:.0f}%)")
-    figure, ax = _figure(7.5, 0.5 * len(labels) + 1.4)
+    has_prediction = pd.notna(summary["prediction_low_pct"])
+    labels = [f"{r.trial_name}: {r.orr_pct:g}%, {int(r.responders_derived)} of {int(r.denominator)} (derived)"
+              for r in arms.itertuples()]
+    pooled_label = f"Pooled, random effects: {summary['estimate_pct']:.1f}% (I² {summary['i2_pct']:.0f}%)"
+    if has_prediction:
+        pooled_label += (f"\nprediction interval {summary['prediction_low_pct']:.1f}–"
+                         f"{summary['prediction_high_pct']:.1f}%")
+    labels.append(pooled_label)
+    figure, ax = _figure(7.5, 0.5 * len(labels) + 1.6)
     _forest(ax, labels, list(arms["orr_pct"]) + [summary["estimate_pct"]],
             list(arms["ci_low_pct"]) + [summary["low_pct"]], list(arms["ci_high_pct"]) + [summary["high_pct"]],
             summary["estimate_pct"], log_scale=False, diamond_last=True)
+    if has_prediction:  # the pooled row is drawn at y=0
+        ax.hlines(0, summary["prediction_low_pct"], summary["prediction_high_pct"], color="#c2653a", lw=1.2, zorder=1)
+        ax.vlines([summary["prediction_low_pct"], summary["prediction_high_pct"]], -0.12, 0.12, color="#c2653a",
+                  lw=1.2)
     ax.set_xlim(0, 100)
     ax.set_xlabel(f"Objective response rate, crizotinib arms (%), {level} intervals")
     alt = (f"Forest plot of crizotinib-arm response rates with the exploratory pooled estimate "
-           f"{summary['estimate_pct']:.1f}% ({level} CI {summary['low_pct']:.1f} to {summary['high_pct']:.1f}), "
-           f"I-squared {summary['i2_pct']:.0f}%: " + "; ".join(labels[:-1]) + ".")
-    return _make("pooled_orr_forest", figure,
-                 "EXPLORATORY: response rates of the crizotinib arms and their random-effects pool (dashed line).",
-                 alt, evidence, credits_of(arms), list(arms["trial_id"]))
+           f"{summary['estimate_pct']:.1f}% ({level} CI {summary['low_pct']:.1f} to {summary['high_pct']:.1f}"
+           + (f"; {level} prediction interval {summary['prediction_low_pct']:.1f} to "
+              f"{summary['prediction_high_pct']:.1f}" if has_prediction else "")
+           + f"), I-squared {summary['i2_pct']:.0f}%: " + "; ".join(labels[:-1]) + ".")
+    caption = (f"EXPLORATORY: response rates of the crizotinib arms and their random-effects pool (dashed line). "
+               f"Diamond: {level} interval on the pooled rate ({POOLED_INTERVALS[summary['interval']]}).")
+    if has_prediction:
+        caption += (f" Thin line beyond it: {level} prediction interval for the rate of a new, similar trial "
+                    "(Higgins et al. 2009).")
+    return _make("pooled_orr_forest", figure, caption, alt, evidence, credits_of(arms), list(arms["trial_id"]))

@@ -14,7 +14,7 @@ from typing import Any
 
 from .exceptions import UsageError
 from .plain_text import is_invisible_control, visible
-from .stats import CI_METHODS
+from .stats import CI_METHODS, POOLED_INTERVALS
 
 TYPES: dict[str, type] = {"float": float, "int": int, "str": str, "bool": bool}
 TABLE_METADATA_KEY = "crizotinib_reports_table"  # display metadata carrying a table's CSV to the build
@@ -155,7 +155,8 @@ REPORTS: dict[str, Report] = {
     for r in (
         Report(
             "overview", "Crizotinib in ALK-positive NSCLC: overview", "overview.ipynb",
-            "Key numbers, approval timeline, references and, in a scheduled run, what changed since the last one.",
+            "Key numbers, benefit and harms of the randomized trials, approval timeline, references and, in a "
+            "scheduled run, what changed since the last one.",
             COMMON + (
                 Parameter("changes_file", "str", "",
                           "what changed since the previous run: a changes.json ('crizotinib-reports run' sets it)",
@@ -166,13 +167,16 @@ REPORTS: dict[str, Report] = {
         ),
         Report(
             "clinical_activity", "Clinical activity of crizotinib", "clinical_activity.ipynb",
-            "Response rates and progression-free survival in the phase I, II and III trials.",
+            "Response, progression-free and overall survival (with crossover) and harms in crizotinib's own trials.",
             COMMON + (
                 Parameter("setting", "str", "all", "which phase III trials to show: all, first-line or second-line",
                           choices=("all", "first-line", "second-line")),
                 Parameter("include_single_arm", "bool", True, "show the single-arm phase I and II trials"),
                 Parameter("show_pooled_orr", "bool", True,
                           "show the exploratory random-effects pooled ORR of the crizotinib arms"),
+                Parameter("pooled_interval", "str", "dersimonian-laird",
+                          "interval on the pooled ORR: dersimonian-laird (normal) or hartung-knapp (Hartung-Knapp-Sidik-Jonkman, t)",
+                          choices=tuple(POOLED_INTERVALS)),
             ),
             tables=("sources", "trials", "outcomes", "hazard_ratios", "published_intervals", "findings",
                     "adverse_events"),

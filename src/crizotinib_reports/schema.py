@@ -18,7 +18,7 @@ import pandera.pandas as pa
 import regex
 
 from .data import TABLE_NAMES
-from .exceptions import DataValidationError, UsageError
+from .exceptions import DataValidationError
 from .input_files import (DATA_FILE_LIMIT, SCHEMA_FILE_LIMIT, InputFileError, check_data_dir, load_input_yaml,
                           read_input_text)
 from .paths import SCHEMA_FILE_NAME, display_path

@@ -104,9 +104,21 @@ def hazard_ratio_midpoint_gap(hazard_ratio: float, low: float, high: float, deci
     return implied, gap
 
 
+#: Parameter value -> how the pooled interval is computed (clinical_activity's `pooled_interval`).
+POOLED_INTERVALS = {
+    "dersimonian-laird": "DerSimonian–Laird, normal on the logit scale",
+    "hartung-knapp": "Hartung–Knapp–Sidik–Jonkman, t with k−1 df on the logit scale",
+}
+
+
 @dataclass(frozen=True)
 class PooledProportion:
-    """Random-effects pooled proportion (logit scale, DerSimonian-Laird) with heterogeneity."""
+    """Random-effects pooled proportion (logit scale, DerSimonian-Laird τ²) with heterogeneity.
+
+    `low`/`high` is the interval on the mean (DerSimonian–Laird or Hartung–Knapp, `interval`);
+    `prediction_low`/`prediction_high` is where a new study's true proportion is expected to lie
+    (Higgins, Thompson & Spiegelhalter 2009), NaN with fewer than three studies.
+    """
 
     estimate: float
     low: float
@@ -117,15 +129,30 @@ class PooledProportion:
     q: float
     df: int
     weights: tuple[float, ...]
+    interval: str = "dersimonian-laird"
+    prediction_low: float = math.nan
+    prediction_high: float = math.nan
 
 
 def _expit(x: float) -> float:
     return 1 / (1 + math.exp(-x))
 
 
-def pooled_proportion(counts: list[int], totals: list[int], level: float = 0.95) -> PooledProportion:
-    """Pool proportions with statsmodels' combine_effects on the logit scale (method of moments)."""
+def pooled_proportion(counts: list[int], totals: list[int], level: float = 0.95,
+                      interval: str = "dersimonian-laird") -> PooledProportion:
+    """Pool proportions with statsmodels' combine_effects on the logit scale (DerSimonian–Laird τ²).
+
+    combine_effects gives both intervals on the mean: 'random effect' (normal, the model's standard
+    error) and, with use_t=True, 'random effect wls' (Hartung–Knapp–Sidik–Jonkman: the standard
+    error rescaled by the weighted residual variance, t with k−1 df). It neither truncates τ² at
+    0 nor gives a prediction interval: with τ² ≤ 0 the random-effects model is the fixed-effect
+    one, and the prediction interval is Higgins et al. (2009): mean ± t(k−2) × sqrt(τ² + SE²),
+    SE the model's standard error of the mean, back-transformed.
+    """
+    if interval not in POOLED_INTERVALS:
+        raise ValueError(f"unknown pooled interval '{interval}'; use one of {', '.join(POOLED_INTERVALS)}")
     import numpy as np
+    from scipy.stats import t
     from statsmodels.stats.meta_analysis import combine_effects
 
     counts_array, totals_array = np.asarray(counts, dtype=float), np.asarray(totals, dtype=float)
@@ -137,10 +164,23 @@ def pooled_proportion(counts: list[int], totals: list[int], level: float = 0.95)
     effect = np.log(p / (1 - p))
     variance = 1 / counts_array + 1 / (totals_array - counts_array)
     result = combine_effects(effect, variance, method_re="chi2", alpha=1 - level)
-    frame = result.summary_frame(alpha=1 - level)
-    random = frame.loc["random effect"]
+    random = result.tau2 > 0
+    fixed_ci, random_ci, fixed_hksj_ci, random_hksj_ci = result.conf_int(
+        alpha=1 - level, use_t=interval == "hartung-knapp")
+    if interval == "hartung-knapp":
+        low, high = random_hksj_ci if random else fixed_hksj_ci
+    else:
+        low, high = random_ci if random else fixed_ci
+    mean = float(result.mean_effect_re if random else result.mean_effect_fe)
+    model_se = float(result.sd_eff_w_re if random else result.sd_eff_w_fe)
+    tau2, k = max(0.0, float(result.tau2)), len(p)
+    prediction = (math.nan, math.nan)
+    if k >= 3:
+        half = float(t.ppf(0.5 + level / 2, k - 2)) * math.sqrt(tau2 + model_se ** 2)
+        prediction = (_expit(mean - half), _expit(mean + half))
     return PooledProportion(
-        estimate=_expit(random["eff"]), low=_expit(random["ci_low"]), high=_expit(random["ci_upp"]), level=level,
-        tau2=float(result.tau2), i2=float(result.i2), q=float(result.q), df=int(result.df_resid),
-        weights=tuple(float(w) for w in frame["w_re"].iloc[: len(p)]),
+        estimate=_expit(mean), low=_expit(low), high=_expit(high), level=level,
+        tau2=tau2, i2=max(0.0, float(result.i2)), q=float(result.q), df=int(result.df_resid),
+        weights=tuple(float(w) for w in (result.weights_rel_re if random else result.weights_rel_fe)),
+        interval=interval, prediction_low=prediction[0], prediction_high=prediction[1],
     )

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 import pandas as pd
 from great_tables import GT
 
-from .analysis import arm_comparisons, interval_checks, pooled_orr, response_rates, select_trials
+from .analysis import ANALYSES, arm_comparisons, interval_checks, pooled_orr, response_rates, select_trials
 from .citations import (LEVEL_MEANINGS, Credit, cited_sources, credit_of, credit_text, credits_of, full_citation,
                         marks, short_citation, source_credit, source_line)
 from .data import TABLE_NAMES, Evidence
 from .plain_text import spreadsheet_safe
-from .stats import CI_METHOD_LABELS, derived_count
+from .stats import CI_METHOD_LABELS, POOLED_INTERVALS, derived_count
 
 NOT_STATED = "not stated"
 
@@ -96,7 +96,8 @@ def row_credits(frame: pd.DataFrame) -> list[Credit]:
 
 def credit_column(evidence: Evidence, rows: pd.DataFrame) -> pd.Series:
     """Per data row, its credit as text ('Review 2024 → Shaw et al. 2013 (P)'), for a table's Source column."""
-    return rows.apply(lambda row: credit_text(evidence.sources, credit_of(row)), axis=1)
+    return pd.Series([credit_text(evidence.sources, credit_of(row)) for _, row in rows.iterrows()], index=rows.index,
+                     dtype=object)
 
 
 def rows_of(frame: pd.DataFrame, trial_ids: list[str] | None = None, analysis: str | None = None,
@@ -130,89 +131,294 @@ def hazard_ratio_text(h: pd.Series) -> str:
             f"{interval_text(h['ci_low'], h['ci_high'], digits)})")
 
 
+def p_value_text(p: object) -> str:
+    """A published p value as published ('0.0978'), or a dash when the source read gives none."""
+    return "—" if pd.isna(p) else f"{float(p):g}"
+
+
+def assessor_text(assessor: object) -> str | None:
+    """Who judged the endpoint: 'independent review', 'investigator'; None where none is needed (death)."""
+    return None if pd.isna(assessor) or assessor == "not applicable" else str(assessor)
+
+
+def hazard_ratio_direction(hazard_ratios: pd.DataFrame) -> str:
+    """How to read the hazard ratios of these rows: each experimental arm against its control."""
+    pairs = list(dict.fromkeys(zip(hazard_ratios["experimental_arm"], hazard_ratios["control_arm"])))
+    return " ".join(f"Hazard ratios of {experimental} against {control}: below 1 favours {experimental}."
+                    for experimental, control in pairs)
+
+
+def design_groups(trials: pd.DataFrame) -> dict[str, str]:
+    """trial_id -> the heading of its design group, so single-arm and randomized trials are never read together."""
+    headings = {}
+    for design, group in trials.groupby("design", sort=False):
+        phases = " and ".join(dict.fromkeys(group["phase"]))
+        if design == "single-arm":
+            heading = f"Single-arm trials (phase {phases}): no control arm"
+        else:
+            heading = f"Randomized trials (phase {phases}): each arm against its own control"
+        headings.update(dict.fromkeys(group["trial_id"], heading))
+    return headings
+
+
+def ordered_by_design(trials: pd.DataFrame) -> pd.DataFrame:
+    """Single-arm trials first, then randomized ones; the data's order within each."""
+    return trials.sort_values("design", key=lambda d: d.map({"single-arm": 0}).fillna(1), kind="stable")
+
+
+def analysis_text(analysis: str, label: object) -> str:
+    """'primary', or 'updated analysis: updated phase I results (...)' from an outcome's analysis and its label."""
+    if analysis == "updated":
+        return f"updated analysis: {label}" if pd.notna(label) else "updated analysis"
+    return str(label) if pd.notna(label) else analysis
+
+
+def value_text(value: object, unit: str, note: object = None) -> str:
+    """An outcome's value as published: '74%', '10.9 months', 'not reached', 'about 64%'."""
+    if note == "not reached":
+        return "not reached"
+    shown = percent(float(value)) if unit == "%" else f"{float(value):.1f} {unit}"
+    return f"about {shown}" if note == "approximately" else shown
+
+
+def missing_adverse_events_note(evidence: Evidence, trial_ids: list[str]) -> str | None:
+    """Says which of these trials have no adverse-event percentage in the bundle, so no one reads silence as safety."""
+    names = evidence.trials.set_index("trial_id")["trial_name"]
+    missing = [names[t] for t in trial_ids if t not in set(evidence.adverse_events["trial_id"])]
+    if not missing:
+        return None
+    return (f"No adverse-event percentage for {', '.join(missing)} is in this bundle: none could be verified in a "
+            "source read, so harms are given only in words and no rate of harm is set beside the response rates.")
+
+
 def efficacy_table(evidence: Evidence, setting: str = "all", include_single_arm: bool = True,
                    confidence_level: float = 0.95, ci_method: str = "exact") -> ReportTable:
-    """One row a trial arm: N, ORR with its interval and derived responders, median PFS."""
-    trials = select_trials(evidence.trials, setting, include_single_arm)
-    rates = response_rates(evidence, confidence_level, ci_method, list(trials["trial_id"]))
-    primary = evidence.outcomes[evidence.outcomes["analysis"] == "primary"]
-    pfs = primary[primary["endpoint"] == "PFS median"].set_index(["trial_id", "arm"])["value"]
+    """One row a trial arm and analysis: N, ORR with its interval and derived responders, median PFS;
+    single-arm and randomized trials in separate groups, an updated analysis labelled as one."""
+    trials = ordered_by_design(select_trials(evidence.trials, setting, include_single_arm))
+    rates = response_rates(evidence, confidence_level, ci_method, list(trials["trial_id"]), ANALYSES)
+    pfs_rows = rows_of(evidence.outcomes, list(trials["trial_id"]), endpoint="PFS median")
+    pfs = {(o.trial_id, o.arm, o.analysis): o for o in pfs_rows.itertuples()}
+    groups = design_groups(trials)
     level = level_text(confidence_level)
-    rows, data = [], []
+    rows, data, credits = [], [], []
     for trial in trials.itertuples():
-        for rate in rates[rates["trial_id"] == trial.trial_id].itertuples():
+        arms_first = [trial.drug] + [a for a in dict.fromkeys(rates["arm"]) if a != trial.drug]
+        own = rates[rates["trial_id"] == trial.trial_id]
+        own = own.sort_values(["analysis", "arm"], kind="stable", key=lambda c: c.map(
+            {**{a: i for i, a in enumerate(ANALYSES)}, **{a: i for i, a in enumerate(arms_first)}}))
+        for rate in own.itertuples():
             known = pd.notna(rate.responders_derived)
-            median = pfs.get((trial.trial_id, rate.arm))
-            group = f"{trial.trial_name} · phase {trial.phase} · {trial.setting}"
-            if trial.comparator != "none":
-                group += f" · vs {trial.comparator}"
+            median = pfs.get((trial.trial_id, rate.arm, rate.analysis))
+            shown_credits = [credit_of(rate._asdict())] + ([credit_of(median._asdict())] if median is not None else [])
+            credits += shown_credits
+            pfs_shown = "—"
+            if median is not None:
+                pfs_shown = value_text(median.value, "months", median.note).replace(" months", "")
+                if assessor_text(median.assessor):
+                    pfs_shown += f" ({median.assessor})"
+            name = trial.trial_name if trial.comparator == "none" else (
+                f"{trial.trial_name} ({trial.setting}, vs {trial.comparator})")
             rows.append({
-                "Trial": group,
+                "Design": groups[trial.trial_id],
+                "Trial": name,
+                "Analysis": analysis_text(rate.analysis, rate.analysis_label),
                 "Arm": rate.arm,
                 "N": str(int(rate.denominator)) if known else NOT_STATED,
                 "ORR": percent(rate.orr_pct),
                 f"{level} CI": interval_text(rate.ci_low_pct, rate.ci_high_pct, unit="%") if known else "n/a",
                 "Responders (derived)": f"{int(rate.responders_derived)} of {int(rate.denominator)}" if known else "n/a",
-                "Median PFS, months": f"{median:.1f}" if median is not None and pd.notna(median) else "—",
+                "Median PFS, months": pfs_shown,
+                EVIDENCE_COLUMN: marks(shown_credits),
             })
-            data.append({**rate._asdict(), "pfs_median_months": median})
+            data.append({**rate._asdict(), "design": trial.design,
+                         "pfs_median_months": median.value if median is not None else float("nan"),
+                         "pfs_assessor": median.assessor if median is not None else pd.NA})
     frame = pd.DataFrame(rows)
-    n_total = sum(int(n) for n in rates["denominator"].dropna())
-    population = (f"Patients evaluated for response: N={n_total} across {len(rates)} trial arms"
-                  f" ({len(trials)} trials); N per arm below")
+    primary = rates[rates["analysis"] == "primary"]
+    n_total = sum(int(n) for n in primary["denominator"].dropna())
+    population = (f"Patients evaluated for response: N={n_total} across {len(primary)} trial arms "
+                  f"({primary['trial_id'].nunique()} trials), primary analyses; N per arm below")
+    if (rates["analysis"] != "primary").any():
+        population += " (an updated analysis re-counts patients of its trial and is not added)"
     derived_from = sorted({s for s in rates["denominator_source_id"]} - set(rates["source_id"]))
-    pfs_rows = rows_of(evidence.outcomes, list(trials["trial_id"]), "primary", endpoint="PFS median")
     footnotes = [
         "ORR, objective response rate; CI, confidence interval; PFS, progression-free survival; "
-        "n/a, no denominator stated.",
+        "n/a, no denominator stated; —, not in this bundle.",
+        "Single-arm trials have no control arm: their response rates describe activity and are not comparable "
+        "with either arm of a randomized trial (other patients, lines of therapy and assessments).",
         f"Responders are derived, not reported: the published percentage times N, rounded. The {level} CI is "
         f"{CI_METHOD_LABELS[ci_method]} on that derived count.",
     ]
     if derived_from:
-        footnotes.append("N of the phase III arms: " + "; ".join(short_citation(evidence.sources, s)
-                                                               for s in derived_from) + ".")
-    credits = row_credits(rates) + row_credits(pfs_rows)
+        footnotes.append("N of the randomized arms read in: " + "; ".join(short_citation(evidence.sources, s)
+                                                                         for s in derived_from) + ".")
     credits += [source_credit(evidence.sources, s) for s in derived_from]  # the arm sizes, read in their own source
     return _table("efficacy", "Efficacy of crizotinib by trial and arm", population, frame, evidence,
-                  credits, footnotes, data=pd.DataFrame(data), group_column="Trial",
+                  credits, footnotes, data=pd.DataFrame(data), group_column="Design",
                   trial_ids=list(trials["trial_id"]))
 
 
 def comparisons_table(evidence: Evidence, confidence_level: float = 0.95, setting: str = "all") -> ReportTable:
-    """Crizotinib against chemotherapy in each phase III trial: ORR difference, odds ratio, PFS HR."""
+    """Crizotinib against chemotherapy in each phase III trial: ORR difference, odds ratio, PFS HR with its assessor."""
     comparisons = arm_comparisons(evidence, confidence_level, setting)
     level = level_text(confidence_level)
+    shown = list(comparisons.get("trial_id", []))
+    hazard_rows = rows_of(evidence.hazard_ratios, shown, "primary", endpoint="PFS")
+    hazard_rows = hazard_rows[hazard_rows["adjustment"].isna()]
+    hazard = hazard_rows.set_index("trial_id")
     rows = []
     for c in comparisons.itertuples():
+        hr = hazard.loc[c.trial_id] if c.trial_id in hazard.index else None
         rows.append({
             "Trial": f"{c.trial_name} ({c.setting})",
             "N (crizotinib / chemo)": f"{c.n_crizotinib} / {c.n_chemotherapy}",
             "ORR (crizotinib / chemo)": f"{percent(c.orr_crizotinib_pct)} / {percent(c.orr_chemotherapy_pct)}",
-            "ORR difference, points": f"{c.orr_difference_pct:.1f}",
+            "ORR difference, points (derived)": f"{c.orr_difference_pct:.1f}",
             f"Difference {level} CI": interval_text(c.orr_difference_low_pct, c.orr_difference_high_pct),
-            "Odds ratio": f"{c.odds_ratio:.2f}",
+            "Odds ratio (derived)": f"{c.odds_ratio:.2f}",
             f"OR {level} CI": interval_text(c.odds_ratio_low, c.odds_ratio_high, 2),
-            "PFS HR (published)": f"{c.pfs_hazard_ratio:.2f}" if pd.notna(c.pfs_hazard_ratio) else "—",
-            "HR CI (published)": (f"{interval_text(c.pfs_hr_low, c.pfs_hr_high, 2)} ({level_text(c.pfs_hr_level)})"
-                                  if pd.notna(c.pfs_hazard_ratio) else "—"),
+            "PFS HR (published)": hazard_ratio_text(hr) if hr is not None else "—",
+            "PFS assessor": (assessor_text(hr["assessor"]) or "—") if hr is not None else "—",
         })
-    shown = list(comparisons.get("trial_id", []))
     credits = row_credits(rows_of(evidence.outcomes, shown, "primary", endpoint="ORR"))
-    credits += row_credits(rows_of(evidence.hazard_ratios, shown, "primary", endpoint="PFS"))
+    credits += row_credits(hazard_rows)
     n_total = int(comparisons["n_crizotinib"].sum() + comparisons["n_chemotherapy"].sum()) if len(comparisons) else 0
+    footnotes = [
+        "ORR, objective response rate; OR, odds ratio (crizotinib against chemotherapy); HR, hazard ratio; "
+        "PFS, progression-free survival; chemo, chemotherapy.",
+        "ORR difference and odds ratio are derived: recomputed from derived responder counts (published percentage "
+        f"times N, rounded), the difference with the Newcombe hybrid score interval, the odds ratio with the Woolf "
+        f"(logit) interval, both at {level}.",
+        "Hazard ratios and their intervals are as published (not recomputable from the data), each at its "
+        "published level; the assessor is who judged progression.",
+    ]
+    if len(hazard_rows):
+        footnotes.append(hazard_ratio_direction(hazard_rows))
     return _table(
         "comparisons", "Crizotinib against chemotherapy: between-arm comparisons",
         f"Randomized patients: N={n_total} in {len(comparisons)} phase III trials", pd.DataFrame(rows), evidence,
-        credits,
-        ["ORR, objective response rate; OR, odds ratio (crizotinib against chemotherapy); HR, hazard ratio; "
-         "PFS, progression-free survival; chemo, chemotherapy.",
-         "ORR difference and odds ratio are recomputed from derived responder counts (published percentage times "
-         f"N, rounded): difference with the Newcombe hybrid score interval, odds ratio with the Woolf (logit) "
-         f"interval, both at {level}.",
-         "Hazard ratios and their intervals are as published (not recomputable from the data); below 1 favours "
-         "crizotinib."],
-        data=comparisons, trial_ids=shown,
+        credits, footnotes, data=comparisons, trial_ids=shown,
     )
+
+
+def _survival_measures(evidence: Evidence, trial: pd.Series) -> list[dict]:
+    """One trial's overall-survival measures: each OS hazard ratio, and each OS endpoint and crossover with its arms
+    paired (the trial's own drug first), in reading order."""
+    hazard = rows_of(evidence.hazard_ratios, [trial["trial_id"]], endpoint="OS")
+    outcomes = evidence.outcomes[(evidence.outcomes["trial_id"] == trial["trial_id"])
+                                 & (evidence.outcomes["endpoint"].str.split().map(lambda words: "OS" in words)
+                                    | (evidence.outcomes["endpoint"] == "crossover"))]
+    measures = []
+    for _, h in hazard.iterrows():
+        measure = f"OS hazard ratio, {h['experimental_arm']} vs {h['control_arm']}"
+        if pd.notna(h["adjustment"]):
+            measure += f", {h['adjustment']}"
+        measures.append({"kind": 0 if pd.isna(h["adjustment"]) else 1, "endpoint": "OS hazard ratio",
+                         "analysis": h["analysis"], "label": h["analysis_label"], "measure": measure,
+                         "result": hazard_ratio_text(h), "p": p_value_text(h["p_value"]), "rows": [h]})
+    for (endpoint, analysis, label), group in outcomes.groupby(["endpoint", "analysis", "analysis_label"],
+                                                                dropna=False, sort=False):
+        arms = sorted((r for _, r in group.iterrows()), key=lambda r: r["arm"] != trial["drug"])
+        if endpoint == "crossover":
+            parts = []
+            for r in arms:
+                part = f"{value_text(r['value'], r['unit'], r['note'])} of the {r['arm']} arm"
+                if pd.notna(r["denominator"]):
+                    count = derived_count(float(r["value"]), int(r["denominator"]))
+                    part += f" ({count} of {int(r['denominator'])}, count derived)"
+                parts.append(part)
+            measures.append({"kind": 3, "endpoint": endpoint, "analysis": analysis, "label": label,
+                             "measure": f"Crossover: later given {trial['drug']}", "result": "; ".join(parts),
+                             "p": "—", "rows": arms})
+            continue
+        measures.append({"kind": 2 if endpoint == "OS median" else 2.5, "endpoint": endpoint, "analysis": analysis,
+                         "label": label, "measure": "Median OS" if endpoint == "OS median" else endpoint,
+                         "result": " vs ".join(f"{r['arm']} {value_text(r['value'], r['unit'], r['note'])}"
+                                               for r in arms), "p": "—", "rows": arms})
+    return sorted(measures, key=lambda m: (ANALYSES.index(m["analysis"]), m["kind"], m["endpoint"]))
+
+
+def survival_table(evidence: Evidence, setting: str = "all") -> ReportTable:
+    """Overall survival of each randomized trial of crizotinib against chemotherapy, with the crossover that dilutes it:
+    OS hazard ratios (unadjusted and crossover-adjusted, each with analysis, level and p), median and landmark OS."""
+    trials = select_trials(evidence.trials, setting, include_single_arm=False)
+    rows, data, credits, missing, notes = [], [], [], [], []
+    for _, trial in trials.iterrows():
+        group = f"{trial['trial_name']} · {trial['setting']} · {trial['drug']} vs {trial['comparator']}"
+        measures = _survival_measures(evidence, trial)
+        for m in measures:
+            measure_credits = [credit_of(r) for r in m["rows"]]
+            credits += measure_credits
+            credits += [source_credit(evidence.sources, r["denominator_source_id"]) for r in m["rows"]
+                        if pd.notna(r.get("denominator_source_id")) and r["denominator_source_id"] != r["source_id"]]
+            rows.append({"Trial": group, "Measure": m["measure"], "Analysis": analysis_text(m["analysis"], m["label"]),
+                         "Result": m["result"], "p value": m["p"],
+                         "Source": "; ".join(dict.fromkeys(credit_text(evidence.sources, c) for c in measure_credits)),
+                         EVIDENCE_COLUMN: marks(measure_credits)})
+            for r in m["rows"]:
+                data.append({**r.to_dict(), "measure": m["measure"]})
+                if m["endpoint"] == "OS hazard ratio" and pd.notna(r.get("note")):
+                    notes.append(f"{trial['trial_name']}, {m['measure']} ({analysis_text(m['analysis'], m['label'])})"
+                                 f": {r['note']}.")
+        found = {m["endpoint"] for m in measures}
+        absent = [what for endpoint, what in (("OS hazard ratio", "no OS hazard ratio"), ("OS median", "no median OS"),
+                                              ("crossover", "no crossover share")) if endpoint not in found]
+        if absent:
+            missing.append(f"{trial['trial_name']}: {', '.join(absent)}")
+    hazard_rows = rows_of(evidence.hazard_ratios, list(trials["trial_id"]), endpoint="OS")
+    footnotes = ["OS, overall survival; HR, hazard ratio; p as published (—: none in the source read). "
+                 "Counts marked derived are the published percentage times N, rounded."]
+    if len(hazard_rows):
+        footnotes.append(hazard_ratio_direction(hazard_rows) + " Each HR at its published level, never recomputed.")
+    footnotes.append("Crossover: patients of one arm who later received the other arm's drug. It dilutes the "
+                     "difference in overall survival between the arms as randomized, so an unadjusted OS hazard "
+                     "ratio near 1 does not by itself show that the drug fails to prolong life.")
+    adjusted = hazard_rows[hazard_rows["adjustment"].notna()]
+    for adjustment, group in adjusted.groupby("adjustment"):
+        control = " / ".join(dict.fromkeys(group["control_arm"]))
+        footnotes.append(f"{adjustment[0].upper()}{adjustment[1:]}: a model's estimate of the OS hazard ratio had the {control} "
+                         "arm not crossed over; it rests on the model's assumptions (chiefly that the drug works "
+                         "equally well whenever it is started), is not a randomized comparison, and is shown beside, "
+                         "never instead of, the unadjusted ratio.")
+    footnotes += notes
+    if missing:
+        footnotes.append("Not in this bundle: " + "; ".join(missing) + ".")
+    n_total = int(trials["patients_experimental"].sum() + trials["patients_control"].sum())
+    return _table("survival", "Overall survival and crossover in the randomized trials",
+                  f"Randomized patients: N={n_total} in {len(trials)} phase III trials (as randomized)",
+                  pd.DataFrame(rows), evidence, credits, footnotes, data=pd.DataFrame(data), group_column="Trial",
+                  trial_ids=list(trials["trial_id"]))
+
+
+def safety_table(evidence: Evidence, setting: str = "all", include_single_arm: bool = True) -> ReportTable:
+    """What the bundle can say about harms in crizotinib's trials: verified findings in words, any percentages it
+    holds, and which trials have no percentage at all."""
+    trials = ordered_by_design(select_trials(evidence.trials, setting, include_single_arm))
+    shown = list(trials["trial_id"])
+    names = trials.set_index("trial_id")["trial_name"]
+    findings = evidence.findings[(evidence.findings["topic"] == "safety") & evidence.findings["trial_ids"].map(
+        lambda ids: pd.notna(ids) and bool(set(ids.split(";")) & set(shown)))]
+    events = rows_of(evidence.adverse_events, shown)
+    frame = pd.DataFrame({
+        "Trial": [", ".join(names[t] for t in ids.split(";") if t in names) for ids in findings["trial_ids"]]
+        + [names[t] for t in events["trial_id"]],
+        "Harms": list(findings["statement"]) + [f"{e.event}, {e.arm} arm: {e.value:g}%"
+                                                + (f" ({e.analysis_label})" if pd.notna(e.analysis_label) else "")
+                                                for e in events.itertuples()],
+        "Source": list(credit_column(evidence, findings)) + list(credit_column(evidence, events)),
+        EVIDENCE_COLUMN: [marks([c]) for c in row_credits(findings) + row_credits(events)],
+    }, columns=["Trial", "Harms", "Source", EVIDENCE_COLUMN])
+    footnotes = ["Findings are statements in the source's words, not rates per arm; a percentage per arm appears "
+                 "only where the bundle holds a verified one."]
+    missing = missing_adverse_events_note(evidence, shown)
+    if missing:
+        footnotes.insert(0, missing)
+    return _table("safety", "Harms of crizotinib in its own trials",
+                  f"Patients treated in {len(shown)} trials of crizotinib; "
+                  f"{len(findings)} findings in words, {len(events)} adverse-event percentages", frame, evidence,
+                  row_credits(findings) + row_credits(events), footnotes, data=pd.concat([findings, events]),
+                  trial_ids=shown)
 
 
 def interval_checks_table(evidence: Evidence, ci_method: str = "exact", setting: str = "all",
@@ -240,37 +446,50 @@ def interval_checks_table(evidence: Evidence, ci_method: str = "exact", setting:
          "mean of its bounds, to within the rounding of all three numbers.",
          "A flag means the published numbers and the recomputation disagree beyond rounding: the publication may "
          "have used another interval method or another denominator."],
-        data=checks,
+        data=checks, trial_ids=list(checks.get("trial_id", [])),
     )
 
 
-def pooled_orr_table(evidence: Evidence, confidence_level: float = 0.95, ci_method: str = "exact") -> ReportTable:
-    arms, summary = pooled_orr(evidence, confidence_level, ci_method)
+def pooled_orr_table(evidence: Evidence, confidence_level: float = 0.95, ci_method: str = "exact",
+                     pooled_interval: str = "dersimonian-laird") -> ReportTable:
+    """Exploratory random-effects pool of the crizotinib arms, with its prediction interval."""
+    arms, summary = pooled_orr(evidence, confidence_level, ci_method, pooled_interval)
     level = level_text(confidence_level)
+    has_prediction = pd.notna(summary["prediction_low_pct"])
     frame = pd.DataFrame({
         "Crizotinib arm": arms["trial_name"],
         "N": arms["denominator"].astype(int).astype(str),
         "ORR": arms["orr_pct"].map(percent),
+        "Responders (derived)": arms["responders_derived"].astype(int).astype(str),
         f"{level} CI": [interval_text(lo, hi, unit="%") for lo, hi in zip(arms["ci_low_pct"], arms["ci_high_pct"])],
+        f"{level} prediction interval": "—",
         "Weight": arms["weight_pct"].map(lambda w: f"{w:.1f}%"),
     })
     pooled_row = {"Crizotinib arm": "Pooled (random effects)", "N": str(int(arms["denominator"].sum())),
                   "ORR": f"{summary['estimate_pct']:.1f}%",
-                  f"{level} CI": interval_text(summary["low_pct"], summary["high_pct"], unit="%"), "Weight": "100%"}
+                  "Responders (derived)": str(int(arms["responders_derived"].sum())),
+                  f"{level} CI": interval_text(summary["low_pct"], summary["high_pct"], unit="%"),
+                  f"{level} prediction interval": (interval_text(summary["prediction_low_pct"],
+                                                                 summary["prediction_high_pct"], unit="%")
+                                                   if has_prediction else "n/a (fewer than 3 trials)"),
+                  "Weight": "100%"}
     frame = pd.concat([frame, pd.DataFrame([pooled_row])], ignore_index=True)
-    data = arms.assign(pooled_estimate_pct=summary["estimate_pct"], pooled_low_pct=summary["low_pct"],
-                       pooled_high_pct=summary["high_pct"], i2_pct=summary["i2_pct"], tau2=summary["tau2"],
-                       q=summary["q"], df=summary["df"])
+    data = arms.assign(**{f"pooled_{key}": value for key, value in summary.items()})
     return _table(
         "pooled_orr", "Exploratory: pooled ORR of the crizotinib arms",
-        f"Crizotinib-treated patients: N={int(arms['denominator'].sum())} in {summary['studies']} trials",
+        f"Crizotinib-treated patients: N={int(arms['denominator'].sum())} in {summary['studies']} trials "
+        "(primary analyses; an updated analysis would count its patients twice)",
         frame, evidence, row_credits(arms),
         ["EXPLORATORY: the trials differ in line of therapy and design, so a single pooled rate is descriptive only.",
-         f"Random-effects model (DerSimonian–Laird, statsmodels combine_effects) on the logit scale; "
+         f"Random-effects model on the logit scale, τ² by DerSimonian–Laird (statsmodels combine_effects); "
          f"heterogeneity I² = {summary['i2_pct']:.0f}%, τ² = {summary['tau2']:.3f}, "
-         f"Q = {summary['q']:.1f} on {summary['df']} df.",
+         f"Q = {summary['q']:.1f} on {summary['df']} df. Interval on the pooled rate: "
+         f"{POOLED_INTERVALS[summary['interval']]} (parameter pooled_interval).",
+         "Prediction interval: where the true response rate of a new, similar trial is expected to lie "
+         "(Higgins et al. 2009: pooled logit ± t with k−2 df × √(τ² + SE²), back-transformed). It allows for the "
+         "spread of the trials' true rates (τ²), which the interval on the pooled rate does not.",
          "Responder counts are derived from published percentages and N; arm intervals are "
-         f"{CI_METHOD_LABELS[ci_method]}, the pooled interval is the model's (normal on the logit scale)."],
+         f"{CI_METHOD_LABELS[ci_method]} on those derived counts."],
         data=data, trial_ids=list(arms["trial_id"]),
     )
 
@@ -297,25 +516,46 @@ def approvals_table(evidence: Evidence) -> ReportTable:
 
 
 def key_numbers_table(evidence: Evidence, confidence_level: float = 0.95, ci_method: str = "exact") -> ReportTable:
-    """The headline figures of every section, each with its own source (and an interval where N is known)."""
-    rates = response_rates(evidence, confidence_level, ci_method).set_index(["trial_id", "arm"])
-    rows = []
+    """The headline figures of every section, each with its own source (and an interval where N is known):
+    for crizotinib's own trials every response, PFS and OS figure with crossover, and the harms in words."""
+    development = list(select_trials(evidence.trials)["trial_id"])
+    rates = response_rates(evidence, confidence_level, ci_method, development, ANALYSES).set_index(
+        ["trial_id", "arm", "analysis"])
+    rows, trial_of_row = [], []
     names = evidence.trials.set_index("trial_id")["trial_name"]
-    development = set(select_trials(evidence.trials)["trial_id"])
+    drugs = evidence.trials.set_index("trial_id")["drug"]
     outcomes = evidence.outcomes[evidence.outcomes["trial_id"].isin(development)]
     for o in outcomes.itertuples():
-        shown = percent(o.value) if o.unit == "%" else f"{o.value:.1f} months"
-        if o.endpoint == "ORR" and pd.notna(o.denominator) and (o.trial_id, o.arm) in rates.index:
-            rate = rates.loc[(o.trial_id, o.arm)]
-            shown += (f" ({level_text(confidence_level)} CI "
-                      f"{interval_text(rate['ci_low_pct'], rate['ci_high_pct'], unit='%')})")
-        context = f"{names[o.trial_id]}, {o.arm}"
+        shown = value_text(o.value, o.unit, o.note)
+        if o.endpoint == "ORR" and (o.trial_id, o.arm, o.analysis) in rates.index:
+            rate = rates.loc[(o.trial_id, o.arm, o.analysis)]
+            if pd.notna(rate["responders_derived"]):
+                shown += (f" ({level_text(confidence_level)} CI "
+                          f"{interval_text(rate['ci_low_pct'], rate['ci_high_pct'], unit='%')})")
+        measure = (f"crossover: {o.arm} arm later given {drugs[o.trial_id]}" if o.endpoint == "crossover"
+                   else o.endpoint)
+        context = ", ".join(str(part) for part in (names[o.trial_id], o.arm, analysis_text(o.analysis, o.analysis_label),
+                                                   assessor_text(o.assessor)) if part)
         if pd.notna(o.denominator):
             context += f", n={o.denominator}"
-        rows.append(("Clinical activity", o.endpoint, shown, context, credit_of(o._asdict())))
+        rows.append(("Clinical activity", measure, shown, context, credit_of(o._asdict())))
+        trial_of_row.append(o.trial_id)
     for _, h in evidence.hazard_ratios[evidence.hazard_ratios["trial_id"].isin(development)].iterrows():
-        rows.append(("Clinical activity", f"{h['endpoint']} hazard ratio ({h['analysis']})", hazard_ratio_text(h),
-                     f"{names[h['trial_id']]}, {h['experimental_arm']} vs {h['control_arm']}", credit_of(h)))
+        measure = f"{h['endpoint']} hazard ratio" + (f", {h['adjustment']}" if pd.notna(h["adjustment"]) else "")
+        shown = hazard_ratio_text(h) + (f", p = {p_value_text(h['p_value'])}" if pd.notna(h["p_value"]) else "")
+        context = ", ".join(part for part in (f"{names[h['trial_id']]}, {h['experimental_arm']} vs {h['control_arm']}"
+                                              f" (below 1 favours {h['experimental_arm']})",
+                                              analysis_text(h["analysis"], h["analysis_label"]),
+                                              assessor_text(h["assessor"])) if part)
+        rows.append(("Clinical activity", measure, shown, context, credit_of(h)))
+        trial_of_row.append(h["trial_id"])
+    # Each trial's figures together: response and PFS, then survival and its hazard ratios.
+    rows = [row for _, row in sorted(zip(trial_of_row, rows), key=lambda pair: development.index(pair[0]))]
+    safety = evidence.findings[(evidence.findings["topic"] == "safety") & evidence.findings["trial_ids"].map(
+        lambda ids: pd.notna(ids) and bool(set(ids.split(";")) & set(development)))]
+    for f in safety.itertuples():
+        rows.append(("Harms", "Safety (in words)", f.statement,
+                     ", ".join(names[t] for t in f.trial_ids.split(";") if t in names), credit_of(f._asdict())))
     for a in evidence.approvals.dropna(subset=["date"]).itertuples():
         rows.append(("Approvals", f"{a.agency} {a.approval_type}", a.date.strftime("%Y-%m-%d"), a.setting,
                      credit_of(a._asdict())))
@@ -330,11 +570,20 @@ def key_numbers_table(evidence: Evidence, confidence_level: float = 0.95, ci_met
     frame = pd.DataFrame([r[:4] for r in rows], columns=["Section", "Measure", "Value", "Context"])
     frame["Source"] = [credit_text(evidence.sources, r[4]) for r in rows]
     frame[EVIDENCE_COLUMN] = [r[4].mark for r in rows]
-    return _table("key_numbers", "Key numbers", "The headline figures of every section, each with its source",
-                  frame, evidence, [r[4] for r in rows],
-                  ["ORR, objective response rate; PFS median, median progression-free survival; "
-                   "n, patients evaluated; CI, confidence interval.",
-                   f"ORR intervals: {CI_METHOD_LABELS[ci_method]} on responders derived from the percentage and n."])
+    footnotes = ["ORR, objective response rate; PFS, progression-free survival; OS, overall survival; "
+                 "n, patients evaluated; CI, confidence interval; RPSFTM, rank-preserving structural failure time "
+                 "model (a model-based estimate, not a randomized comparison).",
+                 f"ORR intervals: {CI_METHOD_LABELS[ci_method]} on responders derived from the percentage and n.",
+                 "Hazard ratios as published, each at its published level; the assessor, where named, is who judged "
+                 "progression. Where part of the control arm crossed over to the experimental drug, the OS hazard ratio "
+                 "is diluted."]
+    missing = missing_adverse_events_note(evidence, development)
+    if missing:
+        footnotes.append(missing)
+    return _table("key_numbers", "Key numbers",
+                  "The headline figures of every section, each with where it was read and its evidence level",
+                  frame, evidence, [r[4] for r in rows], footnotes,
+                  trial_ids=development)
 
 
 def relapse_table(evidence: Evidence) -> ReportTable:
