@@ -194,10 +194,31 @@ def test_figure_data_follows_the_csv(evidence):
     assert "PROFILE 1014" not in figures.pfs_figure(evidence, "second-line").alt
 
 
-def test_relapse_timescale_in_years(evidence):
-    alt = figures.relapse_timescale_figure(evidence, "years").alt
-    assert "Response lasting over 6 years (some patients) at 6.0" in alt
-    assert "at 0.9" in alt  # 11.3 months, mean time to acquired resistance
+def _drawn_points(figure) -> list[float]:
+    """The x of every point drawn as an estimate (the scatter markers) on the figure's axes."""
+    return sorted(float(x) for collection in figure.axes[0].collections for x, _y in collection.get_offsets())
+
+
+def _drawn_thresholds(figure) -> list[float]:
+    """The x of every threshold tick drawn (a '|' marker: a threshold the review states, not an estimate)."""
+    return sorted(float(line.get_xdata()[0]) for line in figure.axes[0].lines if line.get_marker() == "|")
+
+
+@pytest.mark.parametrize(("unit", "per_month"), [("months", 1.0), ("years", 1 / 12)])
+def test_relapse_timescale_draws_estimates_as_points_and_thresholds_as_thresholds(evidence, unit, per_month):
+    drawn = figures.relapse_timescale_figure(evidence, unit)
+    development = list(evidence.trials.query("role == 'development'")["trial_id"])
+    medians = evidence.outcomes.query("endpoint == 'PFS median' and analysis == 'primary' and trial_id in @development")
+    means = evidence.resistance_measures.query("unit == 'months'")
+    expected_points = sorted([float(v) * per_month for v in medians["value"]] +
+                             [float(v) * per_month for v in means["value"]])
+    assert _drawn_points(drawn.figure) == pytest.approx(expected_points)
+    thresholds = evidence.relapse_patterns.dropna(subset=["time_threshold"])
+    expected = sorted(float(t) * (12 if u == "years" else 1) * per_month
+                      for t, u in zip(thresholds["time_threshold"], thresholds["time_unit"]))
+    assert _drawn_thresholds(drawn.figure) == pytest.approx(expected)
+    assert not set(round(x, 6) for x in expected) & set(round(x, 6) for x in _drawn_points(drawn.figure))
+    assert "not estimates" in drawn.caption and "(threshold, R)" in drawn.alt
 
 
 def test_every_report_parameter_changes_what_is_shown(evidence):

@@ -459,7 +459,16 @@ def survival_table(evidence: Evidence, drugs: str = "all") -> ReportTable:
             without.append(t.trial_name)
             rows.append({"Trial": group, "Result": "overall survival", "Value": NOT_IN_BUNDLE, "p value": "—",
                          "Assessor": "—", "Analysis": "—", "Note": "—", EVIDENCE_COLUMN: "—", "Source": "—"})
-    shown = len(rows) - len(without)
+        design = evidence.findings[(evidence.findings["topic"] == "design")
+                                   & evidence.findings["trial_ids"].fillna("").str.split(";").map(
+                                       lambda ids: t.trial_id in ids)]
+        for _, finding in design.iterrows():  # whether crossover was allowed: how to read the OS results
+            credit = credit_of(finding)
+            rows.append({"Trial": group, "Result": "trial design", "Value": finding["statement"], "p value": "—",
+                         "Assessor": "—", "Analysis": "—", "Note": "—", EVIDENCE_COLUMN: credit.mark,
+                         "Source": credit_text(evidence.sources, credit)})
+            credits.append(credit)
+    shown = sum(r["Value"] != NOT_IN_BUNDLE and r["Result"] != "trial design" for r in rows)
     population = (f"{shown} results from {len(trials) - len(without)} of {len(trials)} trials, every analysis in "
                   "the bundle (the analysis parameter does not apply)")
     if without:
