@@ -46,7 +46,8 @@ CITATIONS = {
     "methods_appendix": ["Shaw et al. 2013", "Malik et al. 2014", "Clin Cancer Res. 2014"],
     "alk_inhibitor_landscape": ["Wu et al. 2018", "Peters et al. 2017", "Mok et al. 2020", "Hida et al. 2017",
                                 "Camidge et al. 2018", "Camidge et al. 2020", "Shaw et al. 2020", "Horn et al. 2021",
-                                "J Thorac Oncol. 2018;13:1539-1548", "JAMA Oncol. 2021;7:1617-1625"],
+                                "Zhou et al. 2024", "Nakagawa et al. 2020", "Hotta et al. 2022", "Solomon et al. 2024",
+                                "J Thorac Oncol. 2018;13(10):1539-1548", "JAMA Oncol. 2021;7(11)"],
 }
 # Figures the review does not give (issue 3), with their sources, where a reader meets them.
 ADDED_FIGURES = {
@@ -57,7 +58,13 @@ ADDED_FIGURES = {
     "alk_inhibitor_landscape": [
         "104 / 103", "0.402 (95% CI 0.286–0.565)", "11.1 / 6.8", "87.5%", "45.6%",  # PROFILE 1029
         "152 / 151", "0.47 (95% CI 0.34–0.65)", "not reached / 11.1", "82.9%", "75.5%", "68.4%", "48.7%",  # ALEX
-        "0.43 (interval not transcribed)", "34.8 / 10.9", "HR 0.67 (95% CI 0.46–0.98)", "62.5%", "45.5%",  # update
+        "0.43 (95% CI 0.32–0.58)", "34.8 / 10.9", "0.67 (95% CI 0.46–0.98)", "62.5%", "45.5%",  # update
+        "41%", "50%",  # ALEX grade 3-5 adverse events
+        "125 / 62", "0.22 (95% CI 0.13–0.38)", "0.33 (95% CI 0.23–0.49)", "66.4%", "56.1%",  # ALESIA
+        "0.37 (95% CI 0.26–0.52)", "34.1 / 10.2", "1.03 (95.0405% CI 0.67–1.58)", "60.9%", "64.1%", "78.8%",  # J-ALEX
+        "0.81 (95% CI 0.53–1.22)",  # ALTA-1L final OS
+        "0.19 (95% CI 0.13–0.27)", "60%", "8%",  # CROWN 5-year
+        "alectinib 300 mg", "Japanese", "Asian", "investigator", "independent review",
         "103 / 104", "0.34 (99.7% CI 0.17–0.71)", "not reached / 10.2",  # J-ALEX
         "137 / 138", "0.49 (95% CI 0.33–0.74)", "71%", "60%", "78%", "29%",  # ALTA-1L
         "0.49 (95% CI 0.35–0.68)", "24.0 / 11.0",  # ALTA-1L second interim

@@ -71,7 +71,7 @@ def test_efficacy_table_numbers(evidence):
     arm_sizes = set(orr["denominator_source_id"].dropna()) - set(orr["source_id"])
     assert arm_sizes and all(any(short_citation(evidence.sources, s) in note for note in table.footnotes)
                              for s in arm_sizes)
-    assert table.source_text.startswith("Source. Read in: ")
+    assert table.source_text.startswith("Source: read in ")
     for source_id in set(orr["source_id"]) | arm_sizes:
         assert short_citation(evidence.sources, source_id) in table.source_text
 
@@ -181,7 +181,7 @@ def test_figures_render_with_alt_text_caption_and_source(evidence, builder):
     assert shown.count("<img ") == 1
     assert re.search(r'<img [^>]*alt="[^"]{20,}"', shown)
     assert html.escape(figure.caption) in shown and html.escape(figure.source_text) in shown
-    assert figure.source_text.startswith("Source. Read in: ")
+    assert figure.source_text.startswith("Source: read in ")
     assert figure.png_bytes().startswith(b"\x89PNG")
 
 
@@ -273,7 +273,7 @@ def test_survival_table_holds_every_os_row_of_the_phase3_trials(evidence):
         group = table.frame[table.frame["Trial"].str.startswith(names[o.trial_id])]
         shown = tables.value_text(o.value, o.unit, o.note)
         assert group["Result"].str.contains(re.escape(shown)).any(), o
-    assert table.source_text.startswith("Source. Read in: ")
+    assert table.source_text.startswith("Source: read in ")
     for source_id in set(hazard["source_id"]) | set(outcomes["source_id"]):
         assert short_citation(evidence.sources, source_id) in table.source_text
 

@@ -147,7 +147,7 @@ def source_line(sources: pd.DataFrame, credits: Iterable[Credit]) -> str:
             if notes:
                 label += f" ({'; '.join(notes)})"
         read_labels.append(label)
-    parts.append("Read in: " + "; ".join(read_labels) + ".")
+    parts.append("read in " + "; ".join(read_labels) + ".")
     primary = [p for c in credits for p in c.primary if p not in read]
     if primary:
         parts.append("Primary publications: " + "; ".join(short_citation(sources, p)
@@ -160,7 +160,7 @@ def source_line(sources: pd.DataFrame, credits: Iterable[Credit]) -> str:
     cited = sources.set_index("source_id").loc[[s for c in credits for s in c.sources], "ref_number"]
     if cited.notna().any():
         parts.append("[n]: reference n of the review.")
-    return "Source. " + " ".join(parts)
+    return "Source: " + " ".join(parts)
 
 
 def cited_sources(sources: pd.DataFrame, credits: Iterable[Credit]) -> list[str]:
