@@ -31,7 +31,7 @@ from .plain_text import markdown_escaped, visible
 MAX_LINES = 40  # a summary is read in a mail body; the JSON keeps every change
 PER_ROW = 4  # changed columns shown per row line
 KEY_NAMES = {"arm", "endpoint", "analysis", "agency", "measure", "mechanism", "topic", "pattern", "label"}
-NOT_KEYS = {"source_id", "denominator_source_id"}
+NOT_KEYS = {"source_id", "denominator_source_id", "primary_source_id", "verified_in_id"}  # who reports, not which row
 DATA = "data"  # Change.source of an edit to a data file; "report" for a report table
 NOT_COMPARED = ("overview",)  # reports whose tables restate the others' (see the module docstring)
 

@@ -78,7 +78,9 @@ def _trial(evidence: Evidence, trial_id: str) -> pd.Series:
 
 def _or_list(items: Iterable[str], last: str = "or") -> str:
     items = list(dict.fromkeys(items))
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {last} {items[-1]}"
+    if len(items) <= 1:
+        return items[0] if items else "none"
+    return f"{', '.join(items[:-1])} {last} {items[-1]}"
 
 
 def trial_group(trial: pd.Series) -> str:

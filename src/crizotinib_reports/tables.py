@@ -231,7 +231,7 @@ def efficacy_table(evidence: Evidence, setting: str = "all", include_single_arm:
                 "Median PFS, months": pfs_shown,
                 EVIDENCE_COLUMN: marks(shown_credits),
             })
-            data.append({**rate._asdict(), "design": trial.design,
+            data.append({**{k: v for k, v in rate._asdict().items() if k != "Index"}, "design": trial.design,
                          "pfs_median_months": median.value if median is not None else float("nan"),
                          "pfs_assessor": median.assessor if median is not None else pd.NA})
     frame = pd.DataFrame(rows)
