@@ -156,7 +156,7 @@ def test_two_scheduled_runs_compare_combine_and_mail(tmp_path):
 
     # What changed: the data edit first, then what moved with it; the same headline everywhere.
     edit = "outcomes.csv, PROFILE 1014 · crizotinib · ORR · primary: value 74 -> 75"
-    moved = "clinical_activity / efficacy, PROFILE 1014 · crizotinib: orr_pct 74 -> 75; responders_derived 127 -> 129"
+    moved = "clinical_activity / efficacy, PROFILE 1014 · crizotinib · primary: orr_pct 74 -> 75; responders_derived 127 -> 129"
     changes = ChangeSummary.from_json(json.loads((latest / "changes.json").read_text()))
     assert changes.lines()[0] == edit and any(line.startswith(moved) for line in changes.lines())
     headline = changes.headline

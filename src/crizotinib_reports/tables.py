@@ -764,8 +764,10 @@ def derivations_table(evidence: Evidence, confidence_level: float = 0.95, ci_met
          "(statsmodels confint_proportions_2indep, method 'newcomb')"),
         ("Odds ratio (phase III)", "derived responders and N per arm", "Woolf logit interval (statsmodels "
          "confint_proportions_2indep, method 'logit')"),
-        ("Pooled ORR (exploratory)", "crizotinib arms with N", "random effects, DerSimonian–Laird on the logit "
-         "scale (statsmodels combine_effects, method_re 'chi2'); I², τ², Q"),
+        ("Pooled ORR (exploratory)", "crizotinib arms with N (primary analyses)", "random effects, DerSimonian–Laird "
+         "on the logit scale (statsmodels combine_effects, method_re 'chi2'); I², τ², Q; interval normal or "
+         "Hartung–Knapp–Sidik–Jonkman (parameter pooled_interval of the clinical activity report); prediction "
+         "interval for a new trial, t with k−2 df on τ² + SE² (Higgins et al. 2009)"),
         ("Interval check, proportion", "published interval and N", "recompute at the published level; flag a gap "
          "beyond half a unit of the published last digit"),
         ("Interval check, hazard ratio", "published HR and interval", "HR against the geometric mean of the bounds, "
