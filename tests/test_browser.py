@@ -22,7 +22,9 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from crizotinib_reports.reports import REPORTS
+from crizotinib_reports.reports import portfolio
+
+REPORTS = portfolio()
 
 pytestmark = pytest.mark.e2e
 

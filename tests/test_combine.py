@@ -21,7 +21,9 @@ from pypdf import PdfReader
 
 from crizotinib_reports.combine import CombinedReport, combined_html, combined_pdf
 from crizotinib_reports.render import REPORT_CSS
-from crizotinib_reports.reports import REPORTS
+from crizotinib_reports.reports import portfolio
+
+REPORTS = portfolio()
 
 HOSTILE_TITLE = 'Crizotinib <script>alert("x")</script> & reports'
 DATE = "26 November 2026"

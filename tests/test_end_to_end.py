@@ -17,7 +17,9 @@ from pypdf import PdfReader
 
 from crizotinib_reports.inputs import data_file_hashes
 from crizotinib_reports.paths import DATA_DIR, NOTEBOOK_DIR
-from crizotinib_reports.reports import REPORTS
+from crizotinib_reports.reports import portfolio
+
+REPORTS = portfolio()
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,10 @@ from crizotinib_reports.exceptions import UsageError
 from crizotinib_reports.files import sha256_file
 from crizotinib_reports.inputs import data_file_hashes, rebuild_reasons, report_inputs
 from crizotinib_reports.paths import DATA_DIR, NOTEBOOK_DIR
-from crizotinib_reports.reports import ALL_TABLES, REPORTS, get_report
+from crizotinib_reports.data import TABLE_NAMES as ALL_TABLES
+from crizotinib_reports.reports import get_report, portfolio
+
+REPORTS = portfolio()
 from crizotinib_reports.variants import expand_targets, read_variants_file, variant_folder
 
 
@@ -142,7 +145,7 @@ def test_reading_an_undeclared_table_stops_with_one_line():
     evidence = load_evidence(DATA_DIR, ("sources", "resistance_mechanisms"), "resistance_mechanisms")
     assert len(evidence.resistance_mechanisms) > 0
     with pytest.raises(UsageError, match="report 'resistance_mechanisms' reads data table 'trials' but does not "
-                                         "declare it: add 'trials' to the report's tables"):
+                                         "declare it: add 'trials' to crizotinib_reports.tables in the notebook's metadata"):
         evidence.trials.loc[0]
     with pytest.raises(UsageError, match="does not declare"):
         len(evidence.outcomes)

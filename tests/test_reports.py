@@ -10,7 +10,9 @@ import pytest
 from crizotinib_reports.variants import parse_param_overrides
 from crizotinib_reports.exceptions import UsageError
 from crizotinib_reports.paths import NOTEBOOK_DIR
-from crizotinib_reports.reports import REPORTS, get_report
+from crizotinib_reports.reports import get_report, portfolio
+
+REPORTS = portfolio()
 
 
 @pytest.mark.parametrize("name", list(REPORTS))

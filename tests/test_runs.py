@@ -19,7 +19,9 @@ from crizotinib_reports.changes import ChangeSummary, compare_runs, compare_tabl
 from crizotinib_reports.paths import DATA_DIR, PROJECT_ROOT
 from crizotinib_reports.plain_text import markdown_escaped
 from crizotinib_reports.progress import LogLines, progress_for
-from crizotinib_reports.reports import REPORTS
+from crizotinib_reports.reports import portfolio
+
+REPORTS = portfolio()
 
 EFFICACY = "trial_id,arm,orr_pct,ci_low_pct\nphase1,crizotinib,61,52.0\nphase2,crizotinib,50,41.3\n"
 

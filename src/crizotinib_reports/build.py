@@ -36,7 +36,7 @@ from .outputs import (BUILD_ID, BUILDS, FAILED, MANIFEST_NAME, STAGING, OutputTr
                       remove_leftovers, remove_ours)
 from .paths import DATA_DIR, NOTEBOOK_DIR, OUTPUT_DIR, display_path
 from .progress import LogLines, Progress
-from .reports import REPORTS, TABLE_METADATA_KEY, get_report
+from .reports import TABLE_METADATA_KEY, Report, get_report, portfolio
 from .variants import Target, expand_targets, read_variants_file
 
 FORMATS = ("html", "pdf")
@@ -233,8 +233,12 @@ class Builder:
 
     # --- what to build ------------------------------------------------------------------------------
 
+    def portfolio(self) -> dict[str, Report]:
+        """The reports of this build's notebooks folder, each defined by its notebook."""
+        return portfolio(self.notebook_dir)
+
     def targets(self, names: list[str], param_pairs: list[str], variants_file: Path | None = None) -> list[Target]:
-        reports = [get_report(n) for n in (names or list(REPORTS))]
+        reports = [get_report(n, self.notebook_dir) for n in (names or list(self.portfolio()))]
         variants = read_variants_file(variants_file, reports) if variants_file else None
         targets = expand_targets(reports, param_pairs, self.data_dir, variants)
         missing = [t.report.notebook for t in targets if not (self.notebook_dir / t.report.notebook).is_file()]
@@ -248,6 +252,11 @@ class Builder:
         previous = load_manifest(current, self.progress.message)["reports"]
         planned = []
         for target in targets:
+            undeclared = [t for t in target.report.tables if f"{t}.csv" not in session.snapshot.hashes]
+            if undeclared:
+                raise UsageError(f"{target.report.notebook} declares the data table '{undeclared[0]}', which "
+                                 f"{display_path(self.data_dir)} does not have; correct crizotinib_reports.tables in "
+                                 f"the notebook's metadata")
             notebook_sha256, _copy = self._notebook(session, target.report.notebook)
             inputs = report_inputs(notebook_sha256, {**target.parameters, "data_dir": display_path(self.data_dir)},
                                    session.snapshot.hashes_of(target.report.tables), self.formats)
@@ -501,7 +510,7 @@ class Builder:
         for result in results:
             if result.status == "unchanged":
                 continue  # its entry, like its files, is the previous build's
-            report = get_report(result.report)
+            report = get_report(result.report, self.notebook_dir)
             entry = {
                 "report": report.name,
                 "title": report.title,

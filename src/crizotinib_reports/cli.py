@@ -18,7 +18,6 @@ from .build import DEFAULT_REPORT_TIMEOUT, SECRET_ENV_PREFIXES
 from .exceptions import CrizotinibReportsError, UsageError
 from .paths import DATA_DIR, NOTEBOOK_DIR, OUTPUT_DIR, display_path
 from .plain_text import visible
-from .reports import REPORTS
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -29,7 +28,9 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    for report in REPORTS.values():
+    from .reports import portfolio
+
+    for report in portfolio(args.notebook_dir).values():
         print(f"{report.name}: {report.title}")
         print(f"  {report.description}")
         for p in report.parameters:
@@ -123,6 +124,8 @@ def make_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     listing = commands.add_parser("list", help="the reports and their parameters")
+    listing.add_argument("--notebook-dir", type=Path, default=NOTEBOOK_DIR,
+                         help="folder of the report notebooks (default: notebooks/)")
     listing.set_defaults(run=cmd_list)
 
     check = commands.add_parser("validate", help="check the data files against data/schema.yaml")
@@ -130,7 +133,8 @@ def make_parser() -> argparse.ArgumentParser:
     check.set_defaults(run=cmd_validate)
 
     build = commands.add_parser("build", help="execute and render reports")
-    build.add_argument("reports", nargs="*", metavar="REPORT", help=f"reports to build (default all: {', '.join(REPORTS)})")
+    build.add_argument("reports", nargs="*", metavar="REPORT",
+                       help="reports to build (default: every notebook in the notebooks folder; see 'list')")
     build.add_argument("--format", action="append", choices=["html", "pdf"],
                        help="output format, repeatable (default: html and pdf)")
     build.add_argument("--param", action="append", metavar="KEY=VALUE",

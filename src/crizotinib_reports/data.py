@@ -77,7 +77,7 @@ class UndeclaredTable:
 
     def __init__(self, table: str, report: str):
         self._message = (f"report '{report}' reads data table '{table}' but does not declare it: add "
-                         f"'{table}' to the report's tables in crizotinib_reports/reports.py")
+                         f"'{table}' to crizotinib_reports.tables in the notebook's metadata")
 
     def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise UsageError(self._message)

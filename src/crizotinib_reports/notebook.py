@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from html import escape
+from pathlib import Path
 from typing import Any
 
 from IPython.display import HTML, Markdown, display
@@ -17,13 +18,15 @@ from . import __version__
 from .data import Evidence, load_evidence
 from .figures import ReportFigure
 from .plain_text import ReportMarkdown, markdown_escaped
-from .reports import TABLE_METADATA_KEY, get_report
+from .exceptions import UsageError
+from .paths import NOTEBOOK_DIR, display_path
+from .reports import TABLE_METADATA_KEY, Report, get_report
 from .tables import ReportTable, references_table
 
 
 @dataclass
 class ReportSession:
-    name: str
+    report: Report
     parameters: dict[str, Any]
     evidence: Evidence
     source_ids: list[str] = field(default_factory=list)
@@ -52,7 +55,7 @@ class ReportSession:
 
     def show_provenance(self) -> None:
         """Footer: what this report was built from, so a reader can tell two printouts apart."""
-        tables = {f"{t}.csv" for t in get_report(self.name).tables} | {"schema.yaml"}
+        tables = {f"{t}.csv" for t in self.report.tables} | {"schema.yaml"}
         hashes = {name: digest for name, digest in self.evidence.hashes.items() if name in tables}
         display(HTML(provenance_html(self.parameters, hashes)))
 
@@ -67,12 +70,32 @@ def provenance_html(parameters: dict[str, Any], hashes: dict[str, str]) -> str:
     return f'<footer class="provenance"><h2>Provenance</h2><table>{body}</table></footer>'
 
 
+def notebook_folder(name: str) -> Path:
+    """Where the report's notebook is: the kernel's folder when it holds it (JupyterLab, a build), else the
+    project's notebooks folder (papermill run from anywhere)."""
+    here = Path.cwd()
+    return here if (here / f"{name}.ipynb").is_file() else NOTEBOOK_DIR
+
+
+def resolve_data_dir(data_dir: str, folder: Path) -> Path:
+    """A relative data folder is read from the notebook's folder (as '../data' is written), wherever the kernel runs."""
+    path = Path(data_dir)
+    resolved = path if path.is_absolute() else (folder / path).resolve()
+    if not resolved.is_dir():
+        raise UsageError(f"data folder {display_path(resolved)} not found (data_dir={data_dir!r}, read from "
+                         f"{display_path(folder)}); set data_dir to the folder of the CSV tables, e.g. "
+                         f"-p data_dir /path/to/data with papermill")
+    return resolved
+
+
 def open_report(name: str, namespace: dict[str, Any]) -> ReportSession:
-    """Check the notebook's parameters against the portfolio, then load validated evidence.
+    """Check the notebook's parameters against its own definition, then load validated evidence.
 
     `namespace` is the notebook's globals(): the parameters cell (and papermill's injected
     cell) define the values there; anything wrong stops the notebook with one clear line.
     """
-    report = get_report(name)
+    folder = notebook_folder(name)
+    report = get_report(name, folder)
     values = report.resolve({p.name: namespace[p.name] for p in report.parameters if p.name in namespace})
-    return ReportSession(name, values, load_evidence(values["data_dir"], report.tables, report.name))
+    data_dir = resolve_data_dir(values["data_dir"], folder)
+    return ReportSession(report, values, load_evidence(data_dir, report.tables, report.name))

@@ -1,25 +1,51 @@
-"""The report portfolio: every report, its notebook and its typed parameters, in one place.
+"""The report portfolio, read from the notebooks themselves: a report is its notebook.
 
-The CLI, the build, `list` and the notebooks' own parameter check all read this module;
-tests check that each notebook's `parameters` cell agrees with it.
+Every notebook in the notebooks folder is a report, named by its file name. It defines itself:
+
+* its **parameters cell** (tagged `parameters`) is the only definition of its parameters: one
+  typed assignment a line with a comment, `setting: str = "all"  # which phase III trials to show`
+  (the form `papermill --help-notebook` reads);
+* its **metadata** holds its `title` (as Jupyter and nbconvert use it) and a `crizotinib_reports`
+  block: `description`, `order` (its place in the portfolio), `tables` (the data tables it reads:
+  a change to one rebuilds this report and no other; reading another stops it with one line) and
+  `parameters`, the constraints a type cannot say, per parameter:
+
+      "parameters": {"confidence_level": {"min": 0.5, "max": 0.999},
+                     "setting": {"choices": ["all", "first-line", "second-line"]},
+                     "drugs": {"items": ["alectinib", "brigatinib"]},
+                     "changes_file": {"names_folder": false, "input_file": true}}
+
+  `choices`: the allowed values; `min`/`max`: a range; `items`: the value is 'all' or a
+  comma-separated subset of these; `names_folder: false`: a setting of the occasion that does not
+  make a variant folder; `input_file: true`: names a file that must exist.
+
+Only the standard library is used: `list`, planning and "nothing to build" read the portfolio
+without pandas or papermill. Nothing is read at import: `portfolio()` reads the folder when called.
 """
 
 from __future__ import annotations
 
+import ast
+import json
 import math
 import os
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .exceptions import UsageError
+from .paths import NOTEBOOK_DIR, display_path
 from .plain_text import is_invisible_control, visible
-from .stats import CI_METHODS, POOLED_INTERVALS
 
 TYPES: dict[str, type] = {"float": float, "int": int, "str": str, "bool": bool}
 TABLE_METADATA_KEY = "crizotinib_reports_table"  # display metadata carrying a table's CSV to the build
+METADATA_KEY = "crizotinib_reports"  # a notebook's report metadata block
+CONSTRAINT_KEYS = ("choices", "min", "max", "items", "names_folder", "input_file")
 TRUE_WORDS = {"true", "yes", "1", "on"}
 FALSE_WORDS = {"false", "no", "0", "off"}
+NOTEBOOK_LIMIT = 16 * 2**20
+REPORT_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -97,19 +123,13 @@ class Parameter:
 class Report:
     name: str
     title: str
-    notebook: str
+    notebook: str  # file name in the notebooks folder
     description: str
     parameters: tuple[Parameter, ...] = field(default_factory=tuple)
     # The data tables the notebook reads (file names without .csv). A change to one of them
     # rebuilds this report and no other; reading a table not listed here stops the notebook.
     tables: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        # A report's name becomes a folder under the output folder: nothing that could leave it.
-        if not re.fullmatch(r"[a-z][a-z0-9_]*", self.name) or not re.fullmatch(r"[a-z][a-z0-9_]*\.ipynb", self.notebook):
-            raise ValueError(f"report {self.name!r}: names must be lower-case letters, digits and '_'")
-        if not self.tables or set(self.tables) - set(ALL_TABLES):
-            raise ValueError(f"report {self.name!r}: declare the data tables it reads, from {', '.join(ALL_TABLES)}")
+    order: float = 0.0
 
     def parameter(self, name: str) -> Parameter:
         for p in self.parameters:
@@ -138,96 +158,130 @@ class Report:
         return values
 
 
-#: Every data table; the methods appendix describes them all.
-ALL_TABLES = ("sources", "trials", "outcomes", "hazard_ratios", "published_intervals", "approvals", "findings",
-              "relapse_patterns", "resistance_measures", "resistance_mechanisms", "adverse_events", "study_measures")
+# --- reading a notebook ------------------------------------------------------------------------------
 
-COMMON = (
-    Parameter("data_dir", "str", "../data", "folder with the CSV tables and schema.yaml"),
-    Parameter("confidence_level", "float", 0.95, "two-sided level of every interval",
-              minimum=0.5, maximum=0.999),
-    Parameter("ci_method", "str", "exact", "interval for proportions: exact (Clopper-Pearson) or wilson",
-              choices=tuple(CI_METHODS)),
-)
-
-REPORTS: dict[str, Report] = {
-    r.name: r
-    for r in (
-        Report(
-            "overview", "Crizotinib in ALK-positive NSCLC: overview", "overview.ipynb",
-            "Key numbers, benefit and harms of the randomized trials, approval timeline, references and, in a "
-            "scheduled run, what changed since the last one.",
-            COMMON + (
-                Parameter("changes_file", "str", "",
-                          "what changed since the previous run: a changes.json ('crizotinib-reports run' sets it)",
-                          names_folder=False, input_file=True),
-            ),
-            tables=("sources", "trials", "outcomes", "hazard_ratios", "approvals", "findings", "relapse_patterns",
-                    "resistance_measures", "resistance_mechanisms", "adverse_events"),
-        ),
-        Report(
-            "clinical_activity", "Clinical activity of crizotinib", "clinical_activity.ipynb",
-            "Response, progression-free and overall survival (with crossover) and harms in crizotinib's own trials.",
-            COMMON + (
-                Parameter("setting", "str", "all", "which phase III trials to show: all, first-line or second-line",
-                          choices=("all", "first-line", "second-line")),
-                Parameter("include_single_arm", "bool", True, "show the single-arm phase I and II trials"),
-                Parameter("show_pooled_orr", "bool", True,
-                          "show the exploratory random-effects pooled ORR of the crizotinib arms"),
-                Parameter("pooled_interval", "str", "dersimonian-laird",
-                          "interval on the pooled ORR: dersimonian-laird (normal) or hartung-knapp (Hartung-Knapp-Sidik-Jonkman, t)",
-                          choices=tuple(POOLED_INTERVALS)),
-            ),
-            tables=("sources", "trials", "outcomes", "hazard_ratios", "published_intervals", "findings",
-                    "adverse_events"),
-        ),
-        Report(
-            "clinical_relapses", "Clinical relapses on crizotinib", "clinical_relapses.ipynb",
-            "When and where disease relapses, and how each pattern is managed.",
-            COMMON + (
-                Parameter("time_unit", "str", "months", "unit of the time-scale figure: months or years",
-                          choices=("months", "years")),
-            ),
-            tables=("sources", "trials", "outcomes", "relapse_patterns", "resistance_measures", "study_measures"),
-        ),
-        Report(
-            "resistance_mechanisms", "Mechanisms of resistance to crizotinib", "resistance_mechanisms.ipynb",
-            "Secondary ALK mutations, copy-number gain, bypass tracks, paracrine factors and EMT.",
-            COMMON + (
-                Parameter("include_unquantified", "bool", True,
-                          "also list mechanisms for which the review gives no frequency"),
-            ),
-            tables=("sources", "resistance_measures", "resistance_mechanisms", "study_measures"),
-        ),
-        Report(
-            "alk_inhibitor_landscape", "Crizotinib as the comparator: the next-generation ALK inhibitors",
-            "alk_inhibitor_landscape.ipynb",
-            "First-line trials of alectinib, brigatinib, lorlatinib and ensartinib against crizotinib.",
-            COMMON + (
-                Parameter("analysis", "str", "primary",
-                          "which analysis to show where a trial has two: primary or updated",
-                          choices=("primary", "updated")),
-                Parameter("drugs", "str", "all",
-                          "which comparisons to show: all, or a comma-separated list of alectinib, brigatinib, "
-                          "lorlatinib, ensartinib",
-                          items=("alectinib", "brigatinib", "lorlatinib", "ensartinib")),
-            ),
-            tables=("sources", "trials", "outcomes", "hazard_ratios", "relapse_patterns", "adverse_events",
-                    "findings"),
-        ),
-        Report(
-            "methods_appendix", "Methods and data appendix", "methods_appendix.ipynb",
-            "Every data table and source with its identifiers, every derivation and method, the consistency checks.",
-            COMMON,
-            tables=ALL_TABLES,
-        ),
-    )
-}
+def parameters_cell(cells: list[dict]) -> str | None:
+    """The source of the cell tagged `parameters`, if there is one."""
+    for cell in cells:
+        if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            source = cell.get("source", "")
+            return "".join(source) if isinstance(source, list) else source
+    return None
 
 
-def get_report(name: str) -> Report:
+def parse_parameters(source: str, where: str) -> list[tuple[str, str, Any, str]]:
+    """(name, type, default, help) of each `name: type = literal  # help` line of a parameters cell."""
     try:
-        return REPORTS[name]
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise UsageError(f"{where}: the parameters cell is not valid Python (line {exc.lineno}); write one "
+                         f"'name: type = value  # help' a line") from None
+    lines = source.splitlines()
+    found = []
+    for statement in tree.body:
+        if not (isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
+                and isinstance(statement.annotation, ast.Name) and statement.value is not None):
+            raise UsageError(f"{where}: parameters cell line {statement.lineno} is not 'name: type = value  # help'")
+        kind = statement.annotation.id
+        if kind not in TYPES:
+            raise UsageError(f"{where}: parameter '{statement.target.id}' has type {kind}; use one of "
+                             f"{', '.join(TYPES)}")
+        try:
+            default = ast.literal_eval(statement.value)
+        except ValueError:
+            raise UsageError(f"{where}: parameter '{statement.target.id}' needs a literal default "
+                             f"(a number, text, True or False)") from None
+        line = lines[statement.lineno - 1]
+        help_text = line.split("#", 1)[1].strip() if "#" in line[statement.value.end_col_offset:] else ""
+        found.append((statement.target.id, kind, default, help_text))
+    return found
+
+
+def report_from_notebook(path: Path) -> Report:
+    """The report a notebook defines: name from its file, parameters from its cell, the rest from its metadata."""
+    from .input_files import read_input_text
+
+    where = display_path(path)
+    name = path.stem
+    if not REPORT_NAME.fullmatch(name):
+        raise UsageError(f"{where}: a report's file name must be lower-case letters, digits and '_' "
+                         f"(it names the report's output folder); rename the notebook")
+    try:
+        notebook = json.loads(read_input_text(path, limit=NOTEBOOK_LIMIT, what="notebook"))
+        cells, metadata = notebook["cells"], notebook.get("metadata", {})
+    except (ValueError, KeyError, TypeError):
+        raise UsageError(f"{where}: not a Jupyter notebook (nbformat 4 JSON)") from None
+    block = metadata.get(METADATA_KEY)
+    if not isinstance(block, dict):
+        raise UsageError(f"{where}: its metadata has no '{METADATA_KEY}' block; every notebook in the notebooks "
+                         f"folder is a report (see the README, 'Add a report')")
+    source = parameters_cell(cells)
+    if source is None:
+        raise UsageError(f"{where}: no cell is tagged 'parameters'; tag the cell that defines its parameters")
+    constraints = block.get("parameters", {})
+    if not isinstance(constraints, dict):
+        raise UsageError(f"{where}: '{METADATA_KEY}.parameters' must map parameter names to their constraints")
+    parsed = parse_parameters(source, where)
+    names = [p[0] for p in parsed]
+    unknown = sorted(set(constraints) - set(names))
+    if unknown:
+        raise UsageError(f"{where}: '{METADATA_KEY}.parameters' constrains '{unknown[0]}', which the parameters "
+                         f"cell does not define")
+    parameters = []
+    for pname, kind, default, help_text in parsed:
+        rules = constraints.get(pname, {})
+        bad = sorted(set(rules) - set(CONSTRAINT_KEYS)) if isinstance(rules, dict) else ["(not a mapping)"]
+        if bad:
+            raise UsageError(f"{where}: parameter '{pname}' has an unknown constraint '{bad[0]}' (known: "
+                             f"{', '.join(CONSTRAINT_KEYS)})")
+        try:
+            parameters.append(Parameter(
+                pname, kind, default, help_text,
+                choices=tuple(rules["choices"]) if "choices" in rules else None,
+                items=tuple(rules["items"]) if "items" in rules else None,
+                minimum=rules.get("min"), maximum=rules.get("max"),
+                names_folder=bool(rules.get("names_folder", True)), input_file=bool(rules.get("input_file", False))))
+        except UsageError as exc:
+            raise UsageError(f"{where}: the default breaks its own constraint: {exc}") from None
+    tables = block.get("tables")
+    if not isinstance(tables, list) or not tables or not all(isinstance(t, str) for t in tables):
+        raise UsageError(f"{where}: '{METADATA_KEY}.tables' must list the data tables the notebook reads")
+    title = metadata.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise UsageError(f"{where}: its metadata has no 'title'; give the report's title there")
+    order = block.get("order", 0)
+    if not isinstance(order, (int, float)) or isinstance(order, bool):
+        raise UsageError(f"{where}: '{METADATA_KEY}.order' must be a number")
+    return Report(name=name, title=title, notebook=path.name, description=str(block.get("description", "")),
+                  parameters=tuple(parameters), tables=tuple(tables), order=float(order))
+
+
+_CACHE: dict[Path, tuple[tuple, dict[str, Report]]] = {}
+
+
+def portfolio(notebook_dir: Path = NOTEBOOK_DIR) -> dict[str, Report]:
+    """Every report in the notebooks folder, in their `order` (then name); read again when a notebook changes."""
+    folder = Path(notebook_dir)
+    if not folder.is_dir():
+        raise UsageError(f"notebooks folder {display_path(folder)} does not exist; pass --notebook-dir")
+    try:
+        paths = sorted(p for p in folder.glob("*.ipynb") if p.is_file())
+    except OSError as exc:
+        raise UsageError(f"cannot read the notebooks folder {display_path(folder)}: {exc.strerror}") from None
+    stamp = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
+    cached = _CACHE.get(folder.resolve())
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    reports = sorted((report_from_notebook(p) for p in paths), key=lambda r: (r.order, r.name))
+    found = {r.name: r for r in reports}
+    _CACHE[folder.resolve()] = (stamp, found)
+    return found
+
+
+def get_report(name: str, notebook_dir: Path = NOTEBOOK_DIR) -> Report:
+    reports = portfolio(notebook_dir)
+    try:
+        return reports[name]
     except KeyError:
-        known = ", ".join(REPORTS)
+        known = ", ".join(reports)
         raise UsageError(f"unknown report '{name}'; choose from: {known}") from None

@@ -43,7 +43,6 @@ from .outputs import CURRENT, MANIFEST_NAME, fsync_tree, link_or_copy, link_targ
 from .paths import display_path
 from .plain_text import visible
 from .progress import Progress
-from .reports import REPORTS
 
 RUNS = "runs"
 LATEST = "latest"
@@ -141,7 +140,8 @@ class Runner:
             self._snapshot(partial, results)
         if succeeded:  # a failed run is not distributed: its reports are not all current
             outcome.combined_pdf = self._combine(partial, run_id, results, changes, session)
-        atomic_write_text(partial / "index.html", index_html(run_id, results, changes, outcome.combined_pdf))
+        atomic_write_text(partial / "index.html", index_html(run_id, results, changes, outcome.combined_pdf,
+                                                              self.builder.portfolio()))
         outcome.record = self._record(run_id, started, clock, previous, results, changes, error, outcome, session)
         outcome.summary = run_summary(outcome.record, changes)
         atomic_write_json(partial / "run.json", outcome.record)
@@ -159,7 +159,8 @@ class Runner:
 
     def _build(self, session: BuildSession, partial: Path,
                previous: Path | None) -> tuple[list[ReportResult], ChangeSummary]:
-        others = [name for name in REPORTS if name != CHANGES_REPORT]
+        reports = self.builder.portfolio()
+        others = [name for name in reports if name != CHANGES_REPORT]
         results = self.builder.build(others, [])
         current = self.output_dir / CURRENT
         before = read_data_csvs(previous / "data") if previous and (previous / "data").is_dir() else None
@@ -195,9 +196,10 @@ class Runner:
         from .combine import CombinedReport, combined_pdf
 
         started = time.perf_counter()
-        reports = [CombinedReport(r.folder, REPORTS[r.report].title,
+        portfolio = self.builder.portfolio()
+        reports = [CombinedReport(r.folder, portfolio[r.report].title,
                                   (partial / r.folder / f"{r.folder}.html").read_text(encoding="utf-8"))
-                   for r in sorted(results, key=lambda r: list(REPORTS).index(r.report))
+                   for r in sorted(results, key=lambda r: list(portfolio).index(r.report))
                    if (partial / r.folder / f"{r.folder}.html").exists()]
         date = f"{_run_time(run_id):%d %B %Y, %H:%M UTC}"
         pdf = combined_pdf(reports, title=BUNDLE_TITLE, date=date, data_version=data_version(session.snapshot.hashes),
@@ -211,9 +213,9 @@ class Runner:
     def _record(self, run_id: str, started: datetime, clock: float, previous: Path | None,
                 results: list[ReportResult], changes: ChangeSummary, error: Exception | None,
                 outcome: RunOutcome, session: BuildSession) -> dict[str, Any]:
-        reports = {}
+        reports, portfolio = {}, self.builder.portfolio()
         for r in results:
-            reports[r.folder] = {"report": r.report, "title": REPORTS[r.report].title, "status": r.status,
+            reports[r.folder] = {"report": r.report, "title": portfolio[r.report].title, "status": r.status,
                                  "rebuilt_because": r.reasons, "seconds": r.seconds, "error": r.error,
                                  "failing_cell": r.failing_cell, "failed_notebook": r.failed_notebook}
         pdf = None
@@ -273,14 +275,15 @@ def run_summary(record: dict[str, Any], changes: ChangeSummary) -> str:
     return "\n".join(visible(line) for line in lines) + "\n"  # errors may quote data: no terminal escapes
 
 
-def index_html(run_id: str, results: list[ReportResult], changes: ChangeSummary, combined: Path | None) -> str:
+def index_html(run_id: str, results: list[ReportResult], changes: ChangeSummary, combined: Path | None,
+               portfolio: dict) -> str:
     """A page linking every report of the run: for a reader who opens the folder, not the mail."""
     e = html.escape
     rows = []
     for r in results:
         links = " · ".join(f'<a href="{e(r.folder)}/{e(r.folder)}.{fmt}">{fmt.upper()}</a>'
                            for fmt in ("html", "pdf", "ipynb"))
-        rows.append(f"<tr><td>{e(REPORTS[r.report].title)}</td><td><code>{e(r.folder)}</code></td>"
+        rows.append(f"<tr><td>{e(portfolio[r.report].title)}</td><td><code>{e(r.folder)}</code></td>"
                     f"<td>{e(r.status)}</td><td>{links}</td></tr>")
     change_items = "".join(f"<li>{e(line)}</li>" for line in changes.lines())
     pdf_link = f'<p><a href="{e(combined.name)}">All reports in one PDF</a></p>' if combined else ""
