@@ -49,12 +49,12 @@ PROFILE_KEYS = ["execute", "kernel_wait", "papermill_overhead", "setup_cell", "o
 # Costs paid outside any one report's timings, measured alone (each in a fresh process):
 ALONE = {
     "kernel start + package imports (one kernel, as WarmKernels starts it)":
-        "from crizotinib_reports.kernels import WarmKernels; from crizotinib_reports.paths import NOTEBOOK_DIR\n"
+        "from crizotinib_reports.publish.kernels import WarmKernels; from crizotinib_reports.paths import NOTEBOOK_DIR\n"
         "w = WarmKernels(1, 1, 'python3', NOTEBOOK_DIR, []); k = w.take(); w.shut_down(k); w.close()",
     "build process imports (papermill, nbconvert, WeasyPrint, pandas, pandera)":
-        "import papermill, nbconvert, weasyprint, crizotinib_reports.render, crizotinib_reports.schema",
+        "import papermill, nbconvert, weasyprint, crizotinib_reports.publish.render, crizotinib_reports.evidence.schema",
     "data validation (all tables, in a process that has imported pandera)":
-        "import crizotinib_reports.schema, time; t = time.perf_counter(); from crizotinib_reports.data import validate; "
+        "import crizotinib_reports.evidence.schema, time; t = time.perf_counter(); from crizotinib_reports.evidence.data import validate; "
         "validate(); print(time.perf_counter() - t)",
 }
 

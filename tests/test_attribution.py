@@ -7,9 +7,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from crizotinib_reports import figures, tables
-from crizotinib_reports.citations import ATTRIBUTION_COLUMNS, credit_of, source_credit
-from crizotinib_reports.data import TABLE_NAMES, load_evidence
+from crizotinib_reports.evidence import figures, tables
+from crizotinib_reports.evidence.citations import ATTRIBUTION_COLUMNS, credit_of, source_credit
+from crizotinib_reports.evidence.data import TABLE_NAMES, load_evidence
 from crizotinib_reports.paths import DATA_DIR
 
 
@@ -89,7 +89,6 @@ def all_row_credits(evidence) -> set:
 
 def report_items(evidence):
     """Every table and figure the reports show, with their default parameters."""
-    from crizotinib_reports import landscape
 
     items = [tables.efficacy_table(evidence), tables.comparisons_table(evidence),
              tables.interval_checks_table(evidence), tables.pooled_orr_table(evidence), tables.approvals_table(evidence),
@@ -101,7 +100,7 @@ def report_items(evidence):
              figures.approval_timeline_figure(evidence), figures.relapse_timescale_figure(evidence),
              figures.mechanisms_figure(evidence), figures.hazard_ratio_forest(evidence),
              figures.orr_difference_forest(evidence), figures.pooled_orr_forest(evidence),
-             landscape.landscape_table(evidence), landscape.hazard_ratio_landscape_forest(evidence)]
+             tables.landscape_table(evidence), figures.hazard_ratio_landscape_forest(evidence)]
     return items
 
 

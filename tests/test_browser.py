@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from crizotinib_reports.reports import portfolio
+from crizotinib_reports.publish.portfolio import portfolio
 
 REPORTS = portfolio()
 

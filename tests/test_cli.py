@@ -26,7 +26,7 @@ def test_list_names_every_report_and_parameter(capsys):
 
 
 def test_validate_ok(capsys):
-    from crizotinib_reports.data import TABLE_NAMES
+    from crizotinib_reports.evidence.data import TABLE_NAMES
 
     assert main(["validate"]) == 0
     assert f"data OK: {len(TABLE_NAMES)} tables" in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""One distribution PDF out of several report pages (crizotinib_reports.combine).
+"""One distribution PDF out of several report pages (crizotinib_reports.publish.combine).
 
 Fast tests merge tiny hand-written pages shaped like the build's (nbconvert heading
 ids and '¶' anchors, a great_tables-like id-scoped <style>, the per-report running
@@ -19,9 +19,9 @@ import tinycss2
 from bs4 import BeautifulSoup
 from pypdf import PdfReader
 
-from crizotinib_reports.combine import CombinedReport, combined_html, combined_pdf
-from crizotinib_reports.render import REPORT_CSS
-from crizotinib_reports.reports import portfolio
+from crizotinib_reports.publish.combine import CombinedReport, combined_html, combined_pdf
+from crizotinib_reports.publish.render import REPORT_CSS
+from crizotinib_reports.publish.portfolio import portfolio
 
 REPORTS = portfolio()
 

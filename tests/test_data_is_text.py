@@ -28,13 +28,14 @@ from matplotlib.ticker import FuncFormatter, MultipleLocator
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 from pypdf import PdfReader
 
-from crizotinib_reports import figures, text
-from crizotinib_reports.data import load_evidence, validate
+from crizotinib_reports.evidence import figures, text
+from crizotinib_reports.evidence.data import load_evidence, validate
+from crizotinib_reports import notebook
 from crizotinib_reports.notebook import ReportSession
 from crizotinib_reports.paths import DATA_DIR
 from crizotinib_reports.plain_text import ReportMarkdown, markdown, markdown_escaped, spreadsheet_safe
-from crizotinib_reports.render import strip_active_content
-from crizotinib_reports.tables import ReportTable
+from crizotinib_reports.publish.render import strip_active_content
+from crizotinib_reports.evidence.tables import ReportTable
 
 LINK = "[x](javascript:alert(1))"
 IMAGE = "![y](.git/config)"
@@ -180,7 +181,7 @@ def test_change_summary_shows_changed_values_as_text(tmp_path):
     changes.write_text(json.dumps({"previous_run": "20260101T060000Z", "tables_compared": 3, "changes": [
         {"kind": "changed", "report": "clinical_activity", "table": "efficacy", "row": PAYLOAD,
          "column": "orr_pct", "before": "74", "after": "75"}]}), encoding="utf-8")
-    written = text.changes_since_last_run(str(changes))
+    written = notebook.changes_since_last_run(str(changes))
     assert isinstance(written, ReportMarkdown)
     html = as_nbconvert_renders(written)
     assert {"h2", "strong", "li"} <= tags(html)

@@ -15,9 +15,9 @@ import pytest
 from bs4 import BeautifulSoup
 from pypdf import PdfReader
 
-from crizotinib_reports.inputs import data_file_hashes
+from crizotinib_reports.evidence.data import data_file_hashes
 from crizotinib_reports.paths import DATA_DIR, NOTEBOOK_DIR
-from crizotinib_reports.reports import portfolio
+from crizotinib_reports.publish.portfolio import portfolio
 
 REPORTS = portfolio()
 

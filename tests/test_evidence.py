@@ -9,10 +9,10 @@ import pytest
 
 from scipy.stats import binomtest
 
-from crizotinib_reports import analysis, figures, tables
-from crizotinib_reports.data import load_evidence
+from crizotinib_reports.evidence import analysis, figures, tables
+from crizotinib_reports.evidence.data import load_evidence
 from crizotinib_reports.paths import DATA_DIR
-from crizotinib_reports.stats import derived_count, pooled_proportion, rounding_tolerance
+from crizotinib_reports.evidence.stats import derived_count, pooled_proportion, rounding_tolerance
 
 
 @pytest.fixture(scope="module")

@@ -23,20 +23,20 @@ import nbformat
 import pytest
 
 from crizotinib_reports import cli
-from crizotinib_reports.build import (KILL_AT_ENV, Builder, _outputs_present, load_manifest, table_csvs,
+from crizotinib_reports.publish.build import (KILL_AT_ENV, Builder, _outputs_present, load_manifest, table_csvs,
                                       without_secrets)
-from crizotinib_reports.changes import ChangeSummary, compare_data, compare_runs, schema_keys
-from crizotinib_reports.data import VALIDATED_CACHE_ENV, _validated_by_the_build
+from crizotinib_reports.publish.changes import ChangeSummary, compare_data, compare_runs, schema_keys
+from crizotinib_reports.evidence.data import VALIDATED_CACHE_ENV, _validated_by_the_build
 from crizotinib_reports.exceptions import DataValidationError, OutputLocked, UsageError
-from crizotinib_reports.inputs import DataSnapshot
-from crizotinib_reports.kernels import KERNEL_TOKEN_ENV, end_orphaned_kernels, end_processes, output_key
-from crizotinib_reports.mail import MailFailed, MailSettings, send_mail
-from crizotinib_reports.outputs import (BUILDS, MARKER, STAGING, OutputTree, build_lock, check_top_level,
+from crizotinib_reports.publish.inputs import DataSnapshot
+from crizotinib_reports.publish.kernels import KERNEL_TOKEN_ENV, end_orphaned_kernels, end_processes, output_key
+from crizotinib_reports.publish.mail import MailFailed, MailSettings, send_mail
+from crizotinib_reports.publish.outputs import (BUILDS, MARKER, STAGING, OutputTree, build_lock, check_top_level,
                                         claim_output_dir, real_folder, remove_leftovers, remove_ours)
 from crizotinib_reports.paths import DATA_DIR, NOTEBOOK_DIR
-from crizotinib_reports.progress import LogLines
-from crizotinib_reports.runs import RunOutcome, record_mail
-from crizotinib_reports.workers import RenderFailed, RenderTimeout, RenderWorkers
+from crizotinib_reports.publish.progress import LogLines
+from crizotinib_reports.publish.runs import RunOutcome, record_mail
+from crizotinib_reports.publish.workers import RenderFailed, RenderTimeout, RenderWorkers
 
 BUILD = "20261202T060000123456Z-4242"
 
@@ -108,7 +108,7 @@ def test_symlinks_out_of_the_output_folder_are_refused_and_never_followed(tmp_pa
 
 
 def re_build_id():
-    from crizotinib_reports.outputs import BUILD_ID
+    from crizotinib_reports.publish.outputs import BUILD_ID
 
     return BUILD_ID
 
@@ -180,7 +180,7 @@ def test_kernels_read_the_builds_snapshot_whatever_the_files_hold_now(tmp_path, 
 
 
 def test_invalid_data_stops_the_build_before_any_kernel_starts(tmp_path, data_copy, monkeypatch):
-    import crizotinib_reports.kernels as kernels
+    import crizotinib_reports.publish.kernels as kernels
 
     def no_kernels(*args, **kwargs):
         raise AssertionError("a kernel was started before the data were checked")

@@ -11,16 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from crizotinib_reports.data import load_evidence
+from crizotinib_reports.evidence.data import load_evidence
 from crizotinib_reports.exceptions import UsageError
-from crizotinib_reports.files import sha256_file
-from crizotinib_reports.inputs import data_file_hashes, rebuild_reasons, report_inputs
+from crizotinib_reports.publish.files import sha256_file
+from crizotinib_reports.evidence.data import data_file_hashes
+from crizotinib_reports.publish.inputs import rebuild_reasons, report_inputs
 from crizotinib_reports.paths import DATA_DIR, NOTEBOOK_DIR
-from crizotinib_reports.data import TABLE_NAMES as ALL_TABLES
-from crizotinib_reports.reports import get_report, portfolio
+from crizotinib_reports.evidence.data import TABLE_NAMES as ALL_TABLES
+from crizotinib_reports.publish.portfolio import get_report, portfolio
 
 REPORTS = portfolio()
-from crizotinib_reports.variants import expand_targets, read_variants_file, variant_folder
+from crizotinib_reports.publish.variants import expand_targets, read_variants_file, variant_folder
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:

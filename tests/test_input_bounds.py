@@ -16,14 +16,18 @@ from typing import Any, Callable
 import pytest
 import yaml
 
-from crizotinib_reports import cli, schema, variants
-from crizotinib_reports.data import validate
+from crizotinib_reports.evidence import schema
+
+from crizotinib_reports.publish import variants
+
+from crizotinib_reports import cli
+from crizotinib_reports.evidence.data import validate
 from crizotinib_reports.exceptions import DataValidationError, UsageError
 from crizotinib_reports.input_files import InputFileError, load_input_yaml, read_input_bytes, read_input_text
-from crizotinib_reports.inputs import data_file_hashes
-from crizotinib_reports.mail import mail_settings
-from crizotinib_reports.reports import get_report
-from crizotinib_reports.variants import read_variants_file
+from crizotinib_reports.evidence.data import data_file_hashes
+from crizotinib_reports.publish.mail import mail_settings
+from crizotinib_reports.publish.portfolio import get_report
+from crizotinib_reports.publish.variants import read_variants_file
 
 DEADLINE = 5.0  # for reading one file: instant when it works, forever when it hangs
 VALIDATION_DEADLINE = 30.0  # for validating the whole data folder: about a second, more on a busy machine

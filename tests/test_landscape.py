@@ -10,14 +10,14 @@ import re
 import pandas as pd
 import pytest
 
-from crizotinib_reports import landscape
-from crizotinib_reports.citations import LEVEL_MARKS, LEVEL_MEANINGS
-from crizotinib_reports.data import load_evidence
+from crizotinib_reports.evidence import analysis, figures, tables
+from crizotinib_reports.evidence.citations import LEVEL_MARKS, LEVEL_MEANINGS
+from crizotinib_reports.evidence.data import load_evidence
 from crizotinib_reports.exceptions import UsageError
 from crizotinib_reports.paths import DATA_DIR, NOTEBOOK_DIR
-from crizotinib_reports.reports import get_report
-from crizotinib_reports.tables import CROSS_TRIAL_CAVEAT, EVIDENCE_COLUMN
-from crizotinib_reports.variants import parse_param_overrides
+from crizotinib_reports.publish.portfolio import get_report
+from crizotinib_reports.evidence.tables import CROSS_TRIAL_CAVEAT, EVIDENCE_COLUMN
+from crizotinib_reports.publish.variants import parse_param_overrides
 
 # The landscape issue's table, typed independently of data/ to pin it (trial: N new, N crizotinib, HR, low,
 # high, level of the primary PFS analysis).
@@ -39,7 +39,7 @@ def evidence():
 
 @pytest.fixture(scope="module")
 def forest(evidence):
-    return landscape.hazard_ratio_landscape_forest(evidence)
+    return figures.hazard_ratio_landscape_forest(evidence)
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +50,11 @@ def every_table(evidence):
 
 def build_tables(evidence, drugs="all"):
     """Every table the landscape notebook shows, at its defaults (or for some drugs)."""
-    return [landscape.landscape_table(evidence, drugs=drugs),
-            landscape.landscape_table(evidence, comparator="chemotherapy"),
-            landscape.survival_table(evidence, drugs), landscape.safety_table(evidence, drugs),
-            landscape.landmark_table(evidence, drugs=drugs), landscape.comparator_consistency_table(evidence),
-            landscape.cns_table(evidence, drugs=drugs), landscape.all_analyses_table(evidence, drugs)]
+    return [tables.landscape_table(evidence, drugs=drugs),
+            tables.landscape_table(evidence, comparator="chemotherapy"),
+            tables.landscape_survival_table(evidence, drugs), tables.landscape_safety_table(evidence, drugs),
+            tables.landmark_table(evidence, drugs=drugs), tables.comparator_consistency_table(evidence),
+            tables.cns_table(evidence, drugs=drugs), tables.all_analyses_table(evidence, drugs)]
 
 
 def newer_trials(evidence):
@@ -92,7 +92,7 @@ def drawn(ax) -> list[tuple[float, float, float]]:
 
 
 def test_primary_hazard_ratios_match_the_publications(evidence):
-    hr = landscape.hazard_ratios_vs_crizotinib(evidence).set_index("trial_name")
+    hr = analysis.hazard_ratios_vs_crizotinib(evidence).set_index("trial_name")
     trials = evidence.trials.set_index("trial_name")
     assert set(hr.index) == set(PUBLISHED)
     for name, (n_new, n_criz, ratio, low, high, level) in PUBLISHED.items():
@@ -103,7 +103,7 @@ def test_primary_hazard_ratios_match_the_publications(evidence):
 def test_every_newer_trial_of_the_data_is_in_the_main_table_and_the_forest(evidence, forest):
     names = list(newer_trials(evidence)["trial_name"])
     assert "ALESIA" in names
-    shown = [row.split(":")[0] for row in landscape.landscape_table(evidence).frame["Trial"]]
+    shown = [row.split(":")[0] for row in tables.landscape_table(evidence).frame["Trial"]]
     assert shown == names
     labels = [t.get_text() for t in forest.figure.axes[0].get_yticklabels()]
     assert sorted(label.split(" (")[0] for label in labels) == sorted(names)
@@ -140,20 +140,20 @@ def test_forest_plot_draws_exactly_the_intervals_of_the_data(evidence, forest):
 def test_interval_level_travels_from_the_csv_into_the_plot(evidence):
     changed = evidence.hazard_ratios.copy()
     changed.loc[changed["trial_id"] == "crown", "ci_level"] = 0.99
-    figure = landscape.hazard_ratio_landscape_forest(dataclasses.replace(evidence, hazard_ratios=changed))
+    figure = figures.hazard_ratio_landscape_forest(dataclasses.replace(evidence, hazard_ratios=changed))
     assert any("CROWN" in t.get_text() and "99% CI" in t.get_text() for t in figure.figure.axes[0].get_yticklabels())
 
 
 def test_forest_caption_says_the_trials_were_never_compared_and_names_their_assessors(evidence, forest):
     assert CROSS_TRIAL_CAVEAT in forest.caption
     assert "never compared with each other" in forest.caption
-    assessors = set(landscape.hazard_ratios_vs_crizotinib(evidence)["assessor"])
+    assessors = set(analysis.hazard_ratios_vs_crizotinib(evidence)["assessor"])
     assert len(assessors) > 1 and all(a in forest.caption for a in assessors)
 
 
 def test_the_forest_caption_and_main_table_set_harms_beside_each_benefit(evidence, forest):
     findings = evidence.findings[evidence.findings["topic"] == "safety"]
-    main = landscape.landscape_table(evidence)
+    main = tables.landscape_table(evidence)
     newer = newer_trials(evidence)
     checked = 0
     for trial in newer.itertuples():
@@ -171,7 +171,7 @@ def test_updated_analysis_is_chosen_where_published_and_says_so(evidence):
     hr = evidence.hazard_ratios
     pfs = hr[(hr["endpoint"] == "PFS") & hr["adjustment"].isna()
              & hr["trial_id"].isin(newer_trials(evidence)["trial_id"])]
-    updated = landscape.landscape_table(evidence, "updated")
+    updated = tables.landscape_table(evidence, "updated")
     names = evidence.trials.set_index("trial_id")["trial_name"]
     with_update = set(pfs.loc[pfs["analysis"] == "updated", "trial_id"])
     assert with_update and set(pfs["trial_id"]) - with_update  # both cases occur in the data
@@ -180,24 +180,24 @@ def test_updated_analysis_is_chosen_where_published_and_says_so(evidence):
         row = rows_for(updated, names[trial_id]).iloc[0]
         assert row["PFS HR"].startswith(f"{chosen['hazard_ratio']:.{chosen['decimals']}f} (")
         assert chosen["analysis"] in row["Analysis"]
-    caption = landscape.hazard_ratio_landscape_forest(evidence, "updated").caption
+    caption = figures.hazard_ratio_landscape_forest(evidence, "updated").caption
     assert "Not drawn" not in caption  # every updated PFS hazard ratio has its interval in the data
 
 
 def test_each_hazard_ratio_names_its_assessor_and_analysis(evidence):
     hr = evidence.hazard_ratios
     names = evidence.trials.set_index("trial_id")["trial_name"]
-    main = landscape.landscape_table(evidence)
-    for h in landscape.hazard_ratios_vs_crizotinib(evidence).itertuples():
+    main = tables.landscape_table(evidence)
+    for h in analysis.hazard_ratios_vs_crizotinib(evidence).itertuples():
         cell = rows_for(main, h.trial_name)["PFS HR"].iloc[0]
-        assert f"assessor: {h.assessor}" in cell and landscape.analysis_name(h._asdict()) in cell
-    every = landscape.all_analyses_table(evidence)
+        assert f"assessor: {h.assessor}" in cell and tables.analysis_name(h._asdict()) in cell
+    every = tables.all_analyses_table(evidence)
     pfs = hr[(hr["endpoint"] == "PFS") & hr["trial_id"].isin(newer_trials(evidence)["trial_id"])]
     for h in pfs.itertuples():
         rows = rows_for(every, names[h.trial_id])
         row = rows[rows["Analysis"] == h.analysis]
         assert f"assessor: {h.assessor}" in row["PFS HR"].iloc[0]
-    survival = landscape.survival_table(evidence)
+    survival = tables.landscape_survival_table(evidence)
     trials = evidence.trials.set_index("trial_id")
     os_hr = hr[(hr["endpoint"] == "OS") & hr["trial_id"].isin(landscape_trials(evidence)["trial_id"])]
     assert len(os_hr)
@@ -208,7 +208,7 @@ def test_each_hazard_ratio_names_its_assessor_and_analysis(evidence):
 
 
 def test_every_overall_survival_result_of_the_landscape_trials_is_in_the_survival_table(evidence):
-    table = landscape.survival_table(evidence)
+    table = tables.landscape_survival_table(evidence)
     trials = landscape_trials(evidence).set_index("trial_id")
     hr = evidence.hazard_ratios
     os_hr = hr[(hr["endpoint"] == "OS") & hr["trial_id"].isin(trials.index)]
@@ -219,7 +219,7 @@ def test_every_overall_survival_result_of_the_landscape_trials_is_in_the_surviva
     for _, h in os_hr.iterrows():
         rows = rows_for(table, trials.loc[h["trial_id"]])
         value = f"{h['hazard_ratio']:.{h['decimals']}f} ("
-        match = rows[rows["Value"].str.startswith(value) & (rows["Analysis"] == landscape.analysis_name(h))]
+        match = rows[rows["Value"].str.startswith(value) & (rows["Analysis"] == tables.analysis_name(h))]
         assert len(match) == 1, (h["trial_id"], value)
         if pd.notna(h["p_value"]):
             assert match["p value"].iloc[0] == f"{h['p_value']:g}"
@@ -234,12 +234,12 @@ def test_every_overall_survival_result_of_the_landscape_trials_is_in_the_surviva
     # A trial without any result says so, and only then.
     with_results = set(os_hr["trial_id"]) | set(os_outcomes["trial_id"])
     for trial_id, trial in trials.iterrows():
-        says_none = (rows_for(table, trial)["Value"] == landscape.NOT_IN_BUNDLE).any()
+        says_none = (rows_for(table, trial)["Value"] == tables.NOT_IN_BUNDLE).any()
         assert says_none == (trial_id not in with_results)
 
 
 def test_the_safety_table_holds_every_harm_of_the_landscape_trials(evidence):
-    table = landscape.safety_table(evidence)
+    table = tables.landscape_safety_table(evidence)
     trials = landscape_trials(evidence).set_index("trial_id")
     events = evidence.adverse_events[evidence.adverse_events["trial_id"].isin(trials.index)]
     findings = evidence.findings[evidence.findings["topic"] == "safety"]
@@ -263,7 +263,7 @@ def test_the_safety_table_holds_every_harm_of_the_landscape_trials(evidence):
 
 
 def test_an_arm_without_a_figure_is_named_not_left_blank(evidence):
-    table = landscape.safety_table(evidence)
+    table = tables.landscape_safety_table(evidence)
     events = evidence.adverse_events
     trials = evidence.trials.set_index("trial_id")
     one_arm = [(t, g) for t, g in events.groupby(["trial_id", "event"]) if g["arm"].nunique() == 1]
@@ -273,32 +273,32 @@ def test_an_arm_without_a_figure_is_named_not_left_blank(evidence):
         missing = ({trial["drug"], trial["comparator"]} - set(group["arm"])).pop()
         rows = rows_for(table, trial)
         assert rows.loc[rows["Harm"].str.startswith(event), "Result"].str.contains(
-            f"{missing} arm: {landscape.NOT_IN_BUNDLE}").all()
+            f"{missing} arm: {tables.NOT_IN_BUNDLE}").all()
 
 
 def test_hazard_ratio_footnotes_are_written_from_the_rows_shown(evidence):
-    chemo = landscape.landscape_table(evidence, comparator="chemotherapy")
-    hr = landscape.hazard_ratios_vs_crizotinib(evidence, comparator="chemotherapy")
+    chemo = tables.landscape_table(evidence, comparator="chemotherapy")
+    hr = analysis.hazard_ratios_vs_crizotinib(evidence, comparator="chemotherapy")
     assert len(hr)
     footnote = next(note for note in chemo.footnotes if note.startswith("HR,"))
     for r in hr.itertuples():
         assert f"of {r.experimental_arm} against {r.control_arm}" in footnote
         assert f"below 1 favours {r.experimental_arm}" in footnote
     assert "newer drug" not in footnote
-    main = landscape.landscape_table(evidence)
+    main = tables.landscape_table(evidence)
     footnote = next(note for note in main.footnotes if note.startswith("HR,"))
-    shown = landscape.hazard_ratios_vs_crizotinib(evidence)
+    shown = analysis.hazard_ratios_vs_crizotinib(evidence)
     assert all(drug in footnote for drug in shown["experimental_arm"]) and "chemotherapy" not in footnote
     assert "against crizotinib; below 1 favours the newer drug" in footnote
 
 
 def test_population_and_doses_of_each_trial_come_from_the_data(evidence):
-    chemo = landscape.landscape_table(evidence, comparator="chemotherapy")
+    chemo = tables.landscape_table(evidence, comparator="chemotherapy")
     for t in evidence.trials[(evidence.trials["role"] == "landscape")
                              & (evidence.trials["comparator"] != "crizotinib")].itertuples():
         assert t.population in chemo.title and t.comparator in chemo.title
-    grouped = [landscape.landscape_table(evidence), chemo, landscape.survival_table(evidence),
-               landscape.safety_table(evidence), landscape.all_analyses_table(evidence)]
+    grouped = [tables.landscape_table(evidence), chemo, tables.landscape_survival_table(evidence),
+               tables.landscape_safety_table(evidence), tables.all_analyses_table(evidence)]
     for t in landscape_trials(evidence).itertuples():
         shown_in = [table for table in grouped if len(rows_for(table, t.trial_name))]
         names = {table.name for table in shown_in}
@@ -349,7 +349,7 @@ def test_tables_show_verification_marks_and_sources(evidence, every_table):
         assert {EVIDENCE_COLUMN, "Source"} <= set(table.frame.columns), table.name
     unverified = evidence.outcomes[evidence.outcomes["verification"] == "not verified"]
     assert len(unverified)
-    main = landscape.landscape_table(evidence)
+    main = tables.landscape_table(evidence)
     names = evidence.trials.set_index("trial_id")["trial_name"]
     for trial_id in set(unverified["trial_id"]) & set(newer_trials(evidence)["trial_id"]):
         row = rows_for(main, names[trial_id]).iloc[0]
@@ -364,14 +364,14 @@ def test_every_verification_level_has_a_mark_and_a_meaning(evidence):
 
 
 def test_drugs_parameter_filters_and_all_means_every_drug_in_the_data(evidence):
-    table = landscape.landscape_table(evidence, drugs=SUBSET)
+    table = tables.landscape_table(evidence, drugs=SUBSET)
     newer = newer_trials(evidence)
     assert trials_shown(table) == set(newer.loc[newer["drug"].isin(SUBSET.split(",")), "trial_name"])
     assert all(drug in table.title for drug in SUBSET.split(","))
     fifth = newer_trials(evidence).iloc[[0]].assign(trial_id="another", trial_name="ANOTHER", drug="another-inib")
     more = dataclasses.replace(evidence, trials=pd.concat([evidence.trials, fifth], ignore_index=True))
-    assert "another-inib" in landscape.parse_drugs("all", more)
-    assert "ANOTHER" in trials_shown(landscape.landscape_table(more))
+    assert "another-inib" in analysis.parse_drugs("all", more)
+    assert "ANOTHER" in trials_shown(tables.landscape_table(more))
     report = get_report("alk_inhibitor_landscape")
     assert parse_param_overrides(["drugs=alectinib, brigatinib"], [report])[report.name]["drugs"] == ["alectinib, brigatinib"]
     with pytest.raises(UsageError, match="comma-separated list of alectinib"):
@@ -381,13 +381,13 @@ def test_drugs_parameter_filters_and_all_means_every_drug_in_the_data(evidence):
 
 
 def test_crizotinib_as_comparator_is_set_against_its_own_first_line_trial(evidence):
-    medians = landscape.crizotinib_control_medians(evidence).set_index("trial_id")
-    reference = landscape.reference_trial(evidence)
+    medians = analysis.crizotinib_control_medians(evidence).set_index("trial_id")
+    reference = analysis.reference_trial(evidence)
     assert reference["role"] == "development" and reference["setting"] == "first-line"
     own = medians.loc[reference["trial_id"], "median_pfs_months"]
     assert (medians["difference_from_reference"] == medians["median_pfs_months"] - own).all()
     assert set(newer_trials(evidence)["trial_id"]) <= set(medians.index)
-    table = landscape.comparator_consistency_table(evidence)
+    table = tables.comparator_consistency_table(evidence)
     spread = medians["median_pfs_months"]
     assert f"range {spread.min():.1f}–{spread.max():.1f}" in table.population
     assert f"Difference from {reference['trial_name']}, months" in table.frame.columns
@@ -397,22 +397,22 @@ def test_crizotinib_as_comparator_is_set_against_its_own_first_line_trial(eviden
 def test_cns_and_landmark_tables_show_the_data(evidence):
     outcomes = evidence.outcomes.set_index(["trial_id", "arm", "endpoint", "analysis"])["value"]
     names = evidence.trials.set_index("trial_name", drop=False)
-    cns = landscape.cns_table(evidence).frame
+    cns = tables.cns_table(evidence).frame
     assert len(cns)
     for _, row in cns.iterrows():
         trial = names.loc[row["Trial"]]
         assert row["Newer drug"] == f"{outcomes[(trial['trial_id'], trial['drug'], row['Endpoint'], 'primary')]:g}%"
         assert row["Crizotinib"] == f"{outcomes[(trial['trial_id'], 'crizotinib', row['Endpoint'], 'primary')]:g}%"
-    landmark = landscape.landmark_table(evidence)
+    landmark = tables.landmark_table(evidence)
     assert len(landmark.frame) and set(landmark.data["endpoint"]) <= set(evidence.outcomes["endpoint"])
     assert not landmark.data["endpoint"].str.contains(r"\bOS\b").any()
-    chemo = landscape.landscape_table(evidence, comparator="chemotherapy").frame.iloc[0]
+    chemo = tables.landscape_table(evidence, comparator="chemotherapy").frame.iloc[0]
     assert chemo["ORR (crizotinib / chemotherapy), 95% CI"].count("%") == 2
 
 
 def test_interval_method_and_level_reach_the_landscape_table(evidence):
-    exact = landscape.landscape_table(evidence)
-    wilson = landscape.landscape_table(evidence, confidence_level=0.9, ci_method="wilson")
+    exact = tables.landscape_table(evidence)
+    wilson = tables.landscape_table(evidence, confidence_level=0.9, ci_method="wilson")
     column = "ORR (newer drug / crizotinib), 90% CI"
     assert column in wilson.frame.columns and any("Wilson" in note for note in wilson.footnotes)
     orr = evidence.outcomes[(evidence.outcomes["endpoint"] == "ORR") & evidence.outcomes["denominator"].notna()]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from crizotinib_reports.exceptions import CrizotinibReportsError, UsageError
-from crizotinib_reports.mail import MailFailed, MailSettings, build_message, mail_settings, send_mail
+from crizotinib_reports.publish.mail import MailFailed, MailSettings, build_message, mail_settings, send_mail
 
 try:
     from aiosmtpd.controller import Controller

@@ -1,4 +1,4 @@
-"""Offline HTML/PDF rendering of report notebooks (crizotinib_reports.render).
+"""Offline HTML/PDF rendering of report notebooks (crizotinib_reports.publish.render).
 
 Notebooks are built in memory: a '# ' title, a great_tables table (with a
 Google-font @import that must be stripped), a matplotlib PNG, a code input that
@@ -31,7 +31,7 @@ matplotlib.use("Agg")
 import great_tables as gt  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
-from crizotinib_reports.render import (  # noqa: E402
+from crizotinib_reports.publish.render import (  # noqa: E402
     OfflineURLFetcher,
     Renderer,
     ReportHTMLExporter,

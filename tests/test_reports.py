@@ -8,10 +8,10 @@ import sys
 import papermill
 import pytest
 
-from crizotinib_reports.variants import parse_param_overrides
+from crizotinib_reports.publish.variants import parse_param_overrides
 from crizotinib_reports.exceptions import UsageError
 from crizotinib_reports.paths import NOTEBOOK_DIR
-from crizotinib_reports.reports import get_report, portfolio
+from crizotinib_reports.publish.portfolio import get_report, portfolio
 
 REPORTS = portfolio()
 

@@ -15,11 +15,11 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from crizotinib_reports.changes import ChangeSummary, compare_runs, compare_tables
+from crizotinib_reports.publish.changes import ChangeSummary, compare_runs, compare_tables
 from crizotinib_reports.paths import DATA_DIR, PROJECT_ROOT
 from crizotinib_reports.plain_text import markdown_escaped
-from crizotinib_reports.progress import LogLines, progress_for
-from crizotinib_reports.reports import portfolio
+from crizotinib_reports.publish.progress import LogLines, progress_for
+from crizotinib_reports.publish.portfolio import portfolio
 
 REPORTS = portfolio()
 
@@ -202,9 +202,9 @@ def test_two_scheduled_runs_compare_combine_and_mail(tmp_path):
 
 
 def test_keep_prunes_the_oldest_runs_but_never_latest_the_new_one_or_a_stranger(tmp_path):
-    from crizotinib_reports.build import Builder
+    from crizotinib_reports.publish.build import Builder
     from crizotinib_reports.exceptions import UsageError
-    from crizotinib_reports.runs import Runner
+    from crizotinib_reports.publish.runs import Runner
 
     runs = tmp_path / "runs"
     for name in ("20261101T060000Z", "20261102T060000Z", "20261103T060000Z", "20261104T060000Z",

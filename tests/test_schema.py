@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from crizotinib_reports.data import load_evidence, validate
+from crizotinib_reports.evidence.data import load_evidence, validate
 from crizotinib_reports.exceptions import DataValidationError
 from crizotinib_reports.paths import DATA_DIR
 

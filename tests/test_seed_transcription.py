@@ -6,7 +6,7 @@ import re
 
 import pandas as pd
 
-from crizotinib_reports.data import load_evidence
+from crizotinib_reports.evidence.data import load_evidence
 from crizotinib_reports.paths import DATA_DIR
 
 TABLES_WITH_QUOTES = ("trials", "outcomes", "approvals", "findings", "relapse_patterns", "resistance_measures",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from scipy.stats import binomtest
 
-from crizotinib_reports.stats import derived_count, proportion_interval
+from crizotinib_reports.evidence.stats import derived_count, proportion_interval
 
 
 @pytest.mark.parametrize(("percent", "n", "expected"), [(61, 119, 73), (50, 136, 68), (0, 10, 0), (100, 7, 7),
@@ -55,7 +55,7 @@ import math  # noqa: E402
 
 from scipy.stats import norm  # noqa: E402
 
-from crizotinib_reports.stats import (  # noqa: E402
+from crizotinib_reports.evidence.stats import (  # noqa: E402
     difference_interval,
     gap_beyond_rounding,
     hazard_ratio_midpoint_gap,

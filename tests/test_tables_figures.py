@@ -10,11 +10,11 @@ import nbformat
 import pandas as pd
 import pytest
 
-from crizotinib_reports import analysis, figures, tables, text
-from crizotinib_reports.citations import short_citation
-from crizotinib_reports.data import load_evidence
+from crizotinib_reports.evidence import analysis, figures, tables, text
+from crizotinib_reports.evidence.citations import short_citation
+from crizotinib_reports.evidence.data import load_evidence
 from crizotinib_reports.paths import DATA_DIR, NOTEBOOK_DIR
-from crizotinib_reports.stats import derived_count, proportion_interval
+from crizotinib_reports.evidence.stats import derived_count, proportion_interval
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from .build import DEFAULT_REPORT_TIMEOUT, SECRET_ENV_PREFIXES
+from .publish.build import DEFAULT_REPORT_TIMEOUT, SECRET_ENV_PREFIXES
 from .exceptions import CrizotinibReportsError, UsageError
 from .paths import DATA_DIR, NOTEBOOK_DIR, OUTPUT_DIR, display_path
 from .plain_text import visible
@@ -28,7 +28,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from .reports import portfolio
+    from .publish.portfolio import portfolio
 
     for report in portfolio(args.notebook_dir).values():
         print(f"{report.name}: {report.title}")
@@ -45,7 +45,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from .data import validate
+    from .evidence.data import validate
 
     tables = validate(args.data_dir)
     rows = sum(len(t) for t in tables.values())
@@ -54,7 +54,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _builder(args: argparse.Namespace, progress):
-    from .build import FORMATS, Builder
+    from .publish.build import FORMATS, Builder
 
     return Builder(data_dir=args.data_dir, output_dir=args.output_dir, formats=tuple(getattr(args, "format", None) or FORMATS),
                    notebook_dir=args.notebook_dir, progress=progress, timeout=args.timeout, jobs=args.jobs,
@@ -62,7 +62,7 @@ def _builder(args: argparse.Namespace, progress):
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .progress import progress_for
+    from .publish.progress import progress_for
 
     progress = progress_for(sys.stderr)
     try:
@@ -83,9 +83,9 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .mail import MailFailed, check_recipients, mail_settings, send_mail
-    from .progress import progress_for
-    from .runs import Runner, record_mail
+    from .publish.mail import MailFailed, check_recipients, mail_settings, send_mail
+    from .publish.progress import progress_for
+    from .publish.runs import Runner, record_mail
 
     settings = None
     if args.mail_to:  # bad mail settings stop the run before it builds anything (exit 2)

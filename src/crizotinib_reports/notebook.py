@@ -15,13 +15,13 @@ from typing import Any
 from IPython.display import HTML, Markdown, display
 
 from . import __version__
-from .data import Evidence, load_evidence
-from .figures import ReportFigure
+from .evidence.data import Evidence, load_evidence
+from .evidence.figures import ReportFigure
 from .plain_text import ReportMarkdown, markdown_escaped
 from .exceptions import UsageError
 from .paths import NOTEBOOK_DIR, display_path
-from .reports import TABLE_METADATA_KEY, Report, get_report
-from .tables import ReportTable, references_table
+from .publish.portfolio import TABLE_METADATA_KEY, Report, get_report
+from .evidence.tables import ReportTable, references_table
 
 
 @dataclass
@@ -49,6 +49,10 @@ class ReportSession:
             display(Markdown(str(item)))
         else:
             display(Markdown(markdown_escaped(item)))
+
+    def show_changes(self, changes_file: str) -> None:
+        """The run's change summary, which 'crizotinib-reports run' writes before it builds this report."""
+        self.show(changes_since_last_run(changes_file))
 
     def show_references(self) -> None:
         self.show(references_table(self.evidence, self.source_ids))
@@ -99,3 +103,22 @@ def open_report(name: str, namespace: dict[str, Any]) -> ReportSession:
     values = report.resolve({p.name: namespace[p.name] for p in report.parameters if p.name in namespace})
     data_dir = resolve_data_dir(values["data_dir"], folder)
     return ReportSession(report, values, load_evidence(data_dir, report.tables, report.name))
+
+
+def changes_since_last_run(changes_file: str) -> ReportMarkdown:
+    """A run's change summary (changes.json) as the package's Markdown, every line from it escaped."""
+    import json
+
+    from .input_files import DATA_FILE_LIMIT, read_input_text
+    from .plain_text import markdown
+    from .publish.changes import ChangeSummary
+
+    text = read_input_text(changes_file, limit=DATA_FILE_LIMIT, what="change summary (changes_file)")
+    summary = ChangeSummary.from_json(json.loads(text))
+    lines = ReportMarkdown("\n").join(markdown("- {line}", line=line) for line in summary.lines())
+    return markdown(
+        "## What changed since the last run\n\n**{headline}.**\n\n{lines}\n\n"
+        "Compared with the previous successful run: first the data files, row by row, then the numbers "
+        "behind the tables of the section reports (their CSV files); this overview's own tables restate "
+        "those numbers and are not compared.",
+        headline=summary.headline[0].upper() + summary.headline[1:], lines=lines)

@@ -22,9 +22,9 @@ from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, make_msgid, parseaddr
 from pathlib import Path
 
-from .exceptions import CrizotinibReportsError, UsageError
-from .input_files import MAIL_FILE_LIMIT, read_input_text
-from .paths import display_path
+from ..exceptions import CrizotinibReportsError, UsageError
+from ..input_files import MAIL_FILE_LIMIT, read_input_text
+from ..paths import display_path
 
 ENV_PREFIX = "CRIZOTINIB_SMTP_"
 SECTION = "smtp"

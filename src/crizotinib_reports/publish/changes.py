@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .plain_text import markdown_escaped, visible
+from ..plain_text import markdown_escaped, visible
 
 MAX_LINES = 40  # a summary is read in a mail body; the JSON keeps every change
 PER_ROW = 4  # changed columns shown per row line

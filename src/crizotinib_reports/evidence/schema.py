@@ -17,12 +17,11 @@ import pandas as pd
 import pandera.pandas as pa
 import regex
 
-from .data import TABLE_NAMES
-from .exceptions import DataValidationError
-from .input_files import (DATA_FILE_LIMIT, SCHEMA_FILE_LIMIT, InputFileError, check_data_dir, load_input_yaml,
+from ..exceptions import DataValidationError
+from ..input_files import (DATA_FILE_LIMIT, SCHEMA_FILE_LIMIT, InputFileError, check_data_dir, load_input_yaml,
                           read_input_text)
-from .paths import SCHEMA_FILE_NAME, display_path
-from .plain_text import is_invisible_control, visible
+from ..paths import SCHEMA_FILE_NAME, display_path
+from ..plain_text import is_invisible_control, visible
 
 COLUMN_TYPES = {"str": "string", "int": "Int64", "float": "Float64", "date": "datetime64[ns]"}
 #: Time one column's cells may spend matching its pattern, in all: a pattern with nested repeats
@@ -93,8 +92,8 @@ TABLE_KEYS = tuple(f.name for f in fields(TableSpec) if f.name != "name")
 COLUMN_KEYS = tuple(f.name for f in fields(ColumnSpec) if f.name != "name")
 
 
-def read_schema(data_dir: Path) -> dict[str, TableSpec]:
-    """Parse and check schema.yaml; a broken schema is a data problem, each fault one line."""
+def read_schema(data_dir: Path, tables: tuple[str, ...]) -> dict[str, TableSpec]:
+    """Parse and check schema.yaml against the tables the package reads; each fault one line."""
     path = Path(data_dir) / SCHEMA_FILE_NAME
     shown = display_path(path)
     if not path.exists():
@@ -103,10 +102,10 @@ def read_schema(data_dir: Path) -> dict[str, TableSpec]:
         raw = load_input_yaml(path, limit=SCHEMA_FILE_LIMIT, what="schema file")
     except InputFileError as exc:
         raise DataValidationError([str(Problem(exc.shown, exc.reason, line=exc.line))]) from None
-    tables, problems = _schema_from_yaml(raw, shown)
+    specs, problems = _schema_from_yaml(raw, shown, tables)
     if problems:
         raise DataValidationError([str(p) for p in problems])
-    return tables
+    return specs
 
 
 class _SchemaProblems(list):
@@ -121,7 +120,7 @@ class _SchemaProblems(list):
                             column=None if column is None else str(column)))
 
 
-def _schema_from_yaml(raw: Any, shown: str) -> tuple[dict[str, TableSpec], list[Problem]]:
+def _schema_from_yaml(raw: Any, shown: str, table_names: tuple[str, ...]) -> tuple[dict[str, TableSpec], list[Problem]]:
     problems = _SchemaProblems(shown)
     if not isinstance(raw, dict) or not isinstance(raw.get("tables"), dict):
         problems.add("expected 'tables:' holding one mapping a table; restore the file from git")
@@ -130,13 +129,13 @@ def _schema_from_yaml(raw: Any, shown: str) -> tuple[dict[str, TableSpec], list[
         if key != "tables":
             problems.add(f"unknown key '{key}' at the top level (known: tables)")
     declared = raw["tables"]
-    for name in TABLE_NAMES:
+    for name in table_names:
         if name not in declared:
             problems.add(f"table '{name}' is missing; restore it from git")
     tables = {}
     for name, table in declared.items():
-        if name not in TABLE_NAMES:
-            problems.add(f"not a table the package reads (known: {', '.join(TABLE_NAMES)}); remove it", table=name)
+        if name not in table_names:
+            problems.add(f"not a table the package reads (known: {', '.join(table_names)}); remove it", table=name)
             continue
         spec = _table_spec(name, table, problems)
         if spec is not None:
@@ -562,11 +561,11 @@ def _pattern_problems(frame: pd.DataFrame, spec: TableSpec, shown: str) -> list[
     return problems
 
 
-def validate_tables(data_dir: Path) -> tuple[dict[str, pd.DataFrame], list[Problem]]:
+def validate_tables(data_dir: Path, table_names: tuple[str, ...]) -> tuple[dict[str, pd.DataFrame], list[Problem]]:
     """Read and check every table in the schema; return typed frames and all problems found."""
     data_dir = Path(data_dir)
     check_data_dir(data_dir)
-    specs = read_schema(data_dir)
+    specs = read_schema(data_dir, table_names)
     tables: dict[str, pd.DataFrame] = {}
     problems: list[Problem] = []
     for spec in specs.values():

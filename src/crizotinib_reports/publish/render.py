@@ -46,8 +46,7 @@ from traitlets import Bool, default, validate
 from traitlets.config import Config
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from .paths import PACKAGE_DIR
-from .plain_text import is_invisible_control, visible
+from ..plain_text import is_invisible_control, visible
 
 __all__ = [
     "OfflineURLFetcher",
@@ -66,9 +65,9 @@ __all__ = [
 
 #: Folder holding the ``crizotinib`` nbconvert template (added to the template
 #: search path in code, so no install into jupyter's data dirs is needed).
-TEMPLATES_DIR = PACKAGE_DIR / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATE_NAME = "crizotinib"
-REPORT_CSS = PACKAGE_DIR / "report.css"
+REPORT_CSS = Path(__file__).resolve().parent / "report.css"
 
 
 @functools.cache

@@ -24,6 +24,19 @@ from .stats import (
 ANALYSES = ("primary", "updated")
 
 
+def rows_of(frame: pd.DataFrame, trial_ids: list[str] | None = None, analysis: str | None = None,
+            **equals: object) -> pd.DataFrame:
+    """Rows of an evidence table by trial, analysis and column values (a value may be a list of allowed ones)."""
+    keep = pd.Series(True, index=frame.index)
+    if trial_ids is not None:
+        keep &= frame["trial_id"].isin(trial_ids)
+    if analysis is not None:
+        keep &= frame["analysis"] == analysis
+    for column, value in equals.items():
+        keep &= frame[column].isin(value) if isinstance(value, (list, tuple, set)) else frame[column] == value
+    return frame[keep]
+
+
 def select_trials(trials: pd.DataFrame, setting: str = "all", include_single_arm: bool = True,
                   role: str | None = "development") -> pd.DataFrame:
     """Trials a reader asked for: phase III by line of therapy, single-arm trials on request.
@@ -173,3 +186,150 @@ def pooled_orr(evidence: Evidence, confidence_level: float = 0.95, ci_method: st
                "interval": pooled.interval, "level": confidence_level, "i2_pct": 100 * pooled.i2, "tau2": pooled.tau2,
                "q": pooled.q, "df": pooled.df, "studies": len(arms)}
     return arms, summary
+
+
+# --- the landscape: crizotinib as the comparator of the newer drugs ------------------------------------
+
+CROSSOVER = "crossover"
+OS_ENDPOINTS = r"\bOS\b"  # overall-survival endpoints of outcomes.csv: OS median, 1-year OS, 5-year OS, ...
+LANDMARK_PFS_ENDPOINTS = r"^\d+-(?:month|year) (?:PFS|event-free survival)$"  # 12-month PFS, 5-year PFS, ...
+
+
+def newer_drugs(evidence: Evidence) -> tuple[str, ...]:
+    """Every drug the data test against crizotinib in the landscape trials, in the order of trials.csv."""
+    trials = evidence.trials
+    against = trials[(trials["role"] == "landscape") & (trials["comparator"] == "crizotinib")]
+    return tuple(dict.fromkeys(against["drug"]))
+
+
+def parse_drugs(drugs: str, evidence: Evidence) -> tuple[str, ...]:
+    """'all' (every newer drug in the data) or a comma-separated subset (validated by the parameter schema)."""
+    if drugs.strip() == "all":
+        return newer_drugs(evidence)
+    return tuple(d.strip() for d in drugs.split(",") if d.strip())
+
+
+def comparator_trials(evidence: Evidence, drugs: str = "all", comparator: str = "crizotinib") -> pd.DataFrame:
+    """Landscape trials against `comparator`: newer drugs against crizotinib (for the drugs asked for),
+    or crizotinib against another comparator (comparator='chemotherapy')."""
+    trials = evidence.trials
+    chosen = trials[(trials["role"] == "landscape") & (trials["comparator"] == comparator)]
+    return chosen[chosen["drug"].isin(parse_drugs(drugs, evidence))] if comparator == "crizotinib" else chosen
+
+
+def landscape_trials(evidence: Evidence, drugs: str = "all") -> pd.DataFrame:
+    """The landscape trials a report shows: the newer drugs asked for, and crizotinib's own landscape trials
+    (against another comparator), which the `drugs` parameter does not select."""
+    trials = evidence.trials
+    landscape = trials[trials["role"] == "landscape"]
+    newer = landscape["comparator"] == "crizotinib"
+    return landscape[~newer | landscape["drug"].isin(parse_drugs(drugs, evidence))]
+
+
+def reference_trial(evidence: Evidence) -> pd.Series:
+    """Crizotinib's own first-line trial in the review, against which its comparator arms are set."""
+    trials = evidence.trials
+    own = trials[(trials["role"] == "development") & (trials["setting"] == "first-line")
+                 & (trials["drug"] == "crizotinib")]
+    return own.iloc[0]
+
+
+def _trial(evidence: Evidence, trial_id: str) -> pd.Series:
+    return evidence.trials.set_index("trial_id").loc[trial_id]
+
+
+def _pick(frame: pd.DataFrame, analysis: str) -> pd.DataFrame:
+    """Per trial, arm and endpoint: the chosen analysis where it exists, else the primary one."""
+    order = {"primary": 1, "updated": 2}
+    order[analysis] = 0
+    ranked = frame.assign(_rank=frame["analysis"].map(order)).sort_values("_rank", kind="stable")
+    keys = [c for c in ("trial_id", "arm", "endpoint") if c in frame.columns]
+    return ranked.drop_duplicates(keys).drop(columns="_rank")
+
+
+def hazard_ratios_vs_crizotinib(evidence: Evidence, analysis: str = "primary", drugs: str = "all",
+                                endpoint: str = "PFS", comparator: str = "crizotinib") -> pd.DataFrame:
+    """The published, unadjusted hazard ratio of each trial against its comparator, at its published level."""
+    trials = comparator_trials(evidence, drugs, comparator)
+    hr = evidence.hazard_ratios[evidence.hazard_ratios["trial_id"].isin(trials["trial_id"])
+                                & (evidence.hazard_ratios["endpoint"] == endpoint)
+                                & evidence.hazard_ratios["adjustment"].isna()]
+    hr = _pick(hr, analysis).merge(trials[["trial_id", "trial_name", "drug"]], on="trial_id")
+    order = {t: i for i, t in enumerate(trials["trial_id"])}
+    return hr.sort_values("trial_id", key=lambda s: s.map(order)).reset_index(drop=True)
+
+
+def outcome_pairs(evidence: Evidence, trial_ids: list[str], endpoints: list[str], analysis: str) -> pd.DataFrame:
+    """One row a trial and endpoint: the newer drug's value beside crizotinib's (or chemotherapy's)."""
+    outcomes = evidence.outcomes[evidence.outcomes["trial_id"].isin(trial_ids)
+                                 & evidence.outcomes["endpoint"].isin(endpoints)]
+    outcomes = _pick(outcomes, analysis)
+    trials = evidence.trials.set_index("trial_id")
+    rows = []
+    for (trial_id, endpoint), group in outcomes.groupby(["trial_id", "endpoint"], sort=False):
+        trial = trials.loc[trial_id]
+        by_arm = group.set_index("arm")
+        experimental, control = trial["drug"], trial["comparator"]
+        if experimental not in by_arm.index or control not in by_arm.index:
+            continue
+        e, c = by_arm.loc[experimental], by_arm.loc[control]
+        rows.append({"trial_id": trial_id, "trial_name": trial["trial_name"], "endpoint": endpoint,
+                     "experimental_arm": experimental, "control_arm": control, "unit": e["unit"],
+                     "experimental_value": e["value"], "control_value": c["value"],
+                     "experimental_note": e["note"], "control_note": c["note"],
+                     "experimental_n": e["denominator"], "control_n": c["denominator"],
+                     "analysis": e["analysis"], "analysis_label": e["analysis_label"], "assessor": e["assessor"],
+                     **{c: e[c] for c in ATTRIBUTION_COLUMNS}})
+    return pd.DataFrame(rows)
+
+
+def pair_rows(evidence: Evidence, pair) -> pd.DataFrame:
+    """Both arms' data rows behind one pair of outcome_pairs."""
+    return rows_of(evidence.outcomes, [pair.trial_id], pair.analysis, endpoint=pair.endpoint,
+                   arm=[pair.experimental_arm, pair.control_arm])
+
+
+def crizotinib_control_medians(evidence: Evidence, analysis: str = "primary") -> pd.DataFrame:
+    """Crizotinib's median PFS in every first-line trial of the data, against its own first-line trial's."""
+    first_line = evidence.trials[(evidence.trials["setting"] == "first-line")]
+    pfs = evidence.outcomes[(evidence.outcomes["endpoint"] == "PFS median") & (evidence.outcomes["arm"] == "crizotinib")
+                            & evidence.outcomes["trial_id"].isin(first_line["trial_id"])]
+    pfs = _pick(pfs, analysis).dropna(subset=["value"])
+    trials = first_line.set_index("trial_id")
+    frame = pd.DataFrame({
+        "trial_id": pfs["trial_id"], "trial_name": pfs["trial_id"].map(trials["trial_name"]),
+        "population": pfs["trial_id"].map(trials["population"]),
+        "crizotinib_role": pfs["trial_id"].map(lambda t: "experimental" if trials.loc[t, "drug"] == "crizotinib"
+                                               else "comparator"),
+        "analysis": pfs["analysis"], "analysis_label": pfs["analysis_label"], "assessor": pfs["assessor"],
+        "median_pfs_months": pfs["value"].astype(float),
+        **{c: pfs[c] for c in ATTRIBUTION_COLUMNS},
+    }).reset_index(drop=True)
+    reference = reference_trial(evidence)
+    frame["reference_trial_id"] = reference["trial_id"]
+    reference_median = float(frame.loc[frame["trial_id"] == reference["trial_id"], "median_pfs_months"].iloc[0])
+    frame["difference_from_reference"] = frame["median_pfs_months"] - reference_median
+    return frame
+
+
+def survival_rows(evidence: Evidence, trial_ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every overall-survival result of these trials in the data, whatever the analysis: the OS hazard ratios
+    (adjusted ones too), and the OS medians, landmark rates and crossover of outcomes.csv."""
+    hr = evidence.hazard_ratios
+    hr = hr[hr["trial_id"].isin(trial_ids) & (hr["endpoint"] == "OS")]
+    outcomes = evidence.outcomes
+    outcomes = outcomes[outcomes["trial_id"].isin(trial_ids)
+                        & (outcomes["endpoint"].str.contains(OS_ENDPOINTS) | (outcomes["endpoint"] == CROSSOVER))]
+    return hr, outcomes
+
+
+def safety_rows(evidence: Evidence, trial_ids: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every harm of these trials in the data: adverse_events rows, and safety findings naming one of them."""
+    events = evidence.adverse_events[evidence.adverse_events["trial_id"].isin(trial_ids)]
+    findings = evidence.findings[evidence.findings["topic"] == "safety"]
+    named = findings["trial_ids"].fillna("").map(lambda ids: bool(set(ids.split(";")) & set(trial_ids)))
+    return events, findings[named]
+
+
+
+

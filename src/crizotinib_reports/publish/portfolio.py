@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .exceptions import UsageError
-from .paths import NOTEBOOK_DIR, display_path
-from .plain_text import is_invisible_control, visible
+from ..exceptions import UsageError
+from ..paths import NOTEBOOK_DIR, display_path
+from ..plain_text import is_invisible_control, visible
 
 TYPES: dict[str, type] = {"float": float, "int": int, "str": str, "bool": bool}
 TABLE_METADATA_KEY = "crizotinib_reports_table"  # display metadata carrying a table's CSV to the build
@@ -199,7 +199,7 @@ def parse_parameters(source: str, where: str) -> list[tuple[str, str, Any, str]]
 
 def report_from_notebook(path: Path) -> Report:
     """The report a notebook defines: name from its file, parameters from its cell, the rest from its metadata."""
-    from .input_files import read_input_text
+    from ..input_files import read_input_text
 
     where = display_path(path)
     name = path.stem

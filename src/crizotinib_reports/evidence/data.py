@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, NoReturn
+from typing import Any, Iterable, NoReturn
 
 import pandas as pd
 
-from .exceptions import DataValidationError, UsageError
-from .files import atomic_write_bytes
-from .inputs import data_file_hashes
-from .paths import DATA_DIR
+from ..exceptions import DataValidationError, UsageError
+from ..paths import DATA_DIR, SCHEMA_FILE_NAME
 
-if TYPE_CHECKING:
-    from .inputs import DataSnapshot
-
-#: Set by the build for its kernels: a file of the tables it has just validated, with their data hashes.
+#: Set by a build for its kernels: a file of the tables it has just validated, with their data hashes.
 VALIDATED_CACHE_ENV = "CRIZOTINIB_REPORTS_VALIDATED_DATA"
 
 
@@ -43,29 +39,37 @@ class Evidence:
     schema: dict[str, Any] = field(default_factory=dict)  # table name -> schema.TableSpec
 
 
-def validate(data_dir: Path | str = DATA_DIR) -> dict[str, pd.DataFrame]:
-    """Check every table; raise DataValidationError listing every problem, not only the first."""
+TABLE_NAMES = tuple(f.name for f in fields(Evidence) if f.name not in ("data_dir", "hashes", "schema"))
+
+
+def validate(data_dir: Path | str = DATA_DIR, shown_as: Path | None = None) -> dict[str, pd.DataFrame]:
+    """Check every table; raise DataValidationError listing every problem, not only the first.
+
+    `shown_as`: the folder the problems should name, when `data_dir` is a copy of it (a build's snapshot).
+    """
+    from ..paths import display_path
     from .schema import validate_tables  # pandera loads only where data is checked
 
-    tables, problems = validate_tables(Path(data_dir))
+    tables, problems = validate_tables(Path(data_dir), TABLE_NAMES)
     if problems:
-        raise DataValidationError([str(p) for p in problems])
+        lines = [str(p) for p in problems]
+        if shown_as is not None:
+            copy, source = display_path(Path(data_dir)), display_path(Path(shown_as))
+            lines = [line.replace(copy, source, 1) for line in lines]
+        raise DataValidationError(lines)
     return tables
 
 
-def validate_snapshot(snapshot: "DataSnapshot") -> dict[str, pd.DataFrame]:
-    """Check a build's copy of the data; problems name the files as the user knows them, not the copy."""
-    from .paths import display_path
-    from .schema import validate_tables
-
-    tables, problems = validate_tables(snapshot.folder)
-    if problems:
-        copy, source = display_path(snapshot.folder), display_path(snapshot.source)
-        raise DataValidationError([str(p).replace(copy, source, 1) for p in problems])
-    return tables
-
-
-TABLE_NAMES = tuple(f.name for f in fields(Evidence) if f.name not in ("data_dir", "hashes", "schema"))
+def data_file_hashes(data_dir: Path | str, tables: Iterable[str] | None = None) -> dict[str, str]:
+    """SHA-256 of the data files (all, or the named tables) and of schema.yaml, by file name."""
+    data_dir = Path(data_dir)
+    if tables is None:
+        files = sorted(data_dir.glob("*.csv"))
+    else:
+        files = [data_dir / f"{name}.csv" for name in sorted(tables)]
+    files.append(data_dir / SCHEMA_FILE_NAME)
+    # Regular files only: a FIFO would block the hash forever (validation then says what is wrong with it).
+    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files if f.is_file()}
 
 
 class UndeclaredTable:
@@ -102,7 +106,7 @@ def load_evidence(data_dir: Path | str = DATA_DIR, tables: Iterable[str] | None 
         from .schema import read_schema
 
         loaded = validate(data_dir)
-        hashes, schema = data_file_hashes(data_dir), read_schema(Path(data_dir))
+        hashes, schema = data_file_hashes(data_dir), read_schema(Path(data_dir), TABLE_NAMES)
     readable = set(TABLE_NAMES if tables is None else tables)
     unknown = readable - set(TABLE_NAMES)
     if unknown:
@@ -111,13 +115,14 @@ def load_evidence(data_dir: Path | str = DATA_DIR, tables: Iterable[str] | None 
     return Evidence(data_dir=Path(data_dir), hashes=hashes, schema=schema, **chosen)
 
 
-def write_validated_cache(path: Path, snapshot: "DataSnapshot", tables: dict[str, pd.DataFrame]) -> None:
-    """Hand the build's validated snapshot to its kernels: every report reads the same data, checked once."""
+def validated_payload(data_dir: Path, read_from: Path, hashes: dict[str, str],
+                      tables: dict[str, pd.DataFrame]) -> bytes:
+    """What a build hands its kernels (see VALIDATED_CACHE_ENV): the tables validated from `read_from`,
+    a copy of `data_dir`, with their hashes and schema; every report of the build reads these."""
     from .schema import read_schema
 
-    payload = {"data_dir": str(Path(snapshot.source).resolve()), "hashes": snapshot.hashes,
-               "schema": read_schema(snapshot.folder), "tables": tables}
-    atomic_write_bytes(path, pickle.dumps(payload))
+    return pickle.dumps({"data_dir": str(Path(data_dir).resolve()), "hashes": hashes,
+                         "schema": read_schema(Path(read_from), TABLE_NAMES), "tables": tables})
 
 
 def _validated_by_the_build(data_dir: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str], dict] | None:

@@ -35,8 +35,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from .exceptions import OutputLocked, UsageError
-from .paths import display_path
+from ..exceptions import OutputLocked, UsageError
+from ..paths import display_path
 
 MARKER = ".crizotinib-reports"
 CURRENT = "current"

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .exceptions import UsageError
-from .input_files import VARIANTS_FILE_LIMIT, load_input_yaml
-from .paths import display_path
-from .reports import Report
+from ..exceptions import UsageError
+from ..input_files import VARIANTS_FILE_LIMIT, load_input_yaml
+from ..paths import display_path
+from .portfolio import Report
 
 MAX_FOLDER_LENGTH = 120
 

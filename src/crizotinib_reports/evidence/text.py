@@ -11,7 +11,7 @@ import pandas as pd
 from .analysis import ANALYSES, select_trials
 from .citations import credit_of, credit_text
 from .data import Evidence
-from .plain_text import ReportMarkdown, markdown
+from ..plain_text import ReportMarkdown, markdown
 from .tables import (analysis_text, assessor_text, hazard_ratio_text, ordered_by_design, p_value_text, percent,
                      rows_of, value_text)
 
@@ -170,21 +170,3 @@ def cns_link(evidence: Evidence) -> ReportMarkdown:
         "Management: {management} ({cite}). The drugs below were designed to reach the brain; their "
         "trials measured it directly against crizotinib.",
         pattern=cns["pattern"], explanation=cns["explanation"], management=cns["management"], cite=cite)
-
-
-def changes_since_last_run(changes_file: str) -> ReportMarkdown:
-    """The run's change summary (written by 'crizotinib-reports run' before this report is built)."""
-    import json
-
-    from .changes import ChangeSummary
-    from .input_files import DATA_FILE_LIMIT, read_input_text
-
-    text = read_input_text(changes_file, limit=DATA_FILE_LIMIT, what="change summary (changes_file)")
-    summary = ChangeSummary.from_json(json.loads(text))
-    lines = ReportMarkdown("\n").join(markdown("- {line}", line=line) for line in summary.lines())
-    return markdown(
-        "## What changed since the last run\n\n**{headline}.**\n\n{lines}\n\n"
-        "Compared with the previous successful run: first the data files, row by row, then the numbers "
-        "behind the tables of the section reports (their CSV files); this overview's own tables restate "
-        "those numbers and are not compared.",
-        headline=summary.headline[0].upper() + summary.headline[1:], lines=lines)

@@ -24,10 +24,12 @@ from matplotlib.text import Text
 
 from .citations import Credit, cited_sources, credits_of, source_line
 from .data import Evidence
-from .analysis import ANALYSES, arm_comparisons, pooled_orr, response_rates, select_trials
+from .analysis import (ANALYSES, arm_comparisons, comparator_trials, crizotinib_control_medians,
+                       hazard_ratios_vs_crizotinib, outcome_pairs, pooled_orr, reference_trial, response_rates, rows_of,
+                       select_trials)
 from .stats import POOLED_INTERVALS
-from .tables import (CROSS_TRIAL_CAVEAT, analysis_text, assessor_text, design_groups, hazard_ratio_direction,
-                     level_text, ordered_by_design, rows_of)
+from .tables import (CROSS_TRIAL_CAVEAT, analysis_name, analysis_text, assessor_text, design_groups, harms_by_trial,
+                     harms_summary, hazard_ratio_direction, level_text, or_list, ordered_by_design, pair_credits)
 
 ARM_COLOURS = {"crizotinib": "#1b6f9a", "chemotherapy": "#c2653a"}
 DPI = 150
@@ -393,3 +395,95 @@ def pooled_orr_forest(evidence: Evidence, confidence_level: float = 0.95, ci_met
         caption += (f" Thin line beyond it: {level} prediction interval for the rate of a new, similar trial "
                     "(Higgins et al. 2009).")
     return _make("pooled_orr_forest", figure, caption, alt, evidence, credits_of(arms), list(arms["trial_id"]))
+
+
+# --- the landscape: crizotinib as the comparator of the newer drugs ------------------------------------
+
+
+def hazard_ratio_landscape_forest(evidence: Evidence, analysis: str = "primary", drugs: str = "all") -> ReportFigure:
+    """PFS hazard ratios against crizotinib, log scale, each row with its level, assessor and analysis; the
+    caption sets beside them the harms the bundle holds for the same trials."""
+    every = hazard_ratios_vs_crizotinib(evidence, analysis, drugs)
+    hr = every.dropna(subset=["ci_low", "ci_high"])
+    undrawn = every[every["ci_low"].isna()]
+    labels = [f"{r.trial_name} ({r.drug}), {r.assessor}\n"
+              f"HR {r.hazard_ratio:.{r.decimals}f}, {level_text(r.ci_level)} CI "
+              f"{r.ci_low:.{r.decimals}f}–{r.ci_high:.{r.decimals}f}\n"
+              + textwrap.fill(analysis_name(r._asdict()), width=44) for r in hr.itertuples()]
+    lines = sum(label.count("\n") + 1 for label in labels)
+    figure, ax = _figure(8.5, 0.3 * max(lines, 1) + 1.4)
+    if len(hr):
+        _forest(ax, labels, list(hr["hazard_ratio"]), list(hr["ci_low"]), list(hr["ci_high"]), 1.0, log_scale=True)
+    ax.set_xlabel("PFS hazard ratio against crizotinib (log scale); < 1 favours the newer drug")
+    alt = "Forest plot of PFS hazard ratios against crizotinib: " + "; ".join(
+        f"{r.trial_name} {r.drug} HR {r.hazard_ratio:.{r.decimals}f} ({level_text(r.ci_level)} CI "
+        f"{r.ci_low:.{r.decimals}f} to {r.ci_high:.{r.decimals}f}, {r.assessor})" for r in hr.itertuples()) + \
+        "; reference line at 1."
+    by_assessor = {a: or_list(g["trial_name"], "and") for a, g in every.groupby("assessor", sort=False)}
+    caption = (f"Progression-free survival, {or_list(every['drug'], 'and')} against crizotinib (first line); each "
+               "interval at the level its publication reports. Progression was judged by "
+               + ("different assessors (" + "; ".join(f"{a}: {names}" for a, names in by_assessor.items()) + ")"
+                  if len(by_assessor) > 1 else f"{or_list(by_assessor)} in every trial shown")
+               + "; population and doses of each trial are in the table above.")
+    if len(undrawn):
+        caption += " Not drawn (no interval transcribed): " + "; ".join(
+            f"{r.trial_name} {r.analysis} HR {r.hazard_ratio:.{r.decimals}f}" for r in undrawn.itertuples()) + "."
+    trial_ids = list(every["trial_id"])
+    harms = harms_by_trial(evidence, trial_ids)
+    names = evidence.trials.set_index("trial_id")["trial_name"]
+    with_harms = [f"{names[t]}: {harms_summary(items)}" for t, items in harms.items() if items]
+    without = [names[t] for t, items in harms.items() if not items]
+    caption += " Harms beside these benefits (safety table): " + "; ".join(with_harms)
+    if without:
+        caption += (f"{'; ' if with_harms else ''}no verified safety figure in this bundle for "
+                    f"{or_list(without, 'and')}")
+    caption += "."
+    harm_credits = [c for items in harms.values() for item in items for c in item["credits"]]
+    return _make("landscape_forest", figure, caption, alt, evidence, credits_of(every) + harm_credits, trial_ids)
+
+
+def crizotinib_medians_figure(evidence: Evidence, analysis: str = "primary") -> ReportFigure:
+    frame = crizotinib_control_medians(evidence, analysis).sort_values("median_pfs_months")
+    reference_name = reference_trial(evidence)["trial_name"]
+    reference = float(frame.loc[frame["trial_id"] == frame["reference_trial_id"], "median_pfs_months"].iloc[0])
+    figure, ax = _figure(7.5, 0.45 * len(frame) + 1.3)
+    colours = frame["crizotinib_role"].map({"experimental": "#1b6f9a", "comparator": "#c2653a"})
+    ax.scatter(frame["median_pfs_months"], range(len(frame)), c=list(colours), s=70, zorder=3)
+    for position, row in enumerate(frame.itertuples()):
+        ax.annotate(f"{row.median_pfs_months:.1f}", (row.median_pfs_months, position), xytext=(7, 0),
+                    textcoords="offset points", va="center", fontsize=8)
+    ax.axvline(reference, color="#444444", linestyle="--", linewidth=1)
+    ax.set_yticks(range(len(frame)), [f"{n} ({r})" for n, r in zip(frame["trial_name"], frame["crizotinib_role"])])
+    ax.set_xlim(0, max(frame["median_pfs_months"]) * 1.25)
+    ax.set_xlabel(f"Median PFS on crizotinib, months (dashed: {reference_name}, {reference:.1f})")
+    alt = "Dot plot of crizotinib's median PFS in first-line trials: " + "; ".join(
+        f"{r.trial_name} {r.median_pfs_months:.1f} months" for r in frame.itertuples()) + \
+        f"; reference line at {reference_name}'s {reference:.1f} months."
+    return _make("crizotinib_medians", figure,
+                 "Crizotinib's median progression-free survival across first-line trials, as experimental arm "
+                 "(blue) and as comparator (orange); populations and assessors differ (table above).", alt, evidence,
+                 credits_of(frame), list(frame["trial_id"]))
+
+
+def cns_figure(evidence: Evidence, analysis: str = "primary", drugs: str = "all") -> ReportFigure:
+    trials = comparator_trials(evidence, drugs)
+    pairs = outcome_pairs(evidence, list(trials["trial_id"]), ["intracranial ORR", "CNS progression"], analysis)
+    figure, ax = _figure(7.5, 0.5 * max(len(pairs), 1) + 1.4)
+    labels = [f"{r.trial_name}: {r.endpoint}" for r in pairs.itertuples()]
+    for position, row in enumerate(pairs.itertuples()):
+        ax.plot([row.control_value, row.experimental_value], [position, position], color="#999999", zorder=1)
+        ax.scatter([row.control_value], [position], color="#c2653a", s=60, zorder=2,
+                   label="crizotinib" if position == 0 else None)
+        ax.scatter([row.experimental_value], [position], color="#1b6f9a", s=60, zorder=2,
+                   label="newer drug" if position == 0 else None)
+    ax.set_yticks(range(len(pairs)), labels)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("% of patients")
+    if len(pairs):
+        ax.legend(loc="lower right", fontsize=8)
+    alt = "Paired dot plot of CNS outcomes, crizotinib against the newer drug: " + "; ".join(
+        f"{r.trial_name} {r.endpoint} {r.control_value:g}% vs {r.experimental_value:g}%" for r in pairs.itertuples()) + "."
+    return _make("cns_outcomes", figure,
+                 "Intracranial response (higher is better) and CNS progression (lower is better), crizotinib "
+                 "against the newer drug.", alt, evidence, pair_credits(evidence, pairs),
+                 list(pairs.get("trial_id", [])))

@@ -18,27 +18,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable
 
-from . import __version__
-from .files import sha256_file
-from .paths import PACKAGE_DIR, SCHEMA_FILE_NAME
+from .. import __version__
+from ..paths import PACKAGE_DIR, SCHEMA_FILE_NAME
 
 #: Packages whose version can change what a report shows or how it renders.
 TRACKED_PACKAGES = ("papermill", "nbconvert", "nbclient", "ipykernel", "pandas", "numpy", "matplotlib", "seaborn",
                     "great-tables", "pandera", "statsmodels", "scipy", "weasyprint")
 #: Package files that shape a report: code, stylesheet, templates (not caches).
 CODE_SUFFIXES = {".py", ".css", ".j2", ".json", ".yaml"}
-
-
-def data_file_hashes(data_dir: Path | str, tables: Iterable[str] | None = None) -> dict[str, str]:
-    """SHA-256 of the data files (all, or the named tables) and of schema.yaml, by file name."""
-    data_dir = Path(data_dir)
-    if tables is None:
-        files = sorted(data_dir.glob("*.csv"))
-    else:
-        files = [data_dir / f"{name}.csv" for name in sorted(tables)]
-    files.append(data_dir / SCHEMA_FILE_NAME)
-    # Regular files only: a FIFO would block the hash forever (validation then says what is wrong with it).
-    return {f.name: sha256_file(f) for f in files if f.is_file()}
 
 
 @dataclass(frozen=True)
@@ -55,7 +42,7 @@ class DataSnapshot:
 
     @classmethod
     def take(cls, source: Path, folder: Path) -> "DataSnapshot":
-        from .input_files import DATA_FILE_LIMIT, check_data_dir, read_input_bytes
+        from ..input_files import DATA_FILE_LIMIT, check_data_dir, read_input_bytes
 
         check_data_dir(Path(source))
         folder.mkdir(parents=True)
@@ -67,7 +54,7 @@ class DataSnapshot:
         return cls(Path(source), folder, hashes)
 
     def hashes_of(self, tables: Iterable[str] | None = None) -> dict[str, str]:
-        """As data_file_hashes(), from the snapshot: the declared tables (or all) and schema.yaml."""
+        """The hashes of the declared tables (or all) and schema.yaml, from the snapshot."""
         if tables is None:
             return dict(self.hashes)
         names = [f"{t}.csv" for t in sorted(tables)] + [SCHEMA_FILE_NAME]

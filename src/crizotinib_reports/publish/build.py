@@ -27,16 +27,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import __version__
-from .exceptions import ReportFailed, UsageError
+from .. import __version__
+from ..exceptions import ReportFailed, UsageError
 from .files import atomic_write_bytes, atomic_write_json, sha256_bytes
 from .inputs import DataSnapshot, package_versions, rebuild_reasons, report_inputs
 from .outputs import (BUILD_ID, BUILDS, FAILED, MANIFEST_NAME, STAGING, OutputTree, build_lock, check_top_level,
                       claim_output_dir, is_report_file_name, is_report_folder_name, new_build_id, real_folder,
                       remove_leftovers, remove_ours)
-from .paths import DATA_DIR, NOTEBOOK_DIR, OUTPUT_DIR, display_path
+from ..paths import DATA_DIR, NOTEBOOK_DIR, OUTPUT_DIR, display_path
 from .progress import LogLines, Progress
-from .reports import TABLE_METADATA_KEY, Report, get_report, portfolio
+from .portfolio import TABLE_METADATA_KEY, Report, get_report, portfolio
 from .variants import Target, expand_targets, read_variants_file
 
 FORMATS = ("html", "pdf")
@@ -213,7 +213,7 @@ class Builder:
     def _notebook(self, session: BuildSession, name: str) -> tuple[str, Path]:
         """A report's notebook, read once per session: its hash, and the copy papermill executes."""
         if name not in session.notebooks:
-            from .input_files import read_input_bytes
+            from ..input_files import read_input_bytes
 
             data = read_input_bytes(self.notebook_dir / name, limit=NOTEBOOK_LIMIT, what="notebook")
             copy = session.scratch / "notebooks" / name
@@ -225,10 +225,12 @@ class Builder:
     def _validated(self, session: BuildSession) -> dict[str, Any]:
         """The snapshot, validated once per session; kernels read it from the scratch space."""
         if session.tables is None:
-            from .data import validate_snapshot, write_validated_cache  # pandas, pandera: only to build
+            from ..evidence.data import validate, validated_payload  # pandas, pandera: only to build
 
-            session.tables = validate_snapshot(session.snapshot)
-            write_validated_cache(session.validated_cache, session.snapshot, session.tables)
+            snapshot = session.snapshot
+            session.tables = validate(snapshot.folder, shown_as=snapshot.source)
+            atomic_write_bytes(session.validated_cache,
+                               validated_payload(snapshot.source, snapshot.folder, snapshot.hashes, session.tables))
         return session.tables
 
     # --- what to build ------------------------------------------------------------------------------
@@ -307,7 +309,7 @@ class Builder:
 
     def _start_workers(self, session: BuildSession, stale: int) -> None:
         """Validate the snapshot, then start the kernels (without secrets) and the render workers."""
-        from .data import VALIDATED_CACHE_ENV
+        from ..evidence.data import VALIDATED_CACHE_ENV
         from .kernels import WarmKernels, output_key
         from .workers import RenderWorkers
 

@@ -12,7 +12,7 @@ import threading
 from datetime import datetime, timezone
 from typing import Any, Protocol, TextIO
 
-from .plain_text import visible
+from ..plain_text import visible
 
 
 class Progress(Protocol):

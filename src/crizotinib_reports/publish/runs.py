@@ -32,16 +32,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from .. import __version__
 from .build import Builder, BuildSession, ReportResult, checkpoint, load_manifest
 from .changes import (ChangeSummary, compare_data, compare_runs, read_data_csvs, read_table_csvs, schema_keys,
                       trial_names)
-from .exceptions import CrizotinibReportsError, UsageError
+from ..exceptions import CrizotinibReportsError, UsageError
 from .files import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file
 from .inputs import package_versions
 from .outputs import CURRENT, MANIFEST_NAME, fsync_tree, link_or_copy, link_target, point_link, real_folder, remove_ours
-from .paths import display_path
-from .plain_text import visible
+from ..paths import display_path
+from ..plain_text import visible
 from .progress import Progress
 
 RUNS = "runs"
