@@ -40,7 +40,7 @@ from .portfolio import TABLE_METADATA_KEY, Report, get_report, portfolio
 from .variants import Target, expand_targets, read_variants_file
 
 FORMATS = ("html", "pdf")
-KERNEL_NAME = "python3"
+KERNEL_NAME = "crizotinib-reports"  # the project's kernelspec, installed by make setup (--sys-prefix)
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 DEFAULT_REPORT_TIMEOUT = 600  # seconds per report, execution and rendering; a hung report fails, the schedule goes on
 NOTEBOOK_LIMIT = 16 * 2**20
@@ -54,6 +54,18 @@ KILL_AT_ENV = "CRIZOTINIB_REPORTS_TEST_KILL_AT"
 def checkpoint(name: str) -> None:
     if os.environ.get(KILL_AT_ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def require_kernel(name: str) -> None:
+    """The reports' kernel is installed for this Python: one line saying how to install it, instead of a failure
+    in every report."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        raise UsageError(f"the kernel '{name}' is not installed for this Python; run 'make setup' (or "
+                         f"'python -m ipykernel install --sys-prefix --name {name}')") from None
 
 
 def default_jobs() -> int:
@@ -314,6 +326,7 @@ class Builder:
         from .workers import RenderWorkers
 
         self._validated(session)
+        require_kernel(KERNEL_NAME)
         environment = {**without_secrets(dict(os.environ)), "MPLBACKEND": os.environ.get("MPLBACKEND", "agg"),
                        VALIDATED_CACHE_ENV: str(session.validated_cache)}
         self._kernels = WarmKernels(stale, min(self.jobs, stale), KERNEL_NAME, self.notebook_dir, KERNEL_ARGUMENTS,
