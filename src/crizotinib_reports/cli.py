@@ -118,21 +118,56 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if progress.lost and exit_code == 0 else exit_code
 
 
+EXAMPLES = {
+    "main": """examples:
+  crizotinib-reports list
+  crizotinib-reports build
+  crizotinib-reports build clinical_activity --param setting=first-line,second-line --format html
+  crizotinib-reports run --mail-to medical-affairs@example.org""",
+    "list": """examples:
+  crizotinib-reports list
+  crizotinib-reports list --notebook-dir my-notebooks/""",
+    "validate": """examples:
+  crizotinib-reports validate
+  crizotinib-reports validate --data-dir /path/to/data""",
+    "build": """examples:
+  crizotinib-reports build                                   every report, html and pdf, into outputs/
+  crizotinib-reports build overview --format html            one report, one format
+  crizotinib-reports build clinical_activity --param setting=first-line,second-line
+                                                             a sweep: one folder per value
+  crizotinib-reports build --variants variants.yaml --jobs 2
+  crizotinib-reports build --force --no-wait --timeout 300  for a scheduler""",
+    "run": """examples:
+  crizotinib-reports run                                     a dated run under outputs/runs/
+  crizotinib-reports run --keep 30 --mail-to a@example.org b@example.org
+  CRIZOTINIB_SMTP_HOST=smtp.example.org CRIZOTINIB_SMTP_SENDER=reports@example.org \\
+    crizotinib-reports run --mail-to a@example.org --mail-when always""",
+}
+
+
 def make_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="crizotinib-reports", description=__doc__.splitlines()[0])
+    from . import __version__
+
+    help_format = argparse.RawDescriptionHelpFormatter
+    parser = OneLineParser(prog="crizotinib-reports", description=__doc__.splitlines()[0],
+                           epilog=EXAMPLES["main"], formatter_class=help_format)
+    parser.add_argument("--version", action="version", version=f"crizotinib-reports {__version__}")
     parser.add_argument("--debug", action="store_true", help="show a traceback on errors")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
-    listing = commands.add_parser("list", help="the reports and their parameters")
+    listing = commands.add_parser("list", help="the reports and their parameters", epilog=EXAMPLES["list"],
+                                  formatter_class=help_format)
     listing.add_argument("--notebook-dir", type=Path, default=NOTEBOOK_DIR,
                          help="folder of the report notebooks (default: notebooks/)")
     listing.set_defaults(run=cmd_list)
 
-    check = commands.add_parser("validate", help="check the data files against data/schema.yaml")
+    check = commands.add_parser("validate", help="check the data files against data/schema.yaml",
+                                epilog=EXAMPLES["validate"], formatter_class=help_format)
     check.add_argument("--data-dir", type=Path, default=DATA_DIR, help="folder of the CSV tables (default: data/)")
     check.set_defaults(run=cmd_validate)
 
-    build = commands.add_parser("build", help="execute and render reports")
+    build = commands.add_parser("build", help="execute and render reports", epilog=EXAMPLES["build"],
+                                formatter_class=help_format)
     build.add_argument("reports", nargs="*", metavar="REPORT",
                        help="reports to build (default: every notebook in the notebooks folder; see 'list')")
     build.add_argument("--format", action="append", choices=["html", "pdf"],
@@ -152,7 +187,8 @@ def make_parser() -> argparse.ArgumentParser:
                       help="if another build holds the output folder, exit 1 at once")
     build.set_defaults(run=cmd_build)
 
-    run = commands.add_parser("run", help="scheduled mode: every report into a dated run, compared, combined, mailed")
+    run = commands.add_parser("run", help="scheduled mode: every report into a dated run, compared, combined, mailed",
+                              epilog=EXAMPLES["run"], formatter_class=help_format)
     run.add_argument("--keep", type=int, default=14, metavar="N", help="keep the newest N runs (default 14)")
     run.add_argument("--mail-to", nargs="+", metavar="ADDRESS",
                      help="mail the combined PDF and the run summary to these addresses")

@@ -461,6 +461,7 @@ class Builder:
             executed_path.write_bytes(executed_bytes)
             result.seconds.update(_cell_seconds(notebook, result.seconds["execute"] - result.seconds["kernel_wait"]))
             started = time.perf_counter()
+            self.progress.state(target.folder, "rendering")
             outputs, seconds = self._render_workers.render(str(executed_path), self.formats,
                                                            deadline - time.monotonic())
             rendered = {f"{target.folder}.{fmt}": data for fmt, data in outputs.items()}

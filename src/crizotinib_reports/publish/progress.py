@@ -21,6 +21,7 @@ class Progress(Protocol):
     def message(self, text: str) -> None: ...
     def planned(self, total: int, folders: list[str]) -> None: ...
     def started(self, folder: str, why: str) -> None: ...
+    def state(self, folder: str, doing: str) -> None: ...
     def finished(self, folder: str, ok: bool, summary: str) -> None: ...
     def close(self) -> None: ...
 
@@ -50,6 +51,9 @@ class LogLines:
     def started(self, folder: str, why: str) -> None:
         self.message(f"{folder}: {why}")
 
+    def state(self, folder: str, doing: str) -> None:
+        pass  # a log keeps the events that matter: started (with why) and finished
+
     def finished(self, folder: str, ok: bool, summary: str) -> None:
         self.message(f"{folder}: {summary}")
 
@@ -58,7 +62,8 @@ class LogLines:
 
 
 class LiveDisplay:
-    """A rich progress display: a spinner per running report, a bar for the build."""
+    """A rich progress display: a line per running report with what it is doing, a bar for the build; why each
+    report is built, and how it ended, printed above them and kept."""
 
     def __init__(self, stream: TextIO | None = None):
         from rich.console import Console
@@ -86,8 +91,15 @@ class LiveDisplay:
             self._overall = self.progress.add_task("reports", total=total)
 
     def started(self, folder: str, why: str) -> None:
+        self.message(f"{folder}: {why}")  # printed above the bars, so the reason stays on screen
         with self._lock:
-            self._tasks[folder] = self.progress.add_task(f"{folder} (executing)", total=1)
+            self._tasks[folder] = self.progress.add_task(f"{folder}: executing", total=1)
+
+    def state(self, folder: str, doing: str) -> None:
+        with self._lock:
+            task = self._tasks.get(folder)
+            if task is not None:
+                self.progress.update(task, description=f"{folder}: {doing}")
 
     def finished(self, folder: str, ok: bool, summary: str) -> None:
         with self._lock:
