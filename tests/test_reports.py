@@ -111,6 +111,9 @@ def test_the_portfolio_is_read_from_the_notebooks_in_their_order(tmp_path):
     (lambda nb: nb["metadata"]["crizotinib_reports"].update(tables=[]), "must list the data tables"),
     (lambda nb: nb["metadata"].pop("title"), "its metadata has no 'title'"),
     (lambda nb: [c["metadata"].update(tags=[]) for c in nb["cells"]], "no cell is tagged 'parameters'"),
+    (lambda nb: [c.update(source="".join(c["source"]).replace("open_report('clinical_relapses'",
+                                                               "open_report('overview'")) for c in nb["cells"]],
+     r"open_report\('overview', ...\) names another report; this notebook is 'clinical_relapses'"),
 ])
 def test_a_notebook_that_does_not_define_a_report_is_one_line(tmp_path, edit, message):
     import json

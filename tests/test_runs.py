@@ -95,10 +95,16 @@ def test_live_display_on_a_terminal_draws_and_closes():
     stream = io.StringIO()
     progress = progress_for(stream, live=True)
     progress.planned(2, ["a", "b"])
-    progress.started("a", "executing")
+    progress.started("a", "executing notebooks/a.ipynb (data changed: trials.csv)")
+    progress.state("a", "rendering")
+    assert "a: rendering" in [task.description for task in progress.progress.tasks]
     progress.finished("a", True, "built in 1.0 s")
     progress.close()
-    assert "a: built in 1.0 s" in stream.getvalue()
+    shown = stream.getvalue()
+    # Why the report was built stays on screen above the bars, and how it ended follows it.
+    assert "a: executing notebooks/a.ipynb (data changed: trials.csv)" in shown
+    assert shown.index("(data changed: trials.csv)") < shown.index("a: built in 1.0 s")
+    assert progress.progress.tasks[0].description == "reports" and len(progress.progress.tasks) == 1
 
 
 # --- two scheduled runs, the second after a data change: the "done when" --------------------

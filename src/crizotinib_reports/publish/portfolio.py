@@ -197,6 +197,23 @@ def parse_parameters(source: str, where: str) -> list[tuple[str, str, Any, str]]
     return found
 
 
+def check_opens_itself(cells: list[dict], name: str, where: str) -> None:
+    """A copied notebook still calling open_report('<the original>') would run under the original's definition."""
+    for cell in cells:
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        try:
+            tree = ast.parse("".join(source) if isinstance(source, list) else source)
+        except SyntaxError:
+            continue  # IPython magics and the like: the kernel, not the portfolio, judges them
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "open_report"
+                    and node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value != name):
+                raise UsageError(f"{where}: open_report({node.args[0].value!r}, ...) names another report; this "
+                                 f"notebook is '{name}': write open_report({name!r}, globals())")
+
+
 def report_from_notebook(path: Path) -> Report:
     """The report a notebook defines: name from its file, parameters from its cell, the rest from its metadata."""
     from ..input_files import read_input_text
@@ -215,6 +232,7 @@ def report_from_notebook(path: Path) -> Report:
     if not isinstance(block, dict):
         raise UsageError(f"{where}: its metadata has no '{METADATA_KEY}' block; every notebook in the notebooks "
                          f"folder is a report (see the README, 'Add a report')")
+    check_opens_itself(cells, name, where)
     source = parameters_cell(cells)
     if source is None:
         raise UsageError(f"{where}: no cell is tagged 'parameters'; tag the cell that defines its parameters")
