@@ -35,10 +35,10 @@ def test_parse_typed_values():
 
 
 def test_shared_parameter_goes_to_every_report_that_has_it():
-    reports = [get_report("overview"), get_report("clinical_relapses")]
+    reports = [get_report("overview"), get_report("clinical_activity"), get_report("clinical_relapses")]
     parsed = parse_param_overrides(["time_unit=years", "confidence_level=0.9"], reports)
-    assert parsed == {"overview": {"confidence_level": [0.9]},
-                      "clinical_relapses": {"time_unit": ["years"], "confidence_level": [0.9]}}
+    assert parsed == {"overview": {"confidence_level": [0.9]}, "clinical_activity": {"confidence_level": [0.9]},
+                      "clinical_relapses": {"time_unit": ["years"]}}
 
 
 @pytest.mark.parametrize(("pair", "message"), [

@@ -20,7 +20,7 @@ from .evidence.figures import ReportFigure
 from .plain_text import ReportMarkdown, markdown_escaped
 from .exceptions import UsageError
 from .paths import NOTEBOOK_DIR, display_path
-from .publish.portfolio import TABLE_METADATA_KEY, Report, get_report
+from .publish.portfolio import TABLE_METADATA_KEY, Report, get_report, portfolio
 from .evidence.tables import ReportTable, references_table
 
 
@@ -53,6 +53,10 @@ class ReportSession:
     def show_changes(self, changes_file: str) -> None:
         """The run's change summary, which 'crizotinib-reports run' writes before it builds this report."""
         self.show(changes_since_last_run(changes_file))
+
+    def show_other_reports(self) -> None:
+        """The bundle's other reports, each with its title and description, read from the portfolio."""
+        self.show(other_reports(self.report))
 
     def show_references(self) -> None:
         self.show(references_table(self.evidence, self.source_ids))
@@ -102,7 +106,20 @@ def open_report(name: str, namespace: dict[str, Any]) -> ReportSession:
     report = get_report(name, folder)
     values = report.resolve({p.name: namespace[p.name] for p in report.parameters if p.name in namespace})
     data_dir = resolve_data_dir(values["data_dir"], folder)
-    return ReportSession(report, values, load_evidence(data_dir, report.tables, report.name))
+    evidence = load_evidence(data_dir, report.tables, report.name)
+    # A value naming what the data lack ('drugs' naming a drug no trial tests) is refused, as the build does.
+    report.check_against_data(values, lambda table: getattr(evidence, table).to_dict("records"),
+                              display_path(data_dir))
+    return ReportSession(report, values, evidence)
+
+
+def other_reports(report: Report) -> ReportMarkdown:
+    """Every report of the portfolio but this one, in the portfolio's order, as the package's Markdown."""
+    from .plain_text import markdown
+
+    others = [r for r in portfolio(notebook_folder(report.name)).values() if r.name != report.name]
+    return ReportMarkdown("\n").join(markdown("- **{title}**: {description}", title=r.title, description=r.description)
+                                     for r in others)
 
 
 def changes_since_last_run(changes_file: str) -> ReportMarkdown:

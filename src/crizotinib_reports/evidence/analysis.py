@@ -191,6 +191,7 @@ def pooled_orr(evidence: Evidence, confidence_level: float = 0.95, ci_method: st
 # --- the landscape: crizotinib as the comparator of the newer drugs ------------------------------------
 
 CROSSOVER = "crossover"
+CNS_ENDPOINTS = ("intracranial ORR", "CNS progression")  # the brain: outcomes.csv endpoints of the CNS results
 OS_ENDPOINTS = r"\bOS\b"  # overall-survival endpoints of outcomes.csv: OS median, 1-year OS, 5-year OS, ...
 LANDMARK_PFS_ENDPOINTS = r"^\d+-(?:month|year) (?:PFS|event-free survival)$"  # 12-month PFS, 5-year PFS, ...
 

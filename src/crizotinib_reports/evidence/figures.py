@@ -22,19 +22,25 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.text import Text
 
-from .citations import Credit, cited_sources, credits_of, source_line
+from .citations import LEVEL_MARKS, Credit, cited_sources, credits_of, short_citation, source_line
 from .data import Evidence
-from .analysis import (ANALYSES, arm_comparisons, comparator_trials, crizotinib_control_medians,
+from .analysis import (ANALYSES, CNS_ENDPOINTS, arm_comparisons, comparator_trials, crizotinib_control_medians,
                        hazard_ratios_vs_crizotinib, outcome_pairs, pooled_orr, reference_trial, response_rates, rows_of,
                        select_trials)
 from .stats import POOLED_INTERVALS
 from .tables import (CROSS_TRIAL_CAVEAT, analysis_name, analysis_text, assessor_text, design_groups, harms_by_trial,
-                     harms_summary, hazard_ratio_direction, level_text, or_list, ordered_by_design, pair_credits)
+                     harms_summary, hazard_ratio_direction, level_text, lines_of_therapy, or_list, ordered_by_design,
+                     pair_credits, read_in, trials_counted)
 
 ARM_COLOURS = {"crizotinib": "#1b6f9a", "chemotherapy": "#c2653a"}
+ROLE_COLOURS = {"experimental": "#1b6f9a", "comparator": "#c2653a"}  # the role crizotinib played in a trial
+COLOUR_NAMES = {"#1b6f9a": "blue", "#c2653a": "orange"}  # as a caption names them
 DPI = 150
 #: Drawn under these settings, so the tick labels matplotlib makes while drawing are literal text too.
 LITERAL_TEXT = {"text.parse_math": False}
+#: How to read each CNS endpoint a figure draws.
+CNS_ENDPOINT_READING = {"intracranial ORR": "intracranial response (higher is better)",
+                        "CNS progression": "CNS progression (lower is better)"}
 
 
 @dataclass(frozen=True)
@@ -157,8 +163,9 @@ def pfs_figure(evidence: Evidence, setting: str = "all") -> ReportFigure:
     alt = "Bar chart of median progression-free survival: " + "; ".join(
         f"{by_id.loc[r.trial_id, 'trial_name']} {r.arm} {r.months:.1f} months"
         + (f" ({r.assessor})" if assessor_text(r.assessor) else "") for r in pfs.itertuples()) + "."
-    return _make("pfs_medians", figure, "Median progression-free survival by phase III trial and arm (assessor "
-                 "under each trial).", alt, evidence, credits_of(pfs), list(pfs["trial_id"]))
+    return _make("pfs_medians", figure, f"Median progression-free survival by trial and arm in "
+                 f"{trials_counted(trials[trials['trial_id'].isin(pfs['trial_id'])])} (assessor under each trial).",
+                 alt, evidence, credits_of(pfs), list(pfs["trial_id"]))
 
 
 def approval_timeline_figure(evidence: Evidence) -> ReportFigure:
@@ -227,10 +234,15 @@ def relapse_timescale_figure(evidence: Evidence, time_unit: str = "months") -> R
     alt = f"Time points in {time_unit}: " + "; ".join(
         f"{r.event} at {r.time:.1f}" if r.kind == "estimate" else
         f"{r.event}: {'less' if r.kind == 'within' else 'more'} than {r.time:g}" for r in frame.itertuples()) + "."
-    return _make("relapse_timescale", figure,
-                 f"Time scales of benefit and relapse on crizotinib ({time_unit}): medians and a mean as points; the "
-                 "review's relapse thresholds ('within the first year', 'over 6 years') as arrows, since they are "
-                 "not estimates. Marks: P primary, R review only.", alt, evidence, list(frame["credit"]))
+    estimates = list(dict.fromkeys(["median PFS"] * (not pfs.empty) + list(means["qualifier"].fillna("estimate"))))
+    levels = {credit.level for credit in frame["credit"]}
+    caption = (f"Time scales of benefit and relapse on crizotinib ({time_unit}): estimates as points "
+               f"({or_list(estimates, 'and')})")
+    if len(thresholds):
+        caption += (f"; the relapse thresholds {read_in(evidence, thresholds)} states ("
+                    + "; ".join(f"'{p}'" for p in thresholds["pattern"]) + ") as arrows, since they are not estimates")
+    caption += ". Marks: " + ", ".join(f"{mark} {level}" for level, mark in LEVEL_MARKS.items() if level in levels) + "."
+    return _make("relapse_timescale", figure, caption, alt, evidence, list(frame["credit"]))
 
 
 def mechanisms_figure(evidence: Evidence, include_unquantified: bool = True) -> ReportFigure:
@@ -244,8 +256,8 @@ def mechanisms_figure(evidence: Evidence, include_unquantified: bool = True) -> 
     for position, row in m.iterrows():
         colour = palette[row["alk_dependence"]]
         if pd.isna(row["frequency_low_pct"]):
-            ax.text(1, position, "share not stated in the review", va="center", fontsize=8, color=colour,
-                    style="italic")
+            ax.text(1, position, f"share not stated in {short_citation(evidence.sources, row['source_id'])}",
+                    va="center", fontsize=8, color=colour, style="italic")
             continue
         low, high = float(row["frequency_low_pct"]), float(row["frequency_high_pct"])
         width = max(high - low, 0.8)
@@ -264,8 +276,8 @@ def mechanisms_figure(evidence: Evidence, include_unquantified: bool = True) -> 
         f"{r.mechanism}: {r.frequency_as_stated}" for r in m.itertuples()) + "."
     return _make("resistance_mechanisms", figure,
                  "Mechanisms of acquired resistance to crizotinib; bars show the range of the share of resistant "
-                 "patients as the review states it (a share it states in words is drawn at its derived value and "
-                 "labelled so).", alt, evidence, credits_of(m))
+                 f"patients as {read_in(evidence, m)} states it (a share stated in words is drawn at its derived value "
+                 "and labelled so).", alt, evidence, credits_of(m))
 
 
 def _forest(ax, labels: list[str], estimates: list[float], lows: list[float], highs: list[float], reference: float,
@@ -414,13 +426,16 @@ def hazard_ratio_landscape_forest(evidence: Evidence, analysis: str = "primary",
     figure, ax = _figure(8.5, 0.3 * max(lines, 1) + 1.4)
     if len(hr):
         _forest(ax, labels, list(hr["hazard_ratio"]), list(hr["ci_low"]), list(hr["ci_high"]), 1.0, log_scale=True)
-    ax.set_xlabel("PFS hazard ratio against crizotinib (log scale); < 1 favours the newer drug")
+    ax.set_xlabel(f"PFS hazard ratio of each row's drug ({or_list(every['experimental_arm'])}) against "
+                  f"{or_list(every['control_arm'])} (log scale); below 1 favours that drug")
     alt = "Forest plot of PFS hazard ratios against crizotinib: " + "; ".join(
         f"{r.trial_name} {r.drug} HR {r.hazard_ratio:.{r.decimals}f} ({level_text(r.ci_level)} CI "
         f"{r.ci_low:.{r.decimals}f} to {r.ci_high:.{r.decimals}f}, {r.assessor})" for r in hr.itertuples()) + \
         "; reference line at 1."
     by_assessor = {a: or_list(g["trial_name"], "and") for a, g in every.groupby("assessor", sort=False)}
-    caption = (f"Progression-free survival, {or_list(every['drug'], 'and')} against crizotinib (first line); each "
+    shown_trials = evidence.trials[evidence.trials["trial_id"].isin(every["trial_id"])]
+    caption = (f"Progression-free survival in {lines_of_therapy(shown_trials).lower()} of "
+               f"{or_list(every['drug'], 'and')} against crizotinib; each "
                "interval at the level its publication reports. Progression was judged by "
                + ("different assessors (" + "; ".join(f"{a}: {names}" for a, names in by_assessor.items()) + ")"
                   if len(by_assessor) > 1 else f"{or_list(by_assessor)} in every trial shown")
@@ -447,7 +462,7 @@ def crizotinib_medians_figure(evidence: Evidence, analysis: str = "primary") -> 
     reference_name = reference_trial(evidence)["trial_name"]
     reference = float(frame.loc[frame["trial_id"] == frame["reference_trial_id"], "median_pfs_months"].iloc[0])
     figure, ax = _figure(7.5, 0.45 * len(frame) + 1.3)
-    colours = frame["crizotinib_role"].map({"experimental": "#1b6f9a", "comparator": "#c2653a"})
+    colours = frame["crizotinib_role"].map(ROLE_COLOURS)
     ax.scatter(frame["median_pfs_months"], range(len(frame)), c=list(colours), s=70, zorder=3)
     for position, row in enumerate(frame.itertuples()):
         ax.annotate(f"{row.median_pfs_months:.1f}", (row.median_pfs_months, position), xytext=(7, 0),
@@ -459,31 +474,36 @@ def crizotinib_medians_figure(evidence: Evidence, analysis: str = "primary") -> 
     alt = "Dot plot of crizotinib's median PFS in first-line trials: " + "; ".join(
         f"{r.trial_name} {r.median_pfs_months:.1f} months" for r in frame.itertuples()) + \
         f"; reference line at {reference_name}'s {reference:.1f} months."
+    roles = " and ".join(f"as {role} arm ({COLOUR_NAMES[ROLE_COLOURS[role]]})"
+                         for role in dict.fromkeys(frame["crizotinib_role"]))
     return _make("crizotinib_medians", figure,
-                 "Crizotinib's median progression-free survival across first-line trials, as experimental arm "
-                 "(blue) and as comparator (orange); populations and assessors differ (table above).", alt, evidence,
-                 credits_of(frame), list(frame["trial_id"]))
+                 f"Crizotinib's median progression-free survival across first-line trials, {roles}; populations and "
+                 "assessors differ (table above).", alt, evidence, credits_of(frame), list(frame["trial_id"]))
 
 
 def cns_figure(evidence: Evidence, analysis: str = "primary", drugs: str = "all") -> ReportFigure:
     trials = comparator_trials(evidence, drugs)
-    pairs = outcome_pairs(evidence, list(trials["trial_id"]), ["intracranial ORR", "CNS progression"], analysis)
+    pairs = outcome_pairs(evidence, list(trials["trial_id"]), list(CNS_ENDPOINTS), analysis)
     figure, ax = _figure(7.5, 0.5 * max(len(pairs), 1) + 1.4)
     labels = [f"{r.trial_name}: {r.endpoint}" for r in pairs.itertuples()]
+    experimental, control = or_list(pairs.get("experimental_arm", [])), or_list(pairs.get("control_arm", []))
     for position, row in enumerate(pairs.itertuples()):
         ax.plot([row.control_value, row.experimental_value], [position, position], color="#999999", zorder=1)
-        ax.scatter([row.control_value], [position], color="#c2653a", s=60, zorder=2,
-                   label="crizotinib" if position == 0 else None)
-        ax.scatter([row.experimental_value], [position], color="#1b6f9a", s=60, zorder=2,
-                   label="newer drug" if position == 0 else None)
+        ax.scatter([row.control_value], [position], color=ROLE_COLOURS["comparator"], s=60, zorder=2,
+                   label=control if position == 0 else None)
+        ax.scatter([row.experimental_value], [position], color=ROLE_COLOURS["experimental"], s=60, zorder=2,
+                   label=experimental if position == 0 else None)
     ax.set_yticks(range(len(pairs)), labels)
     ax.set_xlim(0, 100)
     ax.set_xlabel("% of patients")
     if len(pairs):
         ax.legend(loc="lower right", fontsize=8)
-    alt = "Paired dot plot of CNS outcomes, crizotinib against the newer drug: " + "; ".join(
-        f"{r.trial_name} {r.endpoint} {r.control_value:g}% vs {r.experimental_value:g}%" for r in pairs.itertuples()) + "."
-    return _make("cns_outcomes", figure,
-                 "Intracranial response (higher is better) and CNS progression (lower is better), crizotinib "
-                 "against the newer drug.", alt, evidence, pair_credits(evidence, pairs),
+    alt = "Paired dot plot of CNS outcomes: " + "; ".join(
+        f"{r.trial_name} {r.endpoint}, {r.control_arm} {r.control_value:g}% vs {r.experimental_arm} "
+        f"{r.experimental_value:g}%" for r in pairs.itertuples()) + "."
+    endpoints = or_list([CNS_ENDPOINT_READING[e] for e in dict.fromkeys(pairs.get("endpoint", []))], "and")
+    caption = (f"{endpoints[0].upper()}{endpoints[1:]}: {experimental} ({COLOUR_NAMES[ROLE_COLOURS['experimental']]}) "
+               f"against {control} ({COLOUR_NAMES[ROLE_COLOURS['comparator']]})." if len(pairs)
+               else "No CNS result in this bundle for the trials shown.")
+    return _make("cns_outcomes", figure, caption, alt, evidence, pair_credits(evidence, pairs),
                  list(pairs.get("trial_id", [])))

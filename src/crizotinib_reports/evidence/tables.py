@@ -6,15 +6,16 @@ what a clinical table needs around them (title, population, footnotes, source li
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pandas as pd
 from great_tables import GT
 
-from .analysis import (ANALYSES, CROSSOVER, LANDMARK_PFS_ENDPOINTS, arm_comparisons, comparator_trials,
-                       crizotinib_control_medians, hazard_ratios_vs_crizotinib, interval_checks, landscape_trials,
-                       newer_drugs, outcome_pairs, pair_rows, pooled_orr, reference_trial, response_rates, rows_of,
+from .analysis import (ANALYSES, CNS_ENDPOINTS, CROSSOVER, LANDMARK_PFS_ENDPOINTS, arm_comparisons,
+                       comparator_trials, crizotinib_control_medians, hazard_ratios_vs_crizotinib, interval_checks,
+                       landscape_trials, newer_drugs, outcome_pairs, pair_rows, pooled_orr, reference_trial, response_rates, rows_of,
                        safety_rows, select_trials, survival_rows)
 from .citations import (LEVEL_MEANINGS, Credit, cited_sources, credit_of, credit_text, credits_of, full_citation,
                         marks, short_citation, source_credit, source_line)
@@ -23,6 +24,8 @@ from ..plain_text import spreadsheet_safe
 from .stats import CI_METHOD_LABELS, POOLED_INTERVALS, derived_count, proportion_interval
 
 NOT_STATED = "not stated"
+#: The agencies of approvals.csv (its schema's choices), spelt out under a table that names them.
+AGENCIES = {"FDA": "US Food and Drug Administration", "EMA": "European Medicines Agency"}
 
 
 #: Said under every table or figure that sets separate trials side by side.
@@ -106,6 +109,19 @@ def credit_column(evidence: Evidence, rows: pd.DataFrame) -> pd.Series:
 
 
 
+def read_in(evidence: Evidence, rows: pd.DataFrame) -> str:
+    """'Review 2024', or 'A 2012 and B 2014': where this bundle read these rows, for a note that says so."""
+    return or_list([short_citation(evidence.sources, s) for s in rows["source_id"]], "and")
+
+
+def trials_counted(trials: pd.DataFrame) -> str:
+    """'2 phase III trials', '1 phase III trial', '3 phase I, II and III trials': counted and phased from the rows."""
+    if trials.empty:
+        return "no trials"
+    phases = or_list(dict.fromkeys(trials["phase"]), "and")
+    return f"{len(trials)} phase {phases} trial{'' if len(trials) == 1 else 's'}"
+
+
 def level_text(level: float) -> str:
     """0.95 -> '95%', 0.997 -> '99.7%', 0.950405 -> '95.0405%': a published level keeps its digits."""
     return f"{100 * level:.4f}".rstrip("0").rstrip(".") + "%"
@@ -146,10 +162,11 @@ def design_groups(trials: pd.DataFrame) -> dict[str, str]:
     headings = {}
     for design, group in trials.groupby("design", sort=False):
         phases = " and ".join(dict.fromkeys(group["phase"]))
+        trials_ = "trial" if len(group) == 1 else "trials"
         if design == "single-arm":
-            heading = f"Single-arm trials (phase {phases}): no control arm"
+            heading = f"Single-arm {trials_} (phase {phases}): no control arm"
         else:
-            heading = f"Randomized trials (phase {phases}): each arm against its own control"
+            heading = f"Randomized {trials_} (phase {phases}): each arm against its own control"
         headings.update(dict.fromkeys(group["trial_id"], heading))
     return headings
 
@@ -290,7 +307,8 @@ def comparisons_table(evidence: Evidence, confidence_level: float = 0.95, settin
         footnotes.append(hazard_ratio_direction(hazard_rows))
     return _table(
         "comparisons", "Crizotinib against chemotherapy: between-arm comparisons",
-        f"Randomized patients: N={n_total} in {len(comparisons)} phase III trials", pd.DataFrame(rows), evidence,
+        f"Randomized patients: N={n_total} in "
+        f"{trials_counted(evidence.trials[evidence.trials['trial_id'].isin(shown)])}", pd.DataFrame(rows), evidence,
         credits, footnotes, data=comparisons, trial_ids=shown,
     )
 
@@ -379,7 +397,7 @@ def survival_table(evidence: Evidence, setting: str = "all") -> ReportTable:
         footnotes.append("Not in this bundle: " + "; ".join(missing) + ".")
     n_total = int(trials["patients_experimental"].sum() + trials["patients_control"].sum())
     return _table("survival", "Overall survival and crossover in the randomized trials",
-                  f"Randomized patients: N={n_total} in {len(trials)} phase III trials (as randomized)",
+                  f"Randomized patients: N={n_total} in {trials_counted(trials)} (as randomized)",
                   pd.DataFrame(rows), evidence, credits, footnotes, data=pd.DataFrame(data), group_column="Trial",
                   trial_ids=list(trials["trial_id"]))
 
@@ -408,8 +426,9 @@ def safety_table(evidence: Evidence, setting: str = "all", include_single_arm: b
     if missing:
         footnotes.insert(0, missing)
     return _table("safety", "Harms of crizotinib in its own trials",
-                  f"Patients treated in {len(shown)} trials of crizotinib; "
-                  f"{len(findings)} findings in words, {len(events)} adverse-event percentages", frame, evidence,
+                  f"Patients treated in {_count(len(shown), 'trial')} of crizotinib; "
+                  f"{_count(len(findings), 'finding')} in words, {_count(len(events), 'adverse-event percentage')}",
+                  frame, evidence,
                   row_credits(findings) + row_credits(events), footnotes, data=pd.concat([findings, events]),
                   trial_ids=shown)
 
@@ -431,7 +450,7 @@ def interval_checks_table(evidence: Evidence, ci_method: str = "exact", setting:
     flagged = int((~checks["consistent"]).sum()) if len(checks) else 0
     return _table(
         "interval_checks", "Published intervals against recomputed ones",
-        f"{len(checks)} published intervals checked; {flagged} flagged", frame, evidence,
+        f"{_count(len(checks), 'published interval')} checked; {flagged} flagged", frame, evidence,
         row_credits(checks),
         [f"Proportions: recomputed at the published level with the {CI_METHOD_LABELS[ci_method]} interval on the "
          "derived responder count; rounding allows half a unit in the published last digit.",
@@ -468,12 +487,18 @@ def pooled_orr_table(evidence: Evidence, confidence_level: float = 0.95, ci_meth
                   "Weight": "100%"}
     frame = pd.concat([frame, pd.DataFrame([pooled_row])], ignore_index=True)
     data = arms.assign(**{f"pooled_{key}": value for key, value in summary.items()})
+    pooled_trials = evidence.trials[evidence.trials["trial_id"].isin(arms["trial_id"])]
+    differences = [f"{what} ({or_list(pooled_trials[column], 'and')})"
+                   for what, column in (("line of therapy", "setting"), ("design", "design"))
+                   if pooled_trials[column].nunique() > 1]
+    exploratory = ("EXPLORATORY: " + (f"the trials differ in {' and in '.join(differences)}, so " if differences
+                                      else "") + "a single pooled rate is descriptive only.")
     return _table(
         "pooled_orr", "Exploratory: pooled ORR of the crizotinib arms",
         f"Crizotinib-treated patients: N={int(arms['denominator'].sum())} in {summary['studies']} trials "
         "(primary analyses; an updated analysis would count its patients twice)",
         frame, evidence, row_credits(arms),
-        ["EXPLORATORY: the trials differ in line of therapy and design, so a single pooled rate is descriptive only.",
+        [exploratory,
          f"Random-effects model on the logit scale, τ² by DerSimonian–Laird (statsmodels combine_effects); "
          f"heterogeneity I² = {summary['i2_pct']:.0f}%, τ² = {summary['tau2']:.3f}, "
          f"Q = {summary['q']:.1f} on {summary['df']} df. Interval on the pooled rate: "
@@ -500,12 +525,15 @@ def approvals_table(evidence: Evidence) -> ReportTable:
         "Source": credit_column(evidence, approvals),
         EVIDENCE_COLUMN: [marks([c]) for c in row_credits(approvals)],
     })
-    notes = [f"{a.agency} {a.approval_type} ({a.setting}): {a.note}" for a in approvals.dropna(subset=["note"]).itertuples()]
+    agencies = "; ".join(f"{agency}, {AGENCIES[agency]}" for agency in dict.fromkeys(approvals["agency"]))
+    notes = [f"{a.agency} {a.approval_type} ({a.setting}): no date in {short_citation(evidence.sources, a.source_id)}."
+             for a in approvals[approvals["date"].isna()].itertuples()]
+    notes += [f"{a.agency} {a.approval_type} ({a.setting}): {a.note}"
+              for a in approvals.dropna(subset=["note"]).itertuples()]
     return _table("approvals", "Regulatory approvals of crizotinib for ALK-positive NSCLC",
-                  f"{len(frame)} approvals stated in the review", frame, evidence, row_credits(approvals),
-                  ["FDA, US Food and Drug Administration; EMA, European Medicines Agency. "
-                   "Dates are as the review gives them (YYYY-MM-DD); the review gives no date for the EMA "
-                   "second-line approval.", *notes])
+                  f"{_count(len(frame), 'approval')}, as read in {read_in(evidence, approvals)}", frame, evidence,
+                  row_credits(approvals),
+                  [f"{agencies}. Dates (YYYY-MM-DD) as read in the source of each row (column Source).", *notes])
 
 
 def key_numbers_table(evidence: Evidence, confidence_level: float = 0.95, ci_method: str = "exact") -> ReportTable:
@@ -598,11 +626,13 @@ def relapse_table(evidence: Evidence) -> ReportTable:
         "Source": credit_column(evidence, patterns),
         EVIDENCE_COLUMN: [marks([c]) for c in row_credits(patterns)],
     })
+    thresholds = patterns.dropna(subset=["time_threshold"])
+    notes = [f"Frequencies and times in the words of {read_in(evidence, patterns)}, with no counts."]
+    if len(thresholds):
+        notes.append("Times are thresholds, not medians: " + "; ".join(f"'{p}'" for p in thresholds["pattern"]) + ".")
     return _table("relapse_patterns", "Patterns of clinical relapse on crizotinib",
-                  "Patients with ALK+ NSCLC relapsing on crizotinib (the review gives no N)", frame, evidence,
-                  row_credits(patterns),
-                  ["CNS, central nervous system. Frequencies and times are the review's own words; it gives no counts, "
-                   "and its times are thresholds ('within the first year', 'over 6 years'), not medians."])
+                  f"Patients relapsing on crizotinib (no N in {read_in(evidence, patterns)})", frame, evidence,
+                  row_credits(patterns), [*abbreviations(frame, {"CNS": "central nervous system"}), *notes])
 
 
 def study_measures_table(evidence: Evidence, topic: str) -> ReportTable:
@@ -632,7 +662,8 @@ def study_measures_table(evidence: Evidence, topic: str) -> ReportTable:
     title = {"relapse": "The studies behind the relapse patterns",
              "resistance": "The studies behind the resistance mechanisms"}[topic]
     return _table(f"{topic}_studies", title,
-                  f"{len(m)} results from {studies} studies, each with its own patients (N in the Result column)",
+                  f"{_count(len(m), 'result')} from {studies} {'study' if studies == 1 else 'studies'}, each with "
+                  "its own patients (N in the Result column)",
                   frame, evidence, row_credits(m),
                   ["Each study had its own population and methods; their figures are not pooled. Where a count is "
                    "given, the percentage is the publication's own."], data=m)
@@ -648,8 +679,19 @@ def resistance_measures_table(evidence: Evidence) -> ReportTable:
         EVIDENCE_COLUMN: [marks([c]) for c in row_credits(m)],
     })
     return _table("resistance_measures", "Response and time to resistance on crizotinib",
-                  "Patients treated with crizotinib (the review gives no N, so no interval)", frame, evidence,
+                  f"Patients treated with crizotinib (no N in {read_in(evidence, m)}, so no interval)", frame, evidence,
                   row_credits(m), ["Disease control rate: share of patients whose disease responds or is stable."])
+
+
+#: Abbreviations the mechanisms' names and examples use, spelt out under a table where one appears.
+MECHANISM_ABBREVIATIONS = {"EMT": "epithelial–mesenchymal transition", "EGFR": "epidermal growth factor receptor"}
+
+
+def abbreviations(frame: pd.DataFrame, meanings: dict[str, str]) -> list[str]:
+    """A footnote spelling out those of these abbreviations that a table's cells use (none: no footnote)."""
+    shown = " ".join(frame.astype(str).to_numpy().ravel())
+    used = [f"{short}, {meaning}" for short, meaning in meanings.items() if re.search(rf"\b{short}\b", shown)]
+    return ["; ".join(used) + "."] if used else []
 
 
 def share_text(row: pd.Series) -> str:
@@ -675,15 +717,11 @@ def mechanisms_table(evidence: Evidence, include_unquantified: bool = True) -> R
         "Source": credit_column(evidence, m),
         EVIDENCE_COLUMN: [marks([c]) for c in row_credits(m)],
     })
-    derived = [r.frequency_as_stated for r in m.itertuples()
-               if pd.notna(r.frequency_low_pct) and r.frequency_low_pct == r.frequency_high_pct]
-    notes = ["EMT, epithelial–mesenchymal transition; EGFR, epidermal growth factor receptor. Ranges are as "
-             "published; the review gives no N."]
-    if derived:
-        notes.append("Shares the review states in words are kept in words; the percentage beside them is derived "
-                     "(" + "; ".join(f"'{d}'" for d in derived) + "), not published.")
+    notes = [*abbreviations(frame, MECHANISM_ABBREVIATIONS),
+             f"Shares as {read_in(evidence, m)} states them, ranges as published, with no N."]
+    notes += [f"{r.mechanism}: {r.note}" for r in m.dropna(subset=["note"]).itertuples()]
     return _table("resistance_mechanisms", "Mechanisms of acquired resistance to crizotinib",
-                  "Patients with acquired resistance (the review gives no N, so no interval)", frame, evidence,
+                  f"Patients with acquired resistance (no N in {read_in(evidence, m)}, so no interval)", frame, evidence,
                   row_credits(m), notes, data=m.assign(share_is_derived=m["frequency_as_stated"].str.contains(
                       r"\d", regex=True).map(lambda has_digits: not has_digits)))
 
@@ -708,7 +746,7 @@ def references_table(evidence: Evidence, source_ids: list[str] | None = None) ->
             lambda s: f"its section '{s.capitalize()}'" if pd.notna(s) else "—"),
         "Note": sources["note"].fillna(""),
     })
-    return _table("references", "References", f"{len(frame)} sources", frame, evidence, [],
+    return _table("references", "References", _count(len(frame), "source"), frame, evidence, [],
                   ["Ref. is the number the review gives a reference, or the kind of source: a publication the review "
                    "does not cite (added for figures it does not give, or as the primary source of one it does), or a "
                    "secondary summary a figure was checked in. The review cites each of its references once, at the "
@@ -918,8 +956,9 @@ def _levels_footnote(hr: pd.DataFrame, names: pd.Series) -> str:
             + (f" ({'; '.join(unusual)})" if unusual else "") + ".")
 
 
-def _count(n: int, thing: str) -> str:
-    return f"{n} {thing}{'' if n == 1 else 's'}"
+def _count(n: int, thing: str, things: str | None = None) -> str:
+    """'1 trial', '2 trials', '2 analyses' (with things='analyses'): a count with its noun in agreement."""
+    return f"{n} {thing if n == 1 else things or thing + 's'}"
 
 
 def _sources(evidence: Evidence, credits: list[Credit]) -> str:
@@ -944,6 +983,14 @@ def _orr_text(value: float, n: object, level: float, method: str) -> str:
         return percent(value)
     interval = proportion_interval(derived_count(value, int(n)), int(n), level, method)
     return f"{percent(value)} ({interval_text(100 * interval.low, 100 * interval.high)})"
+
+
+def lines_of_therapy(trials: pd.DataFrame) -> str:
+    """'First-line trials', from the trials' own settings ('Trials' where a line is not stated or none is shown)."""
+    lines = list(dict.fromkeys(trials["setting"]))
+    if not lines or "line not stated" in lines:
+        return "Trials"
+    return f"{or_list(lines, 'and').capitalize()} trial{'' if len(trials) == 1 else 's'}"
 
 
 def _arm_labels(trials: pd.DataFrame, comparator: str) -> tuple[str, str]:
@@ -1013,7 +1060,7 @@ def landscape_table(evidence: Evidence, analysis: str = "primary", drugs: str = 
     n = int(trials["patients_experimental"].sum() + trials["patients_control"].sum())
     if comparator == "crizotinib":
         name = "landscape"
-        title = f"First-line trials of {or_list(trials['drug'], 'and')} against crizotinib in this bundle"
+        title = f"{lines_of_therapy(trials)} of {or_list(trials['drug'], 'and')} against crizotinib in this bundle"
     else:
         name = "crizotinib_vs_chemotherapy"
         title = (f"{or_list(trials['drug']).capitalize()} against {comparator}: "
@@ -1049,7 +1096,8 @@ def landmark_table(evidence: Evidence, analysis: str = "primary", drugs: str = "
              "Source": _sources(evidence, row_credits(pair_rows(evidence, p)))} for p in pairs.itertuples()]
     return _table(
         "landmark_pfs", "Landmark progression-free survival against crizotinib",
-        f"{len(rows)} results from {pairs['trial_id'].nunique() if len(pairs) else 0} trials' publications "
+        f"{_count(len(rows), 'result')} from the publications of "
+        f"{_count(pairs['trial_id'].nunique() if len(pairs) else 0, 'trial')} "
         "(Kaplan-Meier estimates; no N, so no interval)",
         pd.DataFrame(rows), evidence, pair_credits(evidence, pairs),
         ["PFS, progression-free survival; event-free survival as the publication defines it. Rates as published, "
@@ -1111,8 +1159,8 @@ def landscape_survival_table(evidence: Evidence, drugs: str = "all") -> ReportTa
                          "Source": credit_text(evidence.sources, credit)})
             credits.append(credit)
     shown = sum(r["Value"] != NOT_IN_BUNDLE and r["Result"] != "trial design" for r in rows)
-    population = (f"{shown} results from {len(trials) - len(without)} of {len(trials)} trials, every analysis in "
-                  "the bundle (the analysis parameter does not apply)")
+    population = (f"{_count(shown, 'result')} from {len(trials) - len(without)} of {_count(len(trials), 'trial')}, "
+                  "every analysis in the bundle (the analysis parameter does not apply)")
     if without:
         population += f"; no overall-survival result in this bundle for {or_list(without, 'and')}"
     return _table(
@@ -1150,7 +1198,7 @@ def landscape_safety_table(evidence: Evidence, drugs: str = "all") -> ReportTabl
                          "Analysis": "—", EVIDENCE_COLUMN: "—", "Source": "—"})
     events, findings = safety_rows(evidence, trial_ids)
     population = (f"{_count(len(events), 'adverse-event figure')} and {_count(len(findings), 'safety finding')} from "
-                  f"{len(trials) - len(without)} of {len(trials)} trials")
+                  f"{len(trials) - len(without)} of {_count(len(trials), 'trial')}")
     if without:
         population += f"; no verified safety figure in this bundle for {or_list(without, 'and')}"
     return _table(
@@ -1192,7 +1240,7 @@ def comparator_consistency_table(evidence: Evidence, analysis: str = "primary") 
 
 def cns_table(evidence: Evidence, analysis: str = "primary", drugs: str = "all") -> ReportTable:
     trials = comparator_trials(evidence, drugs)
-    pairs = outcome_pairs(evidence, list(trials["trial_id"]), ["intracranial ORR", "CNS progression"], analysis)
+    pairs = outcome_pairs(evidence, list(trials["trial_id"]), list(CNS_ENDPOINTS), analysis)
     shown = pd.DataFrame({
         "Trial": pairs.get("trial_name", pd.Series(dtype=str)),
         "Drug": pairs.get("experimental_arm", pd.Series(dtype=str)),
@@ -1210,7 +1258,8 @@ def cns_table(evidence: Evidence, analysis: str = "primary", drugs: str = "all")
         notes.append(f"CNS progression as reported by {or_list(progression['trial_name'], 'and')}.")
     return _table(
         "cns_outcomes", "The brain: intracranial response and CNS progression against crizotinib",
-        f"{len(pairs)} results from {pairs['trial_id'].nunique() if len(pairs) else 0} trials; the publications' "
+        f"{_count(len(pairs), 'result')} from {_count(pairs['trial_id'].nunique() if len(pairs) else 0, 'trial')}; "
+        "the publications' "
         "CNS populations (no N transcribed, so no interval)", shown, evidence,
         pair_credits(evidence, pairs), notes, data=pairs, trial_ids=list(pairs.get("trial_id", [])),
     )
@@ -1250,11 +1299,16 @@ def all_analyses_table(evidence: Evidence, drugs: str = "all") -> ReportTable:
             rows.append(row)
     shown_hr = evidence.hazard_ratios[evidence.hazard_ratios["trial_id"].isin(trials["trial_id"])
                                       & (evidence.hazard_ratios["endpoint"] == "PFS")]
+    names = trials.set_index("trial_id")["trial_name"]
+    reassessed = [names[t] for t, assessors in shown_hr.groupby("trial_id", sort=False)["assessor"]
+                  if assessors.nunique() > 1]
+    follow_up = ("PFS, progression-free survival. Hazard ratios at the level each publication reports, each with its "
+                 "assessor and analysis; updated analyses have longer follow-up"
+                 + (f", and in {or_list(reassessed, 'and')} another assessor." if reassessed else "."))
     return _table("all_analyses", "Progression-free survival against crizotinib: each analysis in this bundle",
-                  f"{len(rows)} analyses of {len(trials)} trials", pd.DataFrame(rows), evidence, sources,
-                  [*hazard_ratio_footnote(shown_hr, newer_drugs(evidence)),
-                   "PFS, progression-free survival. Hazard ratios at the level each publication reports, each with "
-                   "its assessor and analysis; updated analyses have longer follow-up, and some change the assessor.",
+                  f"{_count(len(rows), 'analysis', 'analyses')} of {_count(len(trials), 'trial')}", pd.DataFrame(rows),
+                  evidence, sources,
+                  [*hazard_ratio_footnote(shown_hr, newer_drugs(evidence)), follow_up,
                    _levels_footnote(shown_hr, trials.set_index("trial_id")["trial_name"])],
                   data=pd.DataFrame(data), group_column="Trial", trial_ids=list(trials["trial_id"]))
 

@@ -12,8 +12,8 @@ from .analysis import ANALYSES, select_trials
 from .citations import credit_of, credit_text
 from .data import Evidence
 from ..plain_text import ReportMarkdown, markdown
-from .tables import (analysis_text, assessor_text, hazard_ratio_text, ordered_by_design, p_value_text, percent,
-                     rows_of, value_text)
+from .tables import (NOT_STATED, analysis_text, assessor_text, hazard_ratio_text, or_list, ordered_by_design,
+                     p_value_text, percent, rows_of, value_text)
 
 
 def _cite(evidence: Evidence, *rows) -> str:
@@ -51,8 +51,13 @@ def _arms_pair(rows: list[pd.Series]) -> tuple[str, str]:
     return " vs ".join(values), " vs ".join(r["arm"] for r in rows)
 
 
+def _direction(h: pd.Series) -> str:
+    """'crizotinib vs chemotherapy': which arm a hazard ratio sets against which, from its row."""
+    return f"{h['experimental_arm']} vs {h['control_arm']}"
+
+
 def phase3_summary(evidence: Evidence, setting: str = "all") -> ReportMarkdown:
-    """One paragraph a phase III trial: PFS, ORR, then overall survival with the crossover that dilutes it, cited.
+    """One paragraph a randomized trial: PFS, ORR, then overall survival with the crossover that dilutes it, cited.
 
     Benefit never stands alone: the latest OS hazard ratio (and any crossover-adjusted one) and the share of the
     control arm that crossed over follow the PFS result whenever the data hold them.
@@ -75,16 +80,17 @@ def phase3_summary(evidence: Evidence, setting: str = "all") -> ReportMarkdown:
             who = sorted({assessor_text(r["assessor"]) for r in pfs} - {None})
             parts.append(markdown("median PFS {values} ({arms}{by})", values=values, arms=arms_text,
                                   by=f", {', '.join(who)}" if who else ""))
-        parts += [markdown(", HR {hr}", hr=hazard_ratio_text(h)) for _, h in pfs_hr.iterrows()]
+        parts += [markdown(", HR {arms} {hr}", arms=_direction(h), hr=hazard_ratio_text(h))
+                  for _, h in pfs_hr.iterrows()]
         if orr:
             values, arms_text = _arms_pair(orr)
             parts.append(markdown("; ORR {values} ({arms})", values=values, arms=arms_text))
         parts.append(markdown("."))
         unadjusted, adjusted = os_hr[os_hr["adjustment"].isna()], os_hr[os_hr["adjustment"].notna()]
         for _, h in unadjusted.iterrows():
-            parts.append(markdown(" Overall survival, {analysis}: HR {hr}",
+            parts.append(markdown(" Overall survival, {analysis}: HR {arms} {hr}",
                                   analysis=analysis_text(h["analysis"], h["analysis_label"]).removeprefix(
-                                      "updated analysis: "), hr=hazard_ratio_text(h)))
+                                      "updated analysis: "), arms=_direction(h), hr=hazard_ratio_text(h)))
             if pd.notna(h["p_value"]):
                 parts.append(markdown(", p = {p}", p=p_value_text(h["p_value"])))
             cited.append(h)
@@ -100,44 +106,71 @@ def phase3_summary(evidence: Evidence, setting: str = "all") -> ReportMarkdown:
         parts.append(markdown(" ({cite}).", cite=_cite(evidence, *cited)))
         text = ReportMarkdown("").join(parts)
         lines.append(text)
-    return ReportMarkdown("\n").join(lines) if lines else markdown("_No phase III trial matches this setting._")
+    return ReportMarkdown("\n").join(lines) if lines else markdown("_No randomized trial matches this setting._")
 
 
-def findings_summary(evidence: Evidence, topics: list[str] | None = None) -> ReportMarkdown:
-    """Findings stated in words, each cited."""
+def findings_summary(evidence: Evidence, topics: list[str] | None = None, setting: str = "all",
+                     include_single_arm: bool = True) -> ReportMarkdown:
+    """Findings stated in words, each cited. A finding about named trials says which, from the data, and which
+    of them this report does not show: its words may count them ('both phase III trials')."""
     f = evidence.findings if topics is None else evidence.findings[evidence.findings["topic"].isin(topics)]
-    return ReportMarkdown("\n").join(
-        markdown("- {statement} ({cite})", statement=r.statement, cite=_cite(evidence, r._asdict()))
-        for r in f.itertuples())
+    names = evidence.trials.set_index("trial_id")["trial_name"]
+    shown = set(select_trials(evidence.trials, setting, include_single_arm)["trial_id"])
+    lines = []
+    for r in f.itertuples():
+        about = str(r.trial_ids).split(";") if pd.notna(r.trial_ids) else []
+        hidden = [names[t] for t in about if t not in shown]
+        lines.append(markdown(
+            "- {about}{statement} ({cite}){hidden}",
+            about=f"{or_list([names[t] for t in about], 'and')}: " if about else "", statement=r.statement,
+            cite=_cite(evidence, r._asdict()),
+            hidden=f" Not among the trials this report shows: {or_list(hidden, 'and')}." if hidden else ""))
+    return ReportMarkdown("\n").join(lines)
 
 
 def resistance_summary(evidence: Evidence) -> ReportMarkdown:
-    m = evidence.resistance_measures.set_index("measure_id")
-    mech = evidence.resistance_mechanisms.set_index("mechanism_id")
-    dcr, ttr = m.loc["disease_control_rate"], m.loc["time_to_acquired_resistance"]
-    mut = mech.loc["secondary_alk_mutation"]
-    neither = mech.loc["neither_mutation_nor_gain"]
-    cite = _cite(evidence, dcr, ttr, mut, neither)
-    return markdown(
-        "Crizotinib first controls disease in {dcr} of patients, yet acquired resistance follows after a "
-        "{statistic} of {time:g} {unit} of treatment. Secondary ALK kinase-domain mutations (such as {examples}) "
-        "explain {low:g}–{high:g}% of cases; {neither} have neither a mutation nor a copy-number gain ({cite}).",
-        dcr=percent(dcr["value"]), statistic=ttr["qualifier"], time=ttr["value"], unit=ttr["unit"],
-        examples=mut["examples"].replace("; ", " and "), low=mut["frequency_low_pct"], high=mut["frequency_high_pct"],
-        neither=neither["frequency_as_stated"], cite=cite)
+    """The resistance measures, then every mechanism with a share of resistant patients, as their source states them."""
+    measures = evidence.resistance_measures
+    mechanisms = evidence.resistance_mechanisms.dropna(subset=["frequency_low_pct"])
+    measured = "; ".join(
+        f"{m.measure}: {percent(m.value) if m.unit == '%' else f'{m.value:g} {m.unit}'}"
+        + (f" ({m.qualifier})" if pd.notna(m.qualifier) else "") for m in measures.itertuples())
+    shares = "; ".join(f"{m.mechanism}" + (f" (such as {m.examples.replace('; ', ' and ')})"
+                                           if pd.notna(m.examples) else "") + f", {m.frequency_as_stated}"
+                       for m in mechanisms.itertuples())
+    cite = _cite(evidence, *[row for _, row in measures.iterrows()], *[row for _, row in mechanisms.iterrows()])
+    return markdown("{measured}. Share of resistant patients: {shares} ({cite}).", measured=measured, shares=shares,
+                    cite=cite)
 
 
 def relapse_summary(evidence: Evidence) -> ReportMarkdown:
-    p = evidence.relapse_patterns.set_index("pattern_id")
-    first, long_ = p.loc["within_first_year"], p.loc["prolonged_response"]
-    cite = _cite(evidence, first, long_, p.loc["multiple_sites"])
-    return markdown(
-        "{first} happen within {first_time:g} {first_unit} of starting crizotinib, while {long} respond for over "
-        "{long_time:g} {long_unit}; progression involves multiple sites in the {multiple} ({cite}).",
-        first=first["frequency_as_stated"].capitalize(), first_time=first["time_threshold"],
-        first_unit="year" if first["time_threshold"] == 1 else first["time_unit"],
-        long=long_["frequency_as_stated"], long_time=long_["time_threshold"], long_unit=long_["time_unit"],
-        multiple=p.loc["multiple_sites", "frequency_as_stated"], cite=cite)
+    """Every relapse pattern whose frequency its source states, in the source's words."""
+    p = evidence.relapse_patterns[evidence.relapse_patterns["frequency_as_stated"] != NOT_STATED]
+    return markdown("How often each pattern of relapse occurs, as its source states it: {patterns} ({cite}).",
+                    patterns="; ".join(f"{r.pattern}: {r.frequency_as_stated}" for r in p.itertuples()),
+                    cite=_cite(evidence, *[row for _, row in p.iterrows()]))
+
+
+def mechanisms_overview(evidence: Evidence) -> ReportMarkdown:
+    """The mechanisms of resistance in the data, grouped by whether they depend on ALK signalling."""
+    m = evidence.resistance_mechanisms
+    groups = [markdown("- **{dependence}**: {mechanisms}", dependence=f"ALK dependence {dependence}"
+                       if dependence == NOT_STATED else dependence, mechanisms="; ".join(group["mechanism"]))
+              for dependence, group in m.groupby("alk_dependence", sort=False)]
+    return markdown("Mechanisms of acquired resistance to crizotinib in this bundle ({cite}):\n\n{groups}",
+                    cite=_cite(evidence, *[row for _, row in m.iterrows()]), groups=ReportMarkdown("\n").join(groups))
+
+
+def patterns_explained(evidence: Evidence, aspect: str | None = None) -> ReportMarkdown:
+    """Each relapse pattern (of one aspect, or all) that its source explains or says how to manage, in its words."""
+    p = evidence.relapse_patterns
+    p = p[(p["explanation"].notna() | p["management"].notna()) & ((aspect is None) | (p["aspect"] == aspect))]
+    return ReportMarkdown("\n").join(
+        markdown("- **{pattern}**{explanation}{management} ({cite})", pattern=r.pattern,
+                 explanation=f": {r.explanation}" if pd.notna(r.explanation) else "",
+                 management=f" Management: {r.management}" if pd.notna(r.management) else "",
+                 cite=_cite(evidence, r._asdict()))
+        for r in p.itertuples())
 
 
 def approvals_summary(evidence: Evidence) -> ReportMarkdown:
@@ -152,8 +185,8 @@ def pooled_orr_intro() -> ReportMarkdown:
     """Heading and caveat of the parameter-gated pooled section (shown only with it)."""
     return markdown(
         "## Exploratory: pooled response rate of the crizotinib arms\n\n"
-        "Every crizotinib arm, whatever the `setting`, pooled with a random-effects model. The trials treated "
-        "different lines of therapy, so the pooled rate describes the evidence rather than estimating one true "
+        "Every crizotinib arm, whatever the `setting`, pooled with a random-effects model. Where the trials differ "
+        "(the table's notes say how), the pooled rate describes the evidence rather than estimating one true "
         "rate, and the prediction interval shows how far a new trial's rate might lie from it; "
         "`pooled_interval=hartung-knapp` gives the Hartung–Knapp–Sidik–Jonkman interval on the pooled rate, which "
         "allows for the between-trial variance being estimated from few trials; "
@@ -162,11 +195,5 @@ def pooled_orr_intro() -> ReportMarkdown:
 
 
 def cns_link(evidence: Evidence) -> ReportMarkdown:
-    """The review's CNS-only relapse pattern, in its words from the data, to open the CNS section."""
-    cns = evidence.relapse_patterns.set_index("pattern_id").loc["cns_only"]
-    cite = _cite(evidence, cns)
-    return markdown(
-        "The review describes **{pattern}** as a distinctive way crizotinib fails: {explanation} "
-        "Management: {management} ({cite}). The drugs below were designed to reach the brain; their "
-        "trials measured it directly against crizotinib.",
-        pattern=cns["pattern"], explanation=cns["explanation"], management=cns["management"], cite=cite)
+    """The relapse patterns of a site (the brain) as the review explains them, to open the landscape's CNS section."""
+    return patterns_explained(evidence, aspect="site")

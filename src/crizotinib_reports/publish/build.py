@@ -36,7 +36,7 @@ from .outputs import (BUILD_ID, BUILDS, FAILED, MANIFEST_NAME, STAGING, OutputTr
                       remove_leftovers, remove_ours)
 from ..paths import DATA_DIR, NOTEBOOK_DIR, OUTPUT_DIR, display_path
 from .progress import LogLines, Progress
-from .portfolio import TABLE_METADATA_KEY, Report, get_report, portfolio
+from .portfolio import TABLE_METADATA_KEY, Report, csv_rows, get_report, portfolio
 from .variants import Target, expand_targets, read_variants_file
 
 FORMATS = ("html", "pdf")
@@ -271,6 +271,8 @@ class Builder:
                 raise UsageError(f"{target.report.notebook} declares the data table '{undeclared[0]}', which "
                                  f"{display_path(self.data_dir)} does not have; correct crizotinib_reports.tables in "
                                  f"the notebook's metadata")
+            target.report.check_against_data(target.parameters, csv_rows(session.snapshot.folder),
+                                             display_path(self.data_dir))
             notebook_sha256, _copy = self._notebook(session, target.report.notebook)
             inputs = report_inputs(notebook_sha256, {**target.parameters, "data_dir": display_path(self.data_dir)},
                                    session.snapshot.hashes_of(target.report.tables), self.formats)

@@ -12,12 +12,16 @@ Every notebook in the notebooks folder is a report, named by its file name. It d
 
       "parameters": {"confidence_level": {"min": 0.5, "max": 0.999},
                      "setting": {"choices": ["all", "first-line", "second-line"]},
-                     "drugs": {"items": ["alectinib", "brigatinib"]},
+                     "drugs": {"items_from": {"table": "trials", "column": "drug",
+                                              "where": {"comparator": "crizotinib"}}},
                      "changes_file": {"names_folder": false, "input_file": true}}
 
-  `choices`: the allowed values; `min`/`max`: a range; `items`: the value is 'all' or a
-  comma-separated subset of these; `names_folder: false`: a setting of the occasion that does not
-  make a variant folder; `input_file: true`: names a file that must exist.
+  `choices`: the allowed values; `min`/`max`: a range; `items_from`: the value is 'all' or a
+  comma-separated subset of the values a data table's column holds (in the rows `where` picks), so
+  the data, not the notebook, decide what may be chosen (checked against the build's data snapshot
+  before any kernel starts, and by the notebook against the data it loads); `names_folder: false`: a
+  setting of the occasion that does not make a variant folder; `input_file: true`: names a file that
+  must exist.
 
 Only the standard library is used: `list`, planning and "nothing to build" read the portfolio
 without pandas or papermill. Nothing is read at import: `portfolio()` reads the folder when called.
@@ -26,10 +30,13 @@ without pandas or papermill. Nothing is read at import: `portfolio()` reads the 
 from __future__ import annotations
 
 import ast
+import csv
+import io
 import json
 import math
 import os
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,11 +48,37 @@ from ..plain_text import is_invisible_control, visible
 TYPES: dict[str, type] = {"float": float, "int": int, "str": str, "bool": bool}
 TABLE_METADATA_KEY = "crizotinib_reports_table"  # display metadata carrying a table's CSV to the build
 METADATA_KEY = "crizotinib_reports"  # a notebook's report metadata block
-CONSTRAINT_KEYS = ("choices", "min", "max", "items", "names_folder", "input_file")
+CONSTRAINT_KEYS = ("choices", "min", "max", "items_from", "names_folder", "input_file")
 TRUE_WORDS = {"true", "yes", "1", "on"}
 FALSE_WORDS = {"false", "no", "0", "off"}
 NOTEBOOK_LIMIT = 16 * 2**20
 REPORT_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class DataItems:
+    """Where a list parameter's allowed items come from: one column of a data table, in the rows `where` picks."""
+
+    table: str
+    column: str
+    where: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_metadata(cls, rule: object) -> "DataItems":
+        if not (isinstance(rule, dict) and isinstance(rule.get("table"), str) and isinstance(rule.get("column"), str)
+                and isinstance(rule.get("where", {}), dict) and set(rule) <= {"table", "column", "where"}
+                and all(isinstance(v, str) for v in rule.get("where", {}).values())):
+            raise ValueError("'items_from' takes {\"table\": ..., \"column\": ..., \"where\": {column: value}}")
+        return cls(rule["table"], rule["column"], tuple(rule.get("where", {}).items()))
+
+    def allowed(self, rows: Iterable[Mapping[str, object]]) -> tuple[str, ...]:
+        """The column's values in the chosen rows, each once, in the table's order."""
+        return tuple(dict.fromkeys(str(row[self.column]) for row in rows
+                                   if all(str(row.get(key)) == value for key, value in self.where)))
+
+    def __str__(self) -> str:
+        picked = " and ".join(f"{key} is {value}" for key, value in self.where)
+        return f"{self.table}.csv, column {self.column}" + (f", rows where {picked}" if picked else "")
 
 
 @dataclass(frozen=True)
@@ -55,7 +88,8 @@ class Parameter:
     default: Any
     help: str
     choices: tuple[Any, ...] | None = None
-    items: tuple[str, ...] | None = None  # a str parameter holding 'all' or a comma-separated subset of these
+    # A str parameter holding 'all' or a comma-separated subset of the values this data column holds.
+    items: DataItems | None = None
     minimum: float | None = None
     maximum: float | None = None
     # False for a setting of the occasion (where to read a run's change summary), not a variant of
@@ -104,12 +138,9 @@ class Parameter:
                 raise UsageError(f"parameter '{self.name}' names {value!r}, which {state}; give the path of "
                                  f"an existing file")
             value = os.path.abspath(value)
-        if self.items is not None and value != "all":
-            chosen = [v.strip() for v in value.split(",")]
-            unknown = [v for v in chosen if v not in self.items]
-            if unknown or not any(chosen):
-                raise UsageError(f"parameter '{self.name}' takes 'all' or a comma-separated list of "
-                                 f"{', '.join(self.items)}; got {value!r}")
+        if self.items is not None and value != "all" and not all(self.chosen_items(value)):
+            raise UsageError(f"parameter '{self.name}' takes 'all' or a comma-separated list of values of "
+                             f"{self.items}; got {value!r}")
         if self.choices is not None and value not in self.choices:
             options = ", ".join(map(str, self.choices))
             raise UsageError(f"parameter '{self.name}' must be one of {options}, got {value!r}")
@@ -117,6 +148,21 @@ class Parameter:
             raise UsageError(
                 f"parameter '{self.name}' must be between {self.minimum} and {self.maximum}, got {value!r}")
         return value
+
+    def chosen_items(self, value: str) -> list[str]:
+        """The items a list parameter's value names ('a, b' -> ['a', 'b'])."""
+        return [item.strip() for item in value.split(",")]
+
+    def check_items(self, value: Any, rows: Iterable[Mapping[str, object]], data_dir: str) -> None:
+        """Raise UsageError if a list parameter names an item the data do not have (the rows of its table)."""
+        if self.items is None or value == "all":
+            return
+        allowed = self.items.allowed(rows)
+        unknown = [item for item in self.chosen_items(value) if item not in allowed]
+        if unknown:
+            raise UsageError(f"parameter '{self.name}' names {', '.join(map(repr, unknown))}, which the data in "
+                             f"{data_dir} do not have ({self.items}); give 'all' or a comma-separated list of "
+                             f"{', '.join(allowed) or '(none in the data)'}")
 
 
 @dataclass(frozen=True)
@@ -144,6 +190,19 @@ class Report:
         """The parameters that make `values` a variant: those that differ from the defaults and name folders."""
         return {p.name: values[p.name] for p in self.parameters
                 if p.name != "data_dir" and p.names_folder and p.name in values and values[p.name] != p.default}
+
+    def check_against_data(self, values: dict[str, Any], rows_of: Callable[[str], list[dict] | None],
+                           data_dir: str) -> None:
+        """Refuse a value naming what the data lack, for each parameter whose items come from the data.
+
+        `rows_of(table)` gives a table's rows as mappings, or None where it cannot be read (validation, which
+        runs before any kernel too, then says what is wrong with the file).
+        """
+        for parameter in self.parameters:
+            if parameter.items is not None and parameter.name in values:
+                rows = rows_of(parameter.items.table)
+                if rows is not None:
+                    parameter.check_items(values[parameter.name], rows, data_dir)
 
     def resolve(self, overrides: dict[str, Any]) -> dict[str, Any]:
         """Defaults with overrides applied and each value checked."""
@@ -256,9 +315,11 @@ def report_from_notebook(path: Path) -> Report:
             parameters.append(Parameter(
                 pname, kind, default, help_text,
                 choices=tuple(rules["choices"]) if "choices" in rules else None,
-                items=tuple(rules["items"]) if "items" in rules else None,
+                items=DataItems.from_metadata(rules["items_from"]) if "items_from" in rules else None,
                 minimum=rules.get("min"), maximum=rules.get("max"),
                 names_folder=bool(rules.get("names_folder", True)), input_file=bool(rules.get("input_file", False))))
+        except ValueError as exc:
+            raise UsageError(f"{where}: parameter '{pname}': {exc}") from None
         except UsageError as exc:
             raise UsageError(f"{where}: the default breaks its own constraint: {exc}") from None
     tables = block.get("tables")
@@ -303,3 +364,18 @@ def get_report(name: str, notebook_dir: Path = NOTEBOOK_DIR) -> Report:
     except KeyError:
         known = ", ".join(reports)
         raise UsageError(f"unknown report '{name}'; choose from: {known}") from None
+
+
+def csv_rows(data_dir: Path) -> Callable[[str], list[dict] | None]:
+    """A data folder's tables as rows of text, read with the standard library: what the parameter checks that run
+    before any kernel (and before pandas) read. None for a table that cannot be read; validation says why."""
+    from ..input_files import DATA_FILE_LIMIT, InputFileError, read_input_text
+
+    def rows_of(table: str) -> list[dict] | None:
+        try:
+            text = read_input_text(Path(data_dir) / f"{table}.csv", limit=DATA_FILE_LIMIT, what="data file")
+            return list(csv.DictReader(io.StringIO(text)))
+        except (InputFileError, csv.Error):
+            return None
+
+    return rows_of
