@@ -1,0 +1,105 @@
+"""The prose of evidence/text.py read number by number: each value must sit beside its own arm and trial, so
+"median PFS 3.0 vs 7.7 months (crizotinib vs chemotherapy)" for PROFILE 1007 (7.7 on crizotinib) fails."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from crizotinib_reports.evidence import analysis, text
+from crizotinib_reports.evidence.data import load_evidence
+from crizotinib_reports.paths import DATA_DIR
+
+
+@pytest.fixture(scope="module")
+def evidence():
+    return load_evidence(DATA_DIR)
+
+
+def plain(markdown_text) -> str:
+    """The Markdown as a reader sees it: escapes removed."""
+    return re.sub(r"\\(.)", r"\1", str(markdown_text))
+
+
+def paired_values(line: str, label: str) -> dict[str, float]:
+    """'median PFS 7.7 vs 3.0 months (crizotinib vs chemotherapy, ...)' -> {'crizotinib': 7.7, 'chemotherapy': 3.0}."""
+    match = re.search(rf"{label} ([\d.% vsmonths]+?) \(([a-z ]+ vs [a-z ]+)[,)]", line)
+    assert match, f"no '{label}' pair in: {line}"
+    values = [float(v) for v in re.findall(r"\d+(?:\.\d+)?", match.group(1))]
+    arms = match.group(2).split(" vs ")
+    assert len(values) == len(arms) == 2, line
+    return dict(zip(arms, values))
+
+
+def arm_values(evidence, trial_id: str, endpoint: str) -> dict[str, float]:
+    """Each arm's value of an endpoint in the latest analysis the data hold (as the summary shows it)."""
+    rows = evidence.outcomes[(evidence.outcomes["trial_id"] == trial_id) & (evidence.outcomes["endpoint"] == endpoint)]
+    latest = max(rows["analysis"], key=analysis.ANALYSES.index)
+    return {r.arm: float(r.value) for r in rows[rows["analysis"] == latest].itertuples()}
+
+
+@pytest.mark.parametrize("setting", ["all", "first-line", "second-line"])
+def test_each_randomized_trials_numbers_sit_beside_their_own_arm(evidence, setting):
+    summary = plain(text.phase3_summary(evidence, setting))
+    trials = analysis.select_trials(evidence.trials, setting, include_single_arm=False)
+    lines = {t.trial_name: next(line for line in summary.splitlines() if line.startswith(f"- **{t.trial_name}**"))
+             for t in trials.itertuples()}
+    assert len(summary.splitlines()) == len(trials) >= 1
+    for t in trials.itertuples():
+        for label, endpoint in (("median PFS", "PFS median"), ("ORR", "ORR")):
+            assert paired_values(lines[t.trial_name], label) == arm_values(evidence, t.trial_id, endpoint), \
+                (t.trial_name, label)
+        hr = evidence.hazard_ratios[(evidence.hazard_ratios["trial_id"] == t.trial_id)
+                                    & (evidence.hazard_ratios["endpoint"] == "PFS")].iloc[-1]
+        assert f"HR {hr.experimental_arm} vs {hr.control_arm} {hr.hazard_ratio:.2f}" in lines[t.trial_name]
+
+
+def test_profile_1007_reads_7_7_on_crizotinib_and_3_0_on_chemotherapy(evidence):
+    line = plain(text.phase3_summary(evidence, "second-line"))
+    assert line.startswith("- **PROFILE 1007**") and len(line.splitlines()) == 1
+    assert paired_values(line, "median PFS") == {"crizotinib": 7.7, "chemotherapy": 3.0}
+    assert paired_values(line, "ORR") == {"crizotinib": 65.0, "chemotherapy": 20.0}
+
+
+def test_second_line_comparison_is_profile_1007_with_its_own_arms(evidence):
+    comparisons = analysis.arm_comparisons(evidence, setting="second-line")
+    assert list(comparisons["trial_name"]) == ["PROFILE 1007"]
+    row = comparisons.iloc[0]
+    trial = evidence.trials.set_index("trial_id").loc[row["trial_id"]]
+    assert (row["n_crizotinib"], row["n_chemotherapy"]) == (trial["patients_experimental"], trial["patients_control"])
+    orr = arm_values(evidence, row["trial_id"], "ORR")
+    assert (row["orr_crizotinib_pct"], row["orr_chemotherapy_pct"]) == (orr["crizotinib"], orr["chemotherapy"])
+    assert row["orr_difference_pct"] == pytest.approx(
+        100 * (row["responders_crizotinib"] / row["n_crizotinib"] - row["responders_chemotherapy"] / row["n_chemotherapy"]))
+    assert row["orr_difference_low_pct"] < row["orr_difference_pct"] < row["orr_difference_high_pct"]
+    assert (row["pfs_hr_experimental_arm"], row["pfs_hr_control_arm"], row["pfs_hazard_ratio"]) == \
+        ("crizotinib", "chemotherapy", 0.49)
+
+
+def test_findings_name_their_trials_and_say_which_are_not_shown(evidence):
+    about = evidence.findings.dropna(subset=["trial_ids"])
+    assert len(about)
+    names = evidence.trials.set_index("trial_id")["trial_name"]
+    summary = plain(text.findings_summary(evidence, None, "second-line", include_single_arm=False))
+    shown = set(analysis.select_trials(evidence.trials, "second-line", False)["trial_id"])
+    for finding in about.itertuples():
+        line = next(line for line in summary.splitlines() if finding.statement in line)
+        trial_ids = finding.trial_ids.split(";")
+        assert all(names[t] in line.split(finding.statement)[0] for t in trial_ids)
+        hidden = [names[t] for t in trial_ids if t not in shown]
+        assert ("Not among the trials this report shows" in line) == bool(hidden)
+        assert all(name in line.split("Not among")[-1] for name in hidden)
+
+
+def test_relapse_and_resistance_prose_list_every_stated_row(evidence):
+    relapse = plain(text.relapse_summary(evidence))
+    stated = evidence.relapse_patterns[evidence.relapse_patterns["frequency_as_stated"] != "not stated"]
+    assert len(stated) and all(f"{r.pattern}: {r.frequency_as_stated}" in relapse for r in stated.itertuples())
+    resistance = plain(text.resistance_summary(evidence))
+    quantified = evidence.resistance_mechanisms.dropna(subset=["frequency_low_pct"])
+    assert len(quantified) and all(r.frequency_as_stated in resistance for r in quantified.itertuples())
+    unquantified = evidence.resistance_mechanisms[evidence.resistance_mechanisms["frequency_low_pct"].isna()]
+    assert len(unquantified) and not any(f"{r.mechanism}," in resistance for r in unquantified.itertuples())
+    assert all(pd.notna(m.value) and f"{m.measure}:" in resistance for m in evidence.resistance_measures.itertuples())
