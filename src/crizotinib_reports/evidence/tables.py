@@ -247,8 +247,8 @@ def efficacy_table(evidence: Evidence, setting: str = "all", include_single_arm:
     frame = pd.DataFrame(rows)
     primary = rates[rates["analysis"] == "primary"]
     n_total = sum(int(n) for n in primary["denominator"].dropna())
-    population = (f"Patients evaluated for response: N={n_total} across {len(primary)} trial arms "
-                  f"({primary['trial_id'].nunique()} trials), primary analyses; N per arm below")
+    population = (f"Patients evaluated for response: N={n_total} across {_count(len(primary), 'trial arm')} "
+                  f"({_count(primary['trial_id'].nunique(), 'trial')}), primary analyses; N per arm below")
     if (rates["analysis"] != "primary").any():
         population += " (an updated analysis re-counts patients of its trial and is not added)"
     derived_from = sorted({s for s in rates["denominator_source_id"]} - set(rates["source_id"]))
