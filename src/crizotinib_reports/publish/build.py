@@ -30,7 +30,7 @@ from typing import Any, Iterator
 from .. import __version__
 from ..exceptions import ReportFailed, UsageError
 from .files import atomic_write_bytes, atomic_write_json, sha256_bytes
-from .inputs import DataSnapshot, package_versions, rebuild_reasons, report_inputs
+from .inputs import DataSnapshot, build_reasons, package_versions, report_inputs
 from .outputs import (BUILD_ID, BUILDS, FAILED, MANIFEST_NAME, STAGING, OutputTree, build_lock, check_top_level,
                       claim_output_dir, is_report_file_name, is_report_folder_name, new_build_id, real_folder,
                       remove_leftovers, remove_ours)
@@ -274,15 +274,9 @@ class Builder:
             notebook_sha256, _copy = self._notebook(session, target.report.notebook)
             inputs = report_inputs(notebook_sha256, {**target.parameters, "data_dir": display_path(self.data_dir)},
                                    session.snapshot.hashes_of(target.report.tables), self.formats)
-            entry = previous.get(target.folder) or {}
-            if force:
-                reasons = ["--force"]
-            elif entry.get("status") == "failed":
-                reasons = ["failed last time"]
-            elif entry and not _outputs_present(current / target.folder, entry):
-                reasons = ["outputs missing"]
-            else:
-                reasons = rebuild_reasons(entry.get("inputs"), inputs)
+            entry = previous.get(target.folder)
+            present = bool(entry) and _outputs_present(current / target.folder, entry)
+            reasons = build_reasons(entry, inputs, present, force)
             planned.append(ReportResult(target.report.name, target.folder, "unchanged" if not reasons else "pending",
                                         target.parameters, reasons, inputs))
         return planned
