@@ -31,11 +31,12 @@ from crizotinib_reports.exceptions import DataValidationError, OutputLocked, Usa
 from crizotinib_reports.publish.inputs import DataSnapshot
 from crizotinib_reports.publish.kernels import KERNEL_TOKEN_ENV, end_orphaned_kernels, end_processes, output_key
 from crizotinib_reports.publish.mail import MailFailed, MailSettings, send_mail
-from crizotinib_reports.publish.outputs import (BUILDS, MARKER, STAGING, OutputTree, build_lock, check_top_level,
-                                        claim_output_dir, real_folder, remove_leftovers, remove_ours)
+from crizotinib_reports.publish.outputs import (BUILDS, CURRENT, MARKER, STAGING, OutputTree, build_lock,
+                                                check_top_level, claim_output_dir, point_link, real_folder,
+                                                remove_leftovers, remove_ours)
 from crizotinib_reports.paths import DATA_DIR, NOTEBOOK_DIR
 from crizotinib_reports.publish.progress import LogLines
-from crizotinib_reports.publish.runs import RunOutcome, record_mail
+from crizotinib_reports.publish.runs import LATEST, RUNS, RunOutcome, record_mail
 from crizotinib_reports.publish.workers import RenderFailed, RenderTimeout, RenderWorkers
 
 BUILD = "20261202T060000123456Z-4242"
@@ -142,6 +143,63 @@ def test_a_new_tree_carries_over_only_report_folders(tmp_path):
     assert not tree.carry_over("../../secret") and not tree.carry_over("missing")
     tree.commit()
     assert (out / "overview").is_symlink() and not (out / BUILDS / BUILD).exists()
+
+
+def _swaps_onto(link: Path, monkeypatch) -> list[str]:
+    """Make every way of putting something at `link` fail (a full disk at the last step); returns what was tried.
+
+    A swap in one rename fails with the old link in place; a swap that removes the old link first
+    (unlink, then symlink or rename) fails with no link at all.
+    """
+    tried = []
+
+    def failing(name, real):
+        def call(*args, **kwargs):
+            if Path(args[1]) == link:
+                tried.append(name)
+                raise OSError(errno.ENOSPC, "No space left on device", str(link))
+            return real(*args, **kwargs)
+        return call
+
+    for name in ("replace", "rename", "symlink", "link"):
+        monkeypatch.setattr(os, name, failing(name, getattr(os, name)))
+    return tried
+
+
+def test_current_moves_in_one_rename_and_a_failed_move_leaves_the_old_reports(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    (out / BUILDS / BUILD / "overview").mkdir(parents=True)
+    (out / BUILDS / BUILD / "overview" / "overview.html").write_text("old")
+    os.symlink(f"{BUILDS}/{BUILD}", out / CURRENT)
+    os.symlink(f"{CURRENT}/overview", out / "overview")
+    tree = OutputTree(out, "20261202T070000000000Z-1")
+    (tree.new / "overview").mkdir()
+    (tree.new / "overview" / "overview.html").write_text("new")
+    tried = _swaps_onto(out / CURRENT, monkeypatch)
+    with pytest.raises(OSError, match="No space left"):
+        tree.commit()
+    assert tried == ["replace"]
+    assert (out / "overview" / "overview.html").read_text() == "old"  # readers still see the old reports
+    assert sorted(p.name for p in out.iterdir()) == [BUILDS, CURRENT, "overview"]  # no stray link beside
+    monkeypatch.undo()
+    tree.commit()
+    assert (out / "overview" / "overview.html").read_text() == "new"
+    assert [p.name for p in (out / BUILDS).iterdir()] == [tree.new.name]
+
+
+def test_latest_moves_in_one_rename_too(tmp_path, monkeypatch):
+    for run in ("20261201T060000Z", "20261202T060000Z"):
+        (tmp_path / RUNS / run).mkdir(parents=True)
+    point_link(tmp_path / LATEST, Path(RUNS) / "20261201T060000Z")
+    tried = _swaps_onto(tmp_path / LATEST, monkeypatch)
+    with pytest.raises(OSError, match="No space left"):
+        point_link(tmp_path / LATEST, Path(RUNS) / "20261202T060000Z")
+    assert tried == ["replace"]
+    assert os.readlink(tmp_path / LATEST) == f"{RUNS}/20261201T060000Z"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LATEST, RUNS]
+    monkeypatch.undo()
+    point_link(tmp_path / LATEST, Path(RUNS) / "20261202T060000Z")
+    assert os.readlink(tmp_path / LATEST) == f"{RUNS}/20261202T060000Z"
 
 
 # --- one writer, one snapshot ----------------------------------------------------------------------

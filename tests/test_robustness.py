@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -123,6 +124,42 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path, monkeypat
     monkeypatch.setattr(os, "fsync", disk_full)
     with pytest.raises(OSError, match="No space left"):
         atomic_write_bytes(target, b"half-written new version")
+    assert target.read_bytes() == b"good"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.pdf"]
+
+
+def test_atomic_write_keeps_the_old_file_whole_until_the_new_one_is_complete(tmp_path, monkeypatch):
+    """A reader sees the old bytes or all the new ones: the new ones are written and made durable beside."""
+    target = tmp_path / "report.pdf"
+    atomic_write_bytes(target, b"old version")
+    seen_while_writing = []
+    real_fsync = os.fsync
+
+    def reader_during_fsync(fd):
+        seen_while_writing.append(target.read_bytes())
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", reader_during_fsync)
+    atomic_write_bytes(target, b"new version, longer")
+    assert seen_while_writing == [b"old version"]
+    assert target.read_bytes() == b"new version, longer"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.pdf"]
+
+
+def test_a_failed_rename_leaves_the_old_file_and_no_scratch(tmp_path, monkeypatch):
+    target = tmp_path / "report.pdf"
+    atomic_write_bytes(target, b"good")
+    renames = []
+
+    def rename_fails(source, destination):
+        renames.append((Path(source).parent, Path(destination)))
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "replace", rename_fails)
+    monkeypatch.setattr(os, "rename", rename_fails)
+    with pytest.raises(OSError, match="Input/output error"):
+        atomic_write_bytes(target, b"half-written new version")
+    assert renames == [(tmp_path, target)]  # written beside the target (one file system), then renamed over it
     assert target.read_bytes() == b"good"
     assert [p.name for p in tmp_path.iterdir()] == ["report.pdf"]
 
