@@ -18,7 +18,7 @@ import yaml
 
 from crizotinib_reports.evidence import schema
 
-from crizotinib_reports.publish import variants
+from crizotinib_reports.publish import build, variants
 
 from crizotinib_reports import cli
 from crizotinib_reports.evidence.data import validate
@@ -26,7 +26,9 @@ from crizotinib_reports.exceptions import DataValidationError, UsageError
 from crizotinib_reports.input_files import InputFileError, load_input_yaml, read_input_bytes, read_input_text
 from crizotinib_reports.evidence.data import data_file_hashes
 from crizotinib_reports.publish.mail import mail_settings
+from crizotinib_reports.publish.build import Builder
 from crizotinib_reports.publish.portfolio import get_report
+from crizotinib_reports.publish.progress import LogLines
 from crizotinib_reports.publish.variants import read_variants_file
 
 DEADLINE = 5.0  # for reading one file: instant when it works, forever when it hangs
@@ -157,6 +159,18 @@ def test_a_file_over_its_limit_is_refused(tmp_path: Path, data_copy: Path, monke
     (tmp_path / "variants.yaml").write_text("clinical_activity:\n  - {setting: first-line}\n")
     with pytest.raises(UsageError, match=r"variants.yaml: is larger than 16 bytes, more than a variants file ever"):
         read_variants_file(tmp_path / "variants.yaml", ACTIVITY)
+
+
+def test_a_notebook_over_its_limit_is_refused_before_any_kernel(tmp_path: Path, monkeypatch):
+    builder = Builder(output_dir=tmp_path / "out", formats=("html",), progress=LogLines(timestamps=False))
+    targets = builder.targets(["clinical_relapses"], [])
+    with builder.session() as session:
+        assert builder.plan(targets, session)[0].reasons == ["not built before"]  # within the limit: read
+    monkeypatch.setattr(build, "NOTEBOOK_LIMIT", 1024)
+    with builder.session() as session:
+        with pytest.raises(InputFileError, match=r"notebook .*clinical_relapses.ipynb: is larger than 1 KiB") as caught:
+            builder.plan(targets, session)
+    one_line(caught.value)
 
 
 # --- YAML: no aliases, no duplicate keys, UTF-8 -------------------------------------------------------

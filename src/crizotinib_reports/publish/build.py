@@ -36,14 +36,13 @@ from .outputs import (BUILD_ID, BUILDS, FAILED, MANIFEST_NAME, STAGING, OutputTr
                       remove_leftovers, remove_ours)
 from ..paths import DATA_DIR, NOTEBOOK_DIR, OUTPUT_DIR, display_path
 from .progress import LogLines, Progress
-from .portfolio import TABLE_METADATA_KEY, Report, get_report, portfolio
+from .portfolio import NOTEBOOK_LIMIT, TABLE_METADATA_KEY, Report, get_report, portfolio
 from .variants import Target, expand_targets, read_variants_file
 
 FORMATS = ("html", "pdf")
 KERNEL_NAME = "crizotinib-reports"  # the project's kernelspec, installed by make setup (--sys-prefix)
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 DEFAULT_REPORT_TIMEOUT = 600  # seconds per report, execution and rendering; a hung report fails, the schedule goes on
-NOTEBOOK_LIMIT = 16 * 2**20
 SAFE_NAME = re.compile(r"[a-z0-9][a-z0-9_\-]{0,63}")
 #: Environment variables no kernel or worker may see (the mail password among them).
 SECRET_ENV_PREFIXES = ("CRIZOTINIB_SMTP_",)
