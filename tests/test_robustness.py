@@ -189,6 +189,14 @@ def test_fail_fast_stops_at_the_first_failure(tmp_path):
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["reports"]["clinical_relapses"]["status"] == "skipped"
 
+    # Nothing changed since: both are built again, each saying why, and the build still fails.
+    again = cli("build", "overview", "clinical_relapses", "--format", "html", "--jobs", "1",
+                "--notebook-dir", str(notebooks), "--output-dir", str(tmp_path / "out"))
+    assert again.returncode == 1
+    assert "overview: executing" in again.stderr and "(failed last time)" in again.stderr
+    assert "clinical_relapses: executing" in again.stderr and "(skipped last time (--fail-fast))" in again.stderr
+    assert "built 1, unchanged 0, failed 1 of 2 reports" in again.stdout
+
 
 @pytest.mark.e2e
 def test_a_hung_cell_fails_its_report_after_the_timeout(tmp_path):
