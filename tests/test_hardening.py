@@ -31,9 +31,9 @@ from crizotinib_reports.exceptions import DataValidationError, OutputLocked, Usa
 from crizotinib_reports.publish.inputs import DataSnapshot
 from crizotinib_reports.publish.kernels import KERNEL_TOKEN_ENV, end_orphaned_kernels, end_processes, output_key
 from crizotinib_reports.publish.mail import MailFailed, MailSettings, send_mail
-from crizotinib_reports.publish.outputs import (BUILDS, CURRENT, MARKER, STAGING, OutputTree, build_lock,
-                                                check_top_level, claim_output_dir, point_link, real_folder,
-                                                remove_leftovers, remove_ours)
+from crizotinib_reports.publish.outputs import (BUILDS, CURRENT, MANIFEST_NAME, MARKER, STAGING, OutputTree,
+                                                build_lock, check_top_level, claim_output_dir, point_link,
+                                                real_folder, remove_leftovers, remove_ours)
 from crizotinib_reports.paths import DATA_DIR, NOTEBOOK_DIR
 from crizotinib_reports.publish.progress import LogLines
 from crizotinib_reports.publish.runs import LATEST, RUNS, RunOutcome, record_mail
@@ -534,7 +534,30 @@ def test_a_kernel_ends_with_what_it_started_sees_no_secret_and_a_closed_log_is_n
     assert "hunter2" not in executed and "smtp.example.org" not in executed
 
 
-KILL_POINTS = ["snapshot-taken", "report-written", "manifest-written", "after-current-moved", "committed"]
+#: Each point the build kills itself at, with what it leaves there (see _left_by_the_kill): a kill that landed
+#: earlier or later, or not at all, leaves something else.
+KILL_POINTS = {
+    #                      new tree, its report, its manifest, `current` on it, old tree still there
+    "snapshot-taken":      (False, False, False, False, True),
+    "report-written":      (True, True, False, False, True),
+    "manifest-written":    (True, True, True, False, True),
+    "after-current-moved": (True, True, True, True, True),
+    "committed":           (True, True, True, True, False),
+}
+
+
+def _left_by_the_kill(output: Path, old_tree: str) -> tuple[bool, ...]:
+    """Where a killed build stopped, from what it left: its new tree and how far it got, and the old tree."""
+    (scratch,) = (output / STAGING).iterdir()  # the killed build's own, with its data snapshot: killed in the session
+    assert (scratch / "data" / "schema.yaml").is_file()
+    new_trees = [p for p in (output / BUILDS).iterdir() if p.name != old_tree]
+    assert len(new_trees) <= 1, new_trees
+    new = new_trees[0] if new_trees else None
+    return (new is not None,
+            new is not None and any(new.glob("*/*.html")),  # the report's folder is named by its parameters
+            new is not None and (new / MANIFEST_NAME).is_file(),
+            new is not None and (output / CURRENT).resolve() == new,
+            (output / BUILDS / old_tree).is_dir())
 
 
 def _consistent(output: Path) -> dict[str, str]:
@@ -559,8 +582,11 @@ def test_sigkill_at_each_step_leaves_the_old_or_the_new_reports_never_torn(tmp_p
     old = _consistent(output)
     for number, point in enumerate(KILL_POINTS):
         level = [0.9, 0.99, 0.8, 0.85, 0.9][number]
+        old_tree = (output / CURRENT).resolve().name
         killed = run_cli(*args, "--param", f"confidence_level={level}", env={**os.environ, KILL_AT_ENV: point})
-        assert killed.returncode == -signal.SIGKILL, (point, killed.stderr)  # it died there, not before or after
+        assert killed.returncode == -signal.SIGKILL, (point, killed.stderr)  # killed, by the checkpoint alone
+        assert "reports in" not in killed.stdout, point  # before the summary
+        assert _left_by_the_kill(output, old_tree) == KILL_POINTS[point], point  # there
         now = _consistent(output)  # old or new, and the manifest says which
         if point in ("after-current-moved", "committed"):
             assert now != old, point
