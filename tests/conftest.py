@@ -1,4 +1,4 @@
-"""Shared fixtures: a private copy of the data to break, and the seed review when present."""
+"""Shared fixtures: a private copy of the data to break, and the seed review the data transcribes."""
 
 from __future__ import annotations
 
@@ -30,5 +30,6 @@ def data_copy(tmp_path: Path) -> Path:
 def seed_text() -> str:
     seed = find_seed()
     if seed is None:
-        pytest.skip("seed review not found in shared/seed/ beside the checkout")
+        pytest.fail("the seed review is missing: put crizotinib-review.txt in shared/seed/ beside the checkout "
+                    "(as CI lays it out)", pytrace=False)
     return seed.read_text(encoding="utf-8")
