@@ -532,6 +532,7 @@ def test_a_kernel_ends_with_what_it_started_sees_no_secret_and_a_closed_log_is_n
     assert end_processes(lambda token: token.startswith(f"{key}:")) == 0, "a kernel's process outlived its report"
     executed = (out / "clinical_relapses" / "clinical_relapses.ipynb").read_text()
     assert "hunter2" not in executed and "smtp.example.org" not in executed
+    assert "leaked = sorted" in executed  # the cell that looked for them ran in this notebook
 
 
 #: Each point the build kills itself at, with what it leaves there (see _left_by_the_kill): a kill that landed

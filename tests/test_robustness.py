@@ -24,6 +24,7 @@ from crizotinib_reports.exceptions import DataValidationError, ReportFailed
 from crizotinib_reports.publish.files import atomic_write_bytes
 from crizotinib_reports.publish.outputs import build_lock, claim_output_dir
 from crizotinib_reports.paths import DATA_DIR, NOTEBOOK_DIR
+from crizotinib_reports.publish.portfolio import portfolio
 from crizotinib_reports.evidence.schema import read_schema
 
 SHIPPED = {p.name: p.read_bytes() for p in sorted(DATA_DIR.glob("*.csv"))}
@@ -268,7 +269,9 @@ def test_hostile_text_in_every_free_text_column_is_escaped(tmp_path):
     output = tmp_path / "out"
     result = cli("build", "--format", "html", "--data-dir", str(data), "--output-dir", str(output))
     assert result.returncode == 0, result.stderr
-    for html_file in output.glob("*/*.html"):
+    html_files = sorted(output.glob("*/*.html"))
+    assert len(html_files) == len(portfolio()), html_files
+    for html_file in html_files:
         html = html_file.read_text(encoding="utf-8")
         soup = BeautifulSoup(html, "html.parser")
         assert not [s for s in soup.find_all("script") if "alert" in s.get_text()], html_file.name
