@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
 
 import pytest
 import yaml
@@ -30,31 +28,13 @@ from crizotinib_reports.publish.build import Builder
 from crizotinib_reports.publish.portfolio import get_report
 from crizotinib_reports.publish.progress import LogLines
 from crizotinib_reports.publish.variants import read_variants_file
+from support.deadlines import within
 
 DEADLINE = 5.0  # for reading one file: instant when it works, forever when it hangs
 VALIDATION_DEADLINE = 30.0  # for validating the whole data folder: about a second, more on a busy machine
 ACTIVITY = [get_report("clinical_activity")]
 BILLION_LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
     f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi"))
-
-
-def within(seconds: float, call: Callable[[], Any]) -> Any:
-    """call()'s result or exception, failing the test if it has not returned after `seconds`."""
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = call()
-        except BaseException as exc:  # noqa: BLE001 (handed back to the test)
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)  # a hung call must not keep pytest from exiting
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), f"still running after {seconds} s"
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
 
 
 def one_line(exc: BaseException) -> str:

@@ -25,6 +25,7 @@ from crizotinib_reports.publish.files import atomic_write_bytes
 from crizotinib_reports.publish.outputs import build_lock, claim_output_dir
 from crizotinib_reports.paths import DATA_DIR, NOTEBOOK_DIR
 from crizotinib_reports.publish.portfolio import portfolio
+from support.deadlines import within
 from crizotinib_reports.evidence.schema import read_schema
 
 SHIPPED = {p.name: p.read_bytes() for p in sorted(DATA_DIR.glob("*.csv"))}
@@ -237,7 +238,11 @@ def test_second_build_exits_or_waits_while_the_folder_is_locked(tmp_path):
         assert refused.returncode == 1
         assert refused.stderr.startswith("error: another build (pid ") and "--wait" in refused.stderr
         waiting = start_cli("build", "overview", "--format", "html", "--output-dir", str(output))
-        line = waiting.stderr.readline()
+        try:
+            line = within(60, waiting.stderr.readline)  # a build that never says it waits fails, not hangs
+        except AssertionError:
+            waiting.kill()
+            raise
         assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ waiting for another build \(pid ", line), line
         time.sleep(1)
         assert waiting.poll() is None and not (output / "current").exists()
