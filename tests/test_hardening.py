@@ -202,6 +202,29 @@ def test_latest_moves_in_one_rename_too(tmp_path, monkeypatch):
     assert os.readlink(tmp_path / LATEST) == f"{RUNS}/20261202T060000Z"
 
 
+def test_only_point_link_makes_a_symlink_so_every_link_readers_follow_moves_in_one_rename():
+    """`current`, `latest` and the top-level names are all made by point_link, whose one-rename swap the two
+    tests above check; a link made any other way (unlink, then symlink) would leave readers a moment with none."""
+    import ast
+
+    import crizotinib_reports
+
+    makers = []
+
+    def visit(node: ast.AST, file_name: str, function: str) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            function = node.name
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("symlink", "symlink_to")):
+            makers.append((file_name, function))
+        for child in ast.iter_child_nodes(node):
+            visit(child, file_name, function)
+
+    for path in sorted(Path(crizotinib_reports.__file__).parent.rglob("*.py")):
+        visit(ast.parse(path.read_text(encoding="utf-8")), path.name, "<module>")
+    assert makers == [("outputs.py", "point_link")], makers
+
+
 # --- one writer, one snapshot ----------------------------------------------------------------------
 
 def test_a_build_session_holds_the_lock_takes_one_snapshot_and_cleans_after_dead_builds(tmp_path, data_copy):
