@@ -129,6 +129,7 @@ def _smtp_server():
 
 
 @pytest.mark.e2e
+@pytest.mark.timeout(1000)  # two full runs (PDFs, combined PDF, mail): 320 s measured on a loaded 2-core machine
 def test_two_scheduled_runs_compare_combine_and_mail(tmp_path):
     from pypdf import PdfReader
 
