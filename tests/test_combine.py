@@ -157,9 +157,11 @@ def test_ids_are_prefixed_per_report_and_references_follow(tiny_reports):
         assert selector_ids(style) == {f"{name}--gtabc"}
         assert "#abcabc" in style
 
-    # '¶' anchors are gone, so they reach neither the text nor the bookmarks.
+    # '¶' anchors are gone, so they reach neither the text nor the bookmarks; the headings that had them stay.
+    assert all("anchor-link" in report.html for report in tiny_reports)
     assert not soup.select("a.anchor-link")
     assert "¶" not in soup.get_text()
+    assert [" ".join(h.get_text().split()) for h in soup.select("section h2")] == ["Intro", "Results"] * 2
 
 
 def test_head_css_once_and_running_title_per_report(tiny_reports):

@@ -31,11 +31,12 @@ from crizotinib_reports.exceptions import DataValidationError, OutputLocked, Usa
 from crizotinib_reports.publish.inputs import DataSnapshot
 from crizotinib_reports.publish.kernels import KERNEL_TOKEN_ENV, end_orphaned_kernels, end_processes, output_key
 from crizotinib_reports.publish.mail import MailFailed, MailSettings, send_mail
-from crizotinib_reports.publish.outputs import (BUILDS, MARKER, STAGING, OutputTree, build_lock, check_top_level,
-                                        claim_output_dir, real_folder, remove_leftovers, remove_ours)
+from crizotinib_reports.publish.outputs import (BUILDS, CURRENT, MANIFEST_NAME, MARKER, STAGING, OutputTree,
+                                                build_lock, check_top_level, claim_output_dir, point_link,
+                                                real_folder, remove_leftovers, remove_ours)
 from crizotinib_reports.paths import DATA_DIR, NOTEBOOK_DIR
 from crizotinib_reports.publish.progress import LogLines
-from crizotinib_reports.publish.runs import RunOutcome, record_mail
+from crizotinib_reports.publish.runs import LATEST, RUNS, RunOutcome, record_mail
 from crizotinib_reports.publish.workers import RenderFailed, RenderTimeout, RenderWorkers
 
 BUILD = "20261202T060000123456Z-4242"
@@ -142,6 +143,86 @@ def test_a_new_tree_carries_over_only_report_folders(tmp_path):
     assert not tree.carry_over("../../secret") and not tree.carry_over("missing")
     tree.commit()
     assert (out / "overview").is_symlink() and not (out / BUILDS / BUILD).exists()
+
+
+def _swaps_onto(link: Path, monkeypatch) -> list[str]:
+    """Make every way of putting something at `link` fail (a full disk at the last step); returns what was tried.
+
+    A swap in one rename fails with the old link in place; a swap that removes the old link first
+    (unlink, then symlink or rename) fails with no link at all.
+    """
+    tried = []
+
+    def failing(name, real):
+        def call(*args, **kwargs):
+            if Path(args[1]) == link:
+                tried.append(name)
+                raise OSError(errno.ENOSPC, "No space left on device", str(link))
+            return real(*args, **kwargs)
+        return call
+
+    for name in ("replace", "rename", "symlink", "link"):
+        monkeypatch.setattr(os, name, failing(name, getattr(os, name)))
+    return tried
+
+
+def test_current_moves_in_one_rename_and_a_failed_move_leaves_the_old_reports(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    (out / BUILDS / BUILD / "overview").mkdir(parents=True)
+    (out / BUILDS / BUILD / "overview" / "overview.html").write_text("old")
+    os.symlink(f"{BUILDS}/{BUILD}", out / CURRENT)
+    os.symlink(f"{CURRENT}/overview", out / "overview")
+    tree = OutputTree(out, "20261202T070000000000Z-1")
+    (tree.new / "overview").mkdir()
+    (tree.new / "overview" / "overview.html").write_text("new")
+    tried = _swaps_onto(out / CURRENT, monkeypatch)
+    with pytest.raises(OSError, match="No space left"):
+        tree.commit()
+    assert tried == ["replace"]
+    assert (out / "overview" / "overview.html").read_text() == "old"  # readers still see the old reports
+    assert sorted(p.name for p in out.iterdir()) == [BUILDS, CURRENT, "overview"]  # no stray link beside
+    monkeypatch.undo()
+    tree.commit()
+    assert (out / "overview" / "overview.html").read_text() == "new"
+    assert [p.name for p in (out / BUILDS).iterdir()] == [tree.new.name]
+
+
+def test_latest_moves_in_one_rename_too(tmp_path, monkeypatch):
+    for run in ("20261201T060000Z", "20261202T060000Z"):
+        (tmp_path / RUNS / run).mkdir(parents=True)
+    point_link(tmp_path / LATEST, Path(RUNS) / "20261201T060000Z")
+    tried = _swaps_onto(tmp_path / LATEST, monkeypatch)
+    with pytest.raises(OSError, match="No space left"):
+        point_link(tmp_path / LATEST, Path(RUNS) / "20261202T060000Z")
+    assert tried == ["replace"]
+    assert os.readlink(tmp_path / LATEST) == f"{RUNS}/20261201T060000Z"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LATEST, RUNS]
+    monkeypatch.undo()
+    point_link(tmp_path / LATEST, Path(RUNS) / "20261202T060000Z")
+    assert os.readlink(tmp_path / LATEST) == f"{RUNS}/20261202T060000Z"
+
+
+def test_only_point_link_makes_a_symlink_so_every_link_readers_follow_moves_in_one_rename():
+    """`current`, `latest` and the top-level names are all made by point_link, whose one-rename swap the two
+    tests above check; a link made any other way (unlink, then symlink) would leave readers a moment with none."""
+    import ast
+
+    import crizotinib_reports
+
+    makers = []
+
+    def visit(node: ast.AST, file_name: str, function: str) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            function = node.name
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("symlink", "symlink_to")):
+            makers.append((file_name, function))
+        for child in ast.iter_child_nodes(node):
+            visit(child, file_name, function)
+
+    for path in sorted(Path(crizotinib_reports.__file__).parent.rglob("*.py")):
+        visit(ast.parse(path.read_text(encoding="utf-8")), path.name, "<module>")
+    assert makers == [("outputs.py", "point_link")], makers
 
 
 # --- one writer, one snapshot ----------------------------------------------------------------------
@@ -474,9 +555,33 @@ def test_a_kernel_ends_with_what_it_started_sees_no_secret_and_a_closed_log_is_n
     assert end_processes(lambda token: token.startswith(f"{key}:")) == 0, "a kernel's process outlived its report"
     executed = (out / "clinical_relapses" / "clinical_relapses.ipynb").read_text()
     assert "hunter2" not in executed and "smtp.example.org" not in executed
+    assert "leaked = sorted" in executed  # the cell that looked for them ran in this notebook
 
 
-KILL_POINTS = ["snapshot-taken", "report-written", "manifest-written", "after-current-moved", "committed"]
+#: Each point the build kills itself at, with what it leaves there (see _left_by_the_kill): a kill that landed
+#: earlier or later, or not at all, leaves something else.
+KILL_POINTS = {
+    #                      new tree, its report, its manifest, `current` on it, old tree still there
+    "snapshot-taken":      (False, False, False, False, True),
+    "report-written":      (True, True, False, False, True),
+    "manifest-written":    (True, True, True, False, True),
+    "after-current-moved": (True, True, True, True, True),
+    "committed":           (True, True, True, True, False),
+}
+
+
+def _left_by_the_kill(output: Path, old_tree: str) -> tuple[bool, ...]:
+    """Where a killed build stopped, from what it left: its new tree and how far it got, and the old tree."""
+    (scratch,) = (output / STAGING).iterdir()  # the killed build's own, with its data snapshot: killed in the session
+    assert (scratch / "data" / "schema.yaml").is_file()
+    new_trees = [p for p in (output / BUILDS).iterdir() if p.name != old_tree]
+    assert len(new_trees) <= 1, new_trees
+    new = new_trees[0] if new_trees else None
+    return (new is not None,
+            new is not None and any(new.glob("*/*.html")),  # the report's folder is named by its parameters
+            new is not None and (new / MANIFEST_NAME).is_file(),
+            new is not None and (output / CURRENT).resolve() == new,
+            (output / BUILDS / old_tree).is_dir())
 
 
 def _consistent(output: Path) -> dict[str, str]:
@@ -501,8 +606,11 @@ def test_sigkill_at_each_step_leaves_the_old_or_the_new_reports_never_torn(tmp_p
     old = _consistent(output)
     for number, point in enumerate(KILL_POINTS):
         level = [0.9, 0.99, 0.8, 0.85, 0.9][number]
+        old_tree = (output / CURRENT).resolve().name
         killed = run_cli(*args, "--param", f"confidence_level={level}", env={**os.environ, KILL_AT_ENV: point})
-        assert killed.returncode == -signal.SIGKILL, (point, killed.stderr)  # it died there, not before or after
+        assert killed.returncode == -signal.SIGKILL, (point, killed.stderr)  # killed, by the checkpoint alone
+        assert "reports in" not in killed.stdout, point  # before the summary
+        assert _left_by_the_kill(output, old_tree) == KILL_POINTS[point], point  # there
         now = _consistent(output)  # old or new, and the manifest says which
         if point in ("after-current-moved", "committed"):
             assert now != old, point

@@ -15,7 +15,10 @@ from crizotinib_reports.evidence.data import load_evidence
 from crizotinib_reports.exceptions import UsageError
 from crizotinib_reports.publish.files import sha256_file
 from crizotinib_reports.evidence.data import data_file_hashes
-from crizotinib_reports.publish.inputs import rebuild_reasons, report_inputs
+from crizotinib_reports.publish.build import Builder
+from crizotinib_reports.publish.inputs import build_reasons, rebuild_reasons, report_inputs
+from crizotinib_reports.publish.outputs import BUILDS, CURRENT, MANIFEST_NAME
+from crizotinib_reports.publish.progress import LogLines
 from crizotinib_reports.paths import DATA_DIR, NOTEBOOK_DIR
 from crizotinib_reports.evidence.data import TABLE_NAMES as ALL_TABLES
 from crizotinib_reports.publish.portfolio import get_report, portfolio
@@ -129,6 +132,74 @@ def test_reasons_name_what_changed(data_copy):
     assert rebuild_reasons(before, {**before, "formats": ["html"]}) == []
 
 
+def test_a_report_the_last_build_did_not_finish_is_built_again_whatever_its_inputs(data_copy):
+    inputs = _inputs(data_copy)
+    built = {"status": "built", "inputs": inputs}
+    assert build_reasons(built, inputs, outputs_present=True) == []
+    # Its entry records the inputs that build was asked for; the outputs kept are older.
+    assert build_reasons({**built, "status": "failed"}, inputs, outputs_present=True) == ["failed last time"]
+    assert build_reasons({**built, "status": "skipped"}, inputs, outputs_present=True) == [
+        "skipped last time (--fail-fast)"]
+    assert build_reasons({**built, "status": None}, inputs, outputs_present=True) == [
+        "last build recorded it as None, not built"]
+    assert build_reasons(built, inputs, outputs_present=False) == ["outputs missing"]
+    assert build_reasons(None, inputs, outputs_present=False) == ["not built before"]
+    assert build_reasons({**built, "status": "failed"}, inputs, outputs_present=True, force=True) == ["--force"]
+    assert build_reasons(built, _inputs(data_copy, confidence_level=0.9), outputs_present=True) == [
+        "parameters changed: confidence_level"]
+
+
+PREVIOUS_BUILD = "20261202T060000123456Z-4242"
+
+
+def _plan_after(tmp_path: Path, status: str, files: dict[str, bytes], recorded: dict[str, int] | None = None) -> list[str]:
+    """Why the build would rebuild clinical_relapses after a build that left it with `status` and `files`.
+
+    The previous build is written as the builder writes one (a tree under .builds, `current`, a manifest
+    recording the inputs the builder computes now and each file's size), and nothing is executed.
+    """
+    out = tmp_path / "out"
+    builder = Builder(output_dir=out, formats=("html",), progress=LogLines(timestamps=False))
+    targets = builder.targets(["clinical_relapses"], [])
+    with builder.session() as session:
+        (fresh,) = builder.plan(targets, session)
+    assert fresh.reasons == ["not built before"]
+    tree = out / BUILDS / PREVIOUS_BUILD
+    (tree / "clinical_relapses").mkdir(parents=True)
+    for name, data in files.items():
+        (tree / "clinical_relapses" / name).write_bytes(data)
+    sizes = recorded or {name: len(data) for name, data in files.items()}
+    entry = {"report": "clinical_relapses", "status": status, "inputs": fresh.inputs,
+             "outputs": {name: {"bytes": size} for name, size in sizes.items()}}
+    (tree / MANIFEST_NAME).write_text(json.dumps({"reports": {"clinical_relapses": entry}}), encoding="utf-8")
+    os.symlink(f"{BUILDS}/{PREVIOUS_BUILD}", out / CURRENT)
+    with builder.session() as session:
+        (planned,) = builder.plan(targets, session)
+    return planned.reasons
+
+
+OUTPUTS = {"clinical_relapses.html": b"<p>report</p>", "clinical_relapses.ipynb": b"{}"}
+
+
+@pytest.mark.parametrize(("status", "reasons"), [
+    ("built", []),
+    ("failed", ["failed last time"]),
+    ("skipped", ["skipped last time (--fail-fast)"]),
+])
+def test_the_plan_rebuilds_a_report_whose_last_build_failed_or_was_skipped(tmp_path, status, reasons):
+    assert _plan_after(tmp_path, status, OUTPUTS) == reasons
+
+
+def test_the_plan_rebuilds_a_report_whose_outputs_are_gone_or_not_the_size_recorded(tmp_path):
+    recorded = {name: len(data) for name, data in OUTPUTS.items()}
+    assert _plan_after(tmp_path / "same", "built", OUTPUTS, recorded) == []
+    assert _plan_after(tmp_path / "cut", "built", {**OUTPUTS, "clinical_relapses.html": b"<p>rep"},
+                       recorded) == ["outputs missing"]  # a truncated copy, say
+    assert _plan_after(tmp_path / "gone", "built", {"clinical_relapses.ipynb": b"{}"}, recorded) == [
+        "outputs missing"]
+    assert _plan_after(tmp_path / "none", "built", {}, {}) == ["outputs missing"]  # an entry that lists nothing
+
+
 def test_data_hashes_of_declared_tables_only():
     hashes = data_file_hashes(DATA_DIR, ("trials", "sources"))
     assert list(hashes) == ["sources.csv", "trials.csv", "schema.yaml"]
@@ -155,6 +226,7 @@ def test_reading_an_undeclared_table_stops_with_one_line():
 # --- end to end -----------------------------------------------------------------------------------
 
 @pytest.mark.e2e
+@pytest.mark.timeout(600)  # three builds of three reports: 190 s measured on a loaded 2-core machine
 def test_unchanged_reports_are_skipped_and_a_changed_table_rebuilds_only_its_readers(tmp_path):
     data = tmp_path / "data"
     shutil.copytree(DATA_DIR, data)

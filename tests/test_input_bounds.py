@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
 
 import pytest
 import yaml
 
 from crizotinib_reports.evidence import schema
 
-from crizotinib_reports.publish import variants
+from crizotinib_reports.publish import build, variants
 
 from crizotinib_reports import cli
 from crizotinib_reports.evidence.data import validate
@@ -26,33 +24,17 @@ from crizotinib_reports.exceptions import DataValidationError, UsageError
 from crizotinib_reports.input_files import InputFileError, load_input_yaml, read_input_bytes, read_input_text
 from crizotinib_reports.evidence.data import data_file_hashes
 from crizotinib_reports.publish.mail import mail_settings
+from crizotinib_reports.publish.build import Builder
 from crizotinib_reports.publish.portfolio import get_report
+from crizotinib_reports.publish.progress import LogLines
 from crizotinib_reports.publish.variants import read_variants_file
+from support.deadlines import within
 
 DEADLINE = 5.0  # for reading one file: instant when it works, forever when it hangs
 VALIDATION_DEADLINE = 30.0  # for validating the whole data folder: about a second, more on a busy machine
 ACTIVITY = [get_report("clinical_activity")]
 BILLION_LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
     f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi"))
-
-
-def within(seconds: float, call: Callable[[], Any]) -> Any:
-    """call()'s result or exception, failing the test if it has not returned after `seconds`."""
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = call()
-        except BaseException as exc:  # noqa: BLE001 (handed back to the test)
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)  # a hung call must not keep pytest from exiting
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), f"still running after {seconds} s"
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
 
 
 def one_line(exc: BaseException) -> str:
@@ -157,6 +139,18 @@ def test_a_file_over_its_limit_is_refused(tmp_path: Path, data_copy: Path, monke
     (tmp_path / "variants.yaml").write_text("clinical_activity:\n  - {setting: first-line}\n")
     with pytest.raises(UsageError, match=r"variants.yaml: is larger than 16 bytes, more than a variants file ever"):
         read_variants_file(tmp_path / "variants.yaml", ACTIVITY)
+
+
+def test_a_notebook_over_its_limit_is_refused_before_any_kernel(tmp_path: Path, monkeypatch):
+    builder = Builder(output_dir=tmp_path / "out", formats=("html",), progress=LogLines(timestamps=False))
+    targets = builder.targets(["clinical_relapses"], [])
+    with builder.session() as session:
+        assert builder.plan(targets, session)[0].reasons == ["not built before"]  # within the limit: read
+    monkeypatch.setattr(build, "NOTEBOOK_LIMIT", 1024)
+    with builder.session() as session:
+        with pytest.raises(InputFileError, match=r"notebook .*clinical_relapses.ipynb: is larger than 1 KiB") as caught:
+            builder.plan(targets, session)
+    one_line(caught.value)
 
 
 # --- YAML: no aliases, no duplicate keys, UTF-8 -------------------------------------------------------

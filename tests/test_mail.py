@@ -15,15 +15,8 @@ import pytest
 
 from crizotinib_reports.exceptions import CrizotinibReportsError, UsageError
 from crizotinib_reports.publish.mail import MailFailed, MailSettings, build_message, mail_settings, send_mail
+from support.needs import pinned_module
 
-try:
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.smtp import AuthResult, LoginPassword
-except ImportError:  # pragma: no cover - depends on the environment
-    Controller = None
-
-needs_aiosmtpd = pytest.mark.skipif(Controller is None,
-                                    reason="aiosmtpd is not installed (pip install aiosmtpd==1.4.6)")
 # A plain-text test server that wants AUTH makes aiosmtpd warn; that is the point of these tests.
 auth_without_tls = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 
@@ -64,10 +57,11 @@ class Collector:
 
 def authenticator(server, session, envelope, mechanism, auth_data):
     """Accepts USER/PASSWORD; a rude server that echoes a wrong password back in its 535 reply."""
-    assert isinstance(auth_data, LoginPassword)
+    smtp = pinned_module("aiosmtpd.smtp")
+    assert isinstance(auth_data, smtp.LoginPassword)
     if auth_data.login == USER.encode() and auth_data.password == PASSWORD.encode():
-        return AuthResult(success=True, handled=False)  # handled=False: aiosmtpd sends the reply itself
-    return AuthResult(success=False, handled=False,
+        return smtp.AuthResult(success=True, handled=False)  # handled=False: aiosmtpd sends the reply itself
+    return smtp.AuthResult(success=False, handled=False,
                       message=f"535 5.7.8 bad password {auth_data.password.decode()}")
 
 
@@ -75,7 +69,7 @@ def authenticator(server, session, envelope, mechanism, auth_data):
 def smtp_server() -> Iterator[tuple[Collector, int]]:
     collector = Collector()
     port = free_port()
-    controller = Controller(collector, hostname="127.0.0.1", port=port)
+    controller = pinned_module("aiosmtpd.controller").Controller(collector, hostname="127.0.0.1", port=port)
     controller.start()
     try:
         yield collector, port
@@ -87,8 +81,9 @@ def smtp_server() -> Iterator[tuple[Collector, int]]:
 def auth_smtp_server() -> Iterator[tuple[Collector, int]]:
     collector = Collector()
     port = free_port()
-    controller = Controller(collector, hostname="127.0.0.1", port=port, authenticator=authenticator,
-                            auth_required=True, auth_require_tls=False)
+    controller = pinned_module("aiosmtpd.controller").Controller(
+        collector, hostname="127.0.0.1", port=port, authenticator=authenticator, auth_required=True,
+        auth_require_tls=False)
     controller.start()
     try:
         yield collector, port
@@ -107,7 +102,6 @@ def parse(envelope) -> email.message.EmailMessage:
 
 # --- sending against a real SMTP server -------------------------------------------------------
 
-@needs_aiosmtpd
 def test_pdf_arrives_intact(smtp_server, pdf: Path) -> None:
     collector, port = smtp_server
     lines: list[str] = []
@@ -135,7 +129,6 @@ def test_pdf_arrives_intact(smtp_server, pdf: Path) -> None:
     assert len(lines) == 1 and pdf.name in lines[0] and "ana@example.org, bo@example.net" in lines[0]
 
 
-@needs_aiosmtpd
 @auth_without_tls
 def test_login_works_and_password_stays_hidden(auth_smtp_server, pdf: Path) -> None:
     collector, port = auth_smtp_server
@@ -151,7 +144,6 @@ def test_login_works_and_password_stays_hidden(auth_smtp_server, pdf: Path) -> N
     assert any("without TLS" in line for line in lines)  # login in clear text is called out
 
 
-@needs_aiosmtpd
 @auth_without_tls
 def test_wrong_password_is_one_line_without_the_password(auth_smtp_server, pdf: Path) -> None:
     collector, port = auth_smtp_server
@@ -167,7 +159,6 @@ def test_wrong_password_is_one_line_without_the_password(auth_smtp_server, pdf: 
     assert collector.envelopes == []
 
 
-@needs_aiosmtpd
 @auth_without_tls
 def test_login_required_but_no_user(auth_smtp_server, pdf: Path) -> None:
     _, port = auth_smtp_server
@@ -175,7 +166,6 @@ def test_login_required_but_no_user(auth_smtp_server, pdf: Path) -> None:
         send_mail(plain(port), ["ana@example.org"], "s", "b", pdf, log=lambda line: None)
 
 
-@needs_aiosmtpd
 def test_server_without_starttls(smtp_server, pdf: Path) -> None:
     _, port = smtp_server
     settings = MailSettings(host="127.0.0.1", port=port, sender="reports@example.org", timeout=5.0)
@@ -183,7 +173,6 @@ def test_server_without_starttls(smtp_server, pdf: Path) -> None:
         send_mail(settings, ["ana@example.org"], "s", "b", pdf, log=lambda line: None)
 
 
-@needs_aiosmtpd
 def test_some_recipients_refused(smtp_server, pdf: Path) -> None:
     collector, port = smtp_server
     lines: list[str] = []
@@ -193,7 +182,6 @@ def test_some_recipients_refused(smtp_server, pdf: Path) -> None:
     assert "ana@example.org" in lines[-1] and "refused.example" not in lines[-1]
 
 
-@needs_aiosmtpd
 def test_all_recipients_refused(smtp_server, pdf: Path) -> None:
     collector, port = smtp_server
     with pytest.raises(MailFailed, match=r"while sending: recipients refused"):

@@ -9,7 +9,6 @@ import importlib.util
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -19,15 +18,18 @@ import yaml
 
 from crizotinib_reports.cli import make_parser
 from crizotinib_reports.paths import PROJECT_ROOT
+from support.needs import system_program, unavailable
 
 CRONTAB = PROJECT_ROOT / "deploy/crontab"
 SERVICE = PROJECT_ROOT / "deploy/systemd/crizotinib-reports.service"
 TIMER = PROJECT_ROOT / "deploy/systemd/crizotinib-reports.timer"
 WORKFLOW = PROJECT_ROOT / ".github/workflows/scheduled-reports.yml"
 CHECKOUT = "/srv/crizotinib-reports"  # the checkout's path as the recipes spell it
-ANALYZE = shutil.which("systemd-analyze")
-needs_systemd_analyze = pytest.mark.skipif(
-    ANALYZE is None, reason="systemd-analyze is not installed: the units are checked by the command test only")
+
+
+@pytest.fixture(scope="module")
+def analyze() -> str:
+    return system_program("systemd-analyze", "systemd")
 
 
 # --- every recipe calls the CLI with options it has ------------------------------------------------
@@ -166,51 +168,49 @@ def unit_copies(tmp_path: Path, edits: dict[str, tuple[str, str]] | None = None)
     return copies
 
 
-def verify(units: list[Path]) -> tuple[int, str]:
-    """systemd-analyze verify: its exit status and what it printed (warnings keep the status at 0)."""
-    result = subprocess.run([ANALYZE, "verify", "--man=no", "--generators=no", *map(str, units)],
+def verify(analyze: str, units: list[Path]) -> str:
+    """What systemd-analyze verify finds wrong: '' when it exits 0 and prints nothing, else its exit status and
+    what it printed (a setting it cannot parse is ignored with a warning and exit status 0; only a unit it
+    refuses makes the status non-zero, so both count)."""
+    result = subprocess.run([analyze, "verify", "--man=no", "--generators=no", *map(str, units)],
                             capture_output=True, text=True, timeout=60, env={**os.environ, "SYSTEMD_COLORS": "0"})
-    return result.returncode, result.stdout + result.stderr
+    printed = result.stdout + result.stderr
+    return "" if result.returncode == 0 and not printed else f"exit status {result.returncode}: {printed}"
 
 
-@needs_systemd_analyze
-def test_systemd_units_verify_cleanly(tmp_path):
-    status, printed = verify(unit_copies(tmp_path))
-    assert status == 0 and printed == "", printed
+def test_systemd_units_verify_cleanly(tmp_path, analyze):
+    assert verify(analyze, unit_copies(tmp_path)) == ""
 
 
-@needs_systemd_analyze
 @pytest.mark.parametrize("unit, old, new, complaint", [
     ("crizotinib-reports.service", "Type=oneshot", "Type=oneshoot", "Failed to parse service type"),
     ("crizotinib-reports.service", "ProtectSystem=strict", "ProtectSystm=strict", "Unknown key"),
     ("crizotinib-reports.timer", "OnCalendar=Mon..Fri", "OnCalendar=Mon..Fry", "calendar specification"),
 ])
-def test_verify_catches_a_broken_unit(tmp_path, unit, old, new, complaint):
-    status, printed = verify(unit_copies(tmp_path, {unit: (old, new)}))
-    assert complaint in printed, printed
-    assert not (status == 0 and printed == "")  # what test_systemd_units_verify_cleanly asserts
-    if unit.endswith(".timer"):
-        assert status != 0  # a timer without a valid trigger is refused
+def test_verify_catches_a_broken_unit(tmp_path, analyze, unit, old, new, complaint):
+    found = verify(analyze, unit_copies(tmp_path, {unit: (old, new)}))
+    assert complaint in found, found
+    # A timer without a valid trigger is refused (exit status 1); a bad service type is only warned about.
+    assert found.startswith("exit status 1:" if unit.endswith(".timer") else "exit status 0:"), found
 
 
-def security(unit: Path) -> subprocess.CompletedProcess:
+def security(analyze: str, unit: Path) -> subprocess.CompletedProcess:
     """systemd-analyze security, offline: exit status 0 when the exposure is at most 4.0."""
-    return subprocess.run([ANALYZE, "security", "--offline=true", "--threshold=40", str(unit)],
+    return subprocess.run([analyze, "security", "--offline=true", "--threshold=40", str(unit)],
                           capture_output=True, text=True, timeout=60, env={**os.environ, "SYSTEMD_COLORS": "0"})
 
 
-@needs_systemd_analyze
-def test_the_service_is_hardened_below_exposure_4(tmp_path):
-    result = security(SERVICE)
+def test_the_service_is_hardened_below_exposure_4(tmp_path, analyze):
+    result = security(analyze, SERVICE)
     if "--offline" in result.stderr and "unrecognized" in result.stderr:
-        pytest.skip("this systemd-analyze has no --offline (systemd 252 or later has)")
+        unavailable("this systemd-analyze has no --offline (systemd 252 or later has)")
     assert result.returncode == 0, result.stdout + result.stderr
     exposure = float(re.search(r"Overall exposure level for \S+: (\d+\.\d)", result.stdout).group(1))
     assert exposure < 4.0
     # The same check fails for the service without its sandbox (the lines after the run's settings).
     bare = tmp_path / SERVICE.name
     bare.write_text(SERVICE.read_text().split("# --- where the run may write")[0])
-    assert security(bare).returncode != 0
+    assert security(analyze, bare).returncode != 0
 
 
 def unit_settings(path: Path) -> dict[str, list[str]]:
@@ -247,8 +247,7 @@ def test_memory_deny_write_execute_only_while_weasyprint_has_no_cffi_callbacks()
     if unit_settings(SERVICE).get("MemoryDenyWriteExecute", ["no"]) != ["yes"]:
         return
     spec = importlib.util.find_spec("weasyprint")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("weasyprint is not installed")
+    assert spec is not None and spec.submodule_search_locations, "weasyprint, a dependency, is not installed"
     callbacks = [str(path) for folder in spec.submodule_search_locations for path in Path(folder).rglob("*.py")
                  if re.search(r"\bffi\.(callback|def_extern)\b", path.read_text(encoding="utf-8", errors="replace"))]
     assert callbacks == [], "cffi callbacks need write+execute memory: drop MemoryDenyWriteExecute=yes"
@@ -291,14 +290,16 @@ def test_no_expression_is_pasted_into_a_script():
         assert "${{" not in script, script  # expressions go through env:, with: or if:
 
 
-needs_gnu_bash_find = pytest.mark.skipif(
-    shutil.which("bash") is None or "GNU" not in subprocess.run(["find", "--version"], capture_output=True,
-                                                                  text=True).stdout,
-    reason="the workflow's scripts run in bash with GNU find, as on ubuntu-latest")
+@pytest.fixture
+def gnu_bash_find() -> None:
+    """The workflow's scripts run in bash with GNU find, as on ubuntu-latest."""
+    system_program("bash", "bash")
+    if "GNU" not in subprocess.run([system_program("find", "findutils"), "--version"], capture_output=True,
+                                   text=True).stdout:
+        unavailable("the workflow's scripts need GNU find; install Debian's findutils (apt-get install findutils)")
 
 
-@needs_gnu_bash_find
-def test_the_workflow_passes_recipients_as_words_and_keeps_only_this_runs_folder(tmp_path):
+def test_the_workflow_passes_recipients_as_words_and_keeps_only_this_runs_folder(tmp_path, gnu_bash_find):
     runs = tmp_path / "outputs/runs"
     old = time.time() - 86400
     for name in ("20261125T060000Z", "20991231T060000Z", "20261125T060000Z-2"):  # restored from the cache
@@ -333,8 +334,7 @@ def test_the_workflow_passes_recipients_as_words_and_keeps_only_this_runs_folder
     assert "steps.folder.outputs.path != ''" in upload["if"]
 
 
-@needs_gnu_bash_find
-def test_the_workflow_uploads_nothing_when_the_run_made_no_folder(tmp_path):
+def test_the_workflow_uploads_nothing_when_the_run_made_no_folder(tmp_path, gnu_bash_find):
     (tmp_path / "outputs/runs/20261125T060000Z").mkdir(parents=True)  # only a cached one
     temp = tmp_path / "runner-temp"
     temp.mkdir()

@@ -199,6 +199,8 @@ def test_html_loads_nothing_from_the_network(html):
     assert RESOURCE_URL_RE.findall(html) == []
     assert "googleapis" not in html
     assert "example.invalid" not in html
+    # What held those URLs is still there: the great_tables table and the cell with the remote picture.
+    assert TABLE_TITLE in html and TABLE_CELL in html and "A remote picture:" in html
 
 
 def test_html_has_no_cdn_scripts(html):
@@ -208,6 +210,7 @@ def test_html_has_no_cdn_scripts(html):
     assert "mermaid" not in lowered
     assert "unpkg" not in lowered and "html-manager" not in lowered
     assert "<script src" not in lowered
+    assert TABLE_TITLE.lower() in lowered and "data:image/png;base64," in lowered  # the report itself is there
 
 
 def test_html_hides_code_and_keeps_content(html):
@@ -265,6 +268,7 @@ def test_pdf_text_has_table_and_page_footer(pdf_reader):
     all_text = "".join(page.extract_text() for page in pdf_reader.pages)
     assert CODE_MARKER not in all_text
     assert "¶" not in all_text
+    assert "Response rates" in all_text and "Survival" in all_text  # the headings that had the '¶' anchors
 
 
 def test_pdf_running_header_shows_title(pdf_reader):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from crizotinib_reports.evidence.data import load_evidence, validate
+from crizotinib_reports.evidence.schema import ROW_RULES, validate_tables
 from crizotinib_reports.exceptions import DataValidationError
 from crizotinib_reports.paths import DATA_DIR
 
@@ -157,3 +159,142 @@ def test_numbers_that_parse_but_cannot_be_used(data_copy: Path, cell: str, expec
 def test_an_infinite_float_is_refused(data_copy: Path):
     edit(data_copy / "outcomes.csv", "phase1,crizotinib,ORR,primary,,,61,", "phase1,crizotinib,ORR,primary,,,inf,")
     assert any("column 'value': not a finite number (got 'inf')" in p for p in problems(data_copy))
+
+
+# --- every rule the schema applies, one at a time, on a tiny table -------------------------------------
+
+TINY_SCHEMA = """\
+tables:
+  sources:
+    description: Citations.
+    key: [source_id]
+    columns:
+      source_id: {type: str, pattern: '[a-z][a-z0-9]*'}
+  rows:
+    description: One column of each kind, and every row rule.
+    key: [row_id]
+    rules: [percent_at_most_100, frequency_low_not_above_high, value_or_not_reached, interval_contains_estimate,
+            attribution_consistent]
+    columns:
+      row_id: {type: str, pattern: '[a-z][a-z0-9]*'}
+      label: {type: str}
+      kind: {type: str, choices: [single-arm, randomized]}
+      count: {type: int, nullable: true, min: 1, max: 1000}
+      day: {type: date, nullable: true}
+      value: {type: float, nullable: true, min: 0}
+      unit: {type: str, choices: ['%', months]}
+      note: {type: str, nullable: true, choices: [not reached]}
+      frequency_low_pct: {type: float, nullable: true}
+      frequency_high_pct: {type: float, nullable: true}
+      estimate: {type: float, nullable: true}
+      ci_low: {type: float, nullable: true}
+      ci_high: {type: float, nullable: true}
+      source_id: {type: str, references: sources.source_id}
+      also_in: {type: str, nullable: true, references: sources.source_id}
+      verification: {type: str, choices: [primary, secondary, review only, not verified]}
+      primary_source_id: {type: str, nullable: true, references: sources.source_id}
+      verified_in_id: {type: str, nullable: true, references: sources.source_id}
+      review_section: {type: str, nullable: true}
+      remark: {type: str, required: false, nullable: true}
+"""
+TINY_SOURCES = "source_id\nreview\nprimary\nsummary\n"
+# Two rows that keep every rule; each case breaks the second (line 3), so the line number is not a default.
+TINY_ROWS = [
+    {"row_id": "r1", "label": "Phase I", "kind": "single-arm", "count": "119", "day": "2011-08-26", "value": "61",
+     "unit": "%", "note": "", "frequency_low_pct": "22", "frequency_high_pct": "36", "estimate": "61",
+     "ci_low": "52", "ci_high": "70", "source_id": "review", "also_in": "review;primary", "verification": "primary",
+     "primary_source_id": "primary", "verified_in_id": "", "review_section": ""},
+    {"row_id": "r2", "label": "PFS", "kind": "randomized", "count": "", "day": "", "value": "7.7", "unit": "months",
+     "note": "", "frequency_low_pct": "", "frequency_high_pct": "", "estimate": "", "ci_low": "", "ci_high": "",
+     "source_id": "review", "also_in": "", "verification": "review only", "primary_source_id": "",
+     "verified_in_id": "", "review_section": "clinical activity"},
+]
+ATTRIBUTION = ROW_RULES["attribution_consistent"].text
+
+
+def tiny_problems(folder: Path, rows: list[dict], header: list[str] | None = None) -> list[str]:
+    """Every problem validation finds in the tiny tables, as the one-line messages people read."""
+    (folder / "schema.yaml").write_text(TINY_SCHEMA, encoding="utf-8")
+    (folder / "sources.csv").write_text(TINY_SOURCES, encoding="utf-8")
+    header = header or list(rows[0])
+    with open(folder / "rows.csv", "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows([row.get(column, "") for column in header] for row in rows)
+    _tables, found = validate_tables(folder, ("sources", "rows"))
+    return [str(p) for p in found]
+
+
+@pytest.fixture
+def tiny(tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.chdir(tmp_path)  # messages name rows.csv as a person in this folder would
+    return tmp_path
+
+
+def test_the_tiny_tables_keep_every_rule(tiny: Path):
+    assert tiny_problems(tiny, TINY_ROWS) == []
+    reached = {**TINY_ROWS[1], "value": "", "note": "not reached"}
+    assert tiny_problems(tiny, [TINY_ROWS[0], reached]) == []  # a median not reached needs no value
+    assert tiny_problems(tiny, TINY_ROWS, header=[c for c in TINY_ROWS[0]] + ["remark"]) == []
+
+
+# (rule, the cells of row 2 changed, column named, message): every check schema.py makes on a cell or a row.
+CELL_AND_ROW_RULES = [
+    ("number", {"count": "1x"}, "count", "not a number (got '1x')"),
+    ("finite", {"count": "inf"}, "count", "not a finite number (got 'inf')"),
+    ("whole", {"count": "1.5"}, "count", "not a whole number (or too large) (got '1.5')"),
+    ("date", {"day": "2011-02-30"}, "day", "not a real date in the form YYYY-MM-DD (got '2011-02-30')"),
+    ("min", {"count": "0"}, "count", "must be at least 1 (got 0)"),
+    ("max", {"count": "1001"}, "count", "must be at most 1000 (got 1001)"),
+    ("choices", {"kind": "phase-iii"}, "kind", "must be one of single-arm, randomized (got 'phase-iii')"),
+    ("nullable", {"label": ""}, "label", "must not be empty"),
+    ("pattern", {"row_id": "R2"}, "row_id", "must match the pattern [a-z][a-z0-9]* (got 'R2')"),
+    ("key", {"row_id": "r1"}, "row_id", "duplicate key (row_id): each must be unique (got 'r1')"),
+    ("references", {"source_id": "nobody"}, "source_id",
+     "does not resolve in sources.csv column 'source_id' (got 'nobody')"),
+    ("references", {"also_in": "review;nobody"}, "also_in",
+     "does not resolve in sources.csv column 'source_id' (got 'nobody')"),
+    ("control characters", {"label": "PFS\x1b[2J"}, "label",
+     "contains a control or bidirectional-formatting character; remove it (got 'PFS\\x1b[2J')"),
+    ("percent_at_most_100", {"unit": "%", "value": "161"}, "value", "a percentage must be at most 100 (got 161)"),
+    ("frequency_low_not_above_high", {"frequency_low_pct": "36", "frequency_high_pct": "22"}, "frequency_low_pct",
+     "low bound must not be above frequency_high_pct (got 36)"),
+    ("value_or_not_reached", {"value": ""}, "value",
+     "needs a value, or note 'not reached' for a median not reached"),
+    ("interval_contains_estimate", {"estimate": "40", "ci_low": "52", "ci_high": "70"}, "ci_low",
+     "need ci_low <= estimate <= ci_high (got 52)"),
+    ("interval_contains_estimate", {"estimate": "75", "ci_low": "52", "ci_high": "70"}, "ci_low",
+     "need ci_low <= estimate <= ci_high (got 52)"),
+    ("interval_contains_estimate", {"ci_low": "70", "ci_high": "52"}, "ci_low",  # no estimate: the bounds alone
+     "need ci_low <= estimate <= ci_high (got 70)"),
+    ("attribution_consistent", {"verification": "primary"}, "verification", f"{ATTRIBUTION} (got 'primary')"),
+    ("attribution_consistent", {"verification": "secondary"}, "verification", f"{ATTRIBUTION} (got 'secondary')"),
+    ("attribution_consistent", {"primary_source_id": "primary"}, "verification",
+     f"{ATTRIBUTION} (got 'review only')"),
+    ("attribution_consistent", {"verified_in_id": "summary"}, "verification", f"{ATTRIBUTION} (got 'review only')"),
+    ("attribution_consistent", {"review_section": ""}, "verification", f"{ATTRIBUTION} (got 'review only')"),
+    ("attribution_consistent", {"verification": "not verified", "verified_in_id": "summary"}, "verification",
+     f"{ATTRIBUTION} (got 'not verified')"),
+]
+
+
+@pytest.mark.parametrize(("rule", "cells", "column", "message"), CELL_AND_ROW_RULES,
+                         ids=[f"{case[0]}-{'-'.join(case[1])}" for case in CELL_AND_ROW_RULES])
+def test_each_rule_broken_alone_is_one_line_naming_file_row_column_and_rule(tiny: Path, rule, cells, column,
+                                                                           message):
+    broken = {**TINY_ROWS[1], **cells}
+    assert tiny_problems(tiny, [TINY_ROWS[0], broken]) == [f"rows.csv, line 3, column '{column}': {message}"]
+
+
+def test_every_row_rule_has_a_case():
+    assert {case[0] for case in CELL_AND_ROW_RULES} >= set(ROW_RULES)
+
+
+@pytest.mark.parametrize(("header", "message"), [
+    ([*TINY_ROWS[0], "extra"], "rows.csv, line 1, column 'extra': unexpected column; remove it or declare it in "
+                               "data/schema.yaml"),
+    ([c for c in TINY_ROWS[0] if c != "label"], "rows.csv, line 1, column 'label': required column is missing "
+                                                "from the header"),
+])
+def test_a_header_rule_broken_alone_is_one_line(tiny: Path, header: list[str], message: str):
+    assert tiny_problems(tiny, TINY_ROWS, header=header) == [message]

@@ -33,11 +33,51 @@ def test_every_number_stored_appears_in_its_quote():
     assert f"{mutations.frequency_low_pct:g}-{mutations.frequency_high_pct:g}%" in mutations.review_quote
 
 
-def test_seed_figures_are_all_in_the_data(seed_text: str):
-    """Every percentage and month figure of the review's body is somewhere in data/."""
-    body = seed_text.split("Reference")[0]
-    figures = set(re.findall(r"\b\d+(?:\.\d+)?(?=%| months)", body))
-    all_data = "\n".join(p.read_text(encoding="utf-8") for p in DATA_DIR.glob("*.csv"))
-    stored = set(re.findall(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])", all_data))
-    assert figures, "no figures found in the seed"
-    assert figures <= stored, figures - stored
+# A figure of the review with its unit: "61%", "22-36%", "from 3.0 to 7.7 months", "136 patients".
+SEED_FIGURE = re.compile(r"(\d+(?:\.\d+)?)(?:\s*(?:-|–|to)\s*(\d+(?:\.\d+)?))?\s*(%| months| patients)")
+
+
+def seed_figures(seed_text: str) -> set[tuple[str, str]]:
+    """Every percentage, month and patient count of the review's body, as (number, unit)."""
+    figures = set()
+    for low, high, unit in SEED_FIGURE.findall(seed_text.split("Reference")[0]):
+        figures |= {(f"{float(number):g}", unit.strip()) for number in (low, high) if number}
+    return figures
+
+
+def stored_values(evidence) -> set[tuple[str, str]]:
+    """Each number the value columns hold, with its unit: what the reports compute from (quotes and notes aside)."""
+    stored = set()
+
+    def add(values, units) -> None:
+        stored.update((f"{float(value):g}", unit) for value, unit in zip(values, units) if pd.notna(value))
+
+    for frame in (evidence.outcomes, evidence.resistance_measures, evidence.adverse_events, evidence.study_measures):
+        add(frame["value"], frame["unit"])
+    add(evidence.published_intervals["estimate"], ["%"] * len(evidence.published_intervals))
+    for column in ("frequency_low_pct", "frequency_high_pct"):
+        add(evidence.resistance_mechanisms[column], ["%"] * len(evidence.resistance_mechanisms))
+    for frame, column in ((evidence.trials, "patients_evaluated"), (evidence.trials, "patients_experimental"),
+                          (evidence.trials, "patients_control"), (evidence.outcomes, "denominator"),
+                          (evidence.published_intervals, "denominator"), (evidence.study_measures, "denominator")):
+        add(frame[column], ["patients"] * len(frame))
+    return stored
+
+
+def test_seed_figures_are_all_in_the_value_columns(seed_text: str):
+    """Every percentage, month and patient figure of the review's body is a number a report computes from."""
+    figures = seed_figures(seed_text)
+    assert {("61", "%"), ("22", "%"), ("36", "%"), ("3", "months"), ("7.7", "months"), ("136", "patients")} <= figures
+    missing = figures - stored_values(load_evidence(DATA_DIR))
+    assert not missing, f"review figures no value column holds: {sorted(missing)}"
+
+
+def test_a_figure_typed_wrongly_in_a_value_column_is_missed_though_its_quote_has_it(seed_text: str, data_copy):
+    outcomes = data_copy / "outcomes.csv"
+    text = outcomes.read_text(encoding="utf-8")
+    row = "profile1007,crizotinib,PFS median,primary,,independent review,7.7,months"
+    assert row in text
+    outcomes.write_text(text.replace(row, row.replace(",7.7,", ",7.8,")), encoding="utf-8")
+    evidence = load_evidence(data_copy)
+    assert "7.7 months" in " ".join(evidence.outcomes["review_quote"].dropna())  # the quote still says it
+    assert seed_figures(seed_text) - stored_values(evidence) == {("7.7", "months")}

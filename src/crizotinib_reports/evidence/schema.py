@@ -529,7 +529,9 @@ def _row_rule_problems(frame: pd.DataFrame, spec: TableSpec, shown: str) -> list
         except KeyError:
             continue  # a missing column is already reported
         for index in frame.index[~ok]:
-            problems.append(Problem(shown, rule.text, _csv_line(index), rule.column, frame.at[index, rule.column]))
+            value = frame.at[index, rule.column]
+            problems.append(Problem(shown, rule.text, _csv_line(index), rule.column,
+                                    None if pd.isna(value) else value))  # an empty cell: no "(got <NA>)"
     return problems
 
 

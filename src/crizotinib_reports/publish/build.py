@@ -30,20 +30,19 @@ from typing import Any, Iterator
 from .. import __version__
 from ..exceptions import ReportFailed, UsageError
 from .files import atomic_write_bytes, atomic_write_json, sha256_bytes
-from .inputs import DataSnapshot, package_versions, rebuild_reasons, report_inputs
+from .inputs import DataSnapshot, build_reasons, package_versions, report_inputs
 from .outputs import (BUILD_ID, BUILDS, FAILED, MANIFEST_NAME, STAGING, OutputTree, build_lock, check_top_level,
                       claim_output_dir, is_report_file_name, is_report_folder_name, new_build_id, real_folder,
                       remove_leftovers, remove_ours)
 from ..paths import DATA_DIR, NOTEBOOK_DIR, OUTPUT_DIR, display_path
 from .progress import LogLines, Progress
-from .portfolio import TABLE_METADATA_KEY, Report, csv_rows, get_report, portfolio
+from .portfolio import NOTEBOOK_LIMIT, TABLE_METADATA_KEY, Report, csv_rows, get_report, portfolio
 from .variants import Target, expand_targets, read_variants_file
 
 FORMATS = ("html", "pdf")
 KERNEL_NAME = "crizotinib-reports"  # the project's kernelspec, installed by make setup (--sys-prefix)
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 DEFAULT_REPORT_TIMEOUT = 600  # seconds per report, execution and rendering; a hung report fails, the schedule goes on
-NOTEBOOK_LIMIT = 16 * 2**20
 SAFE_NAME = re.compile(r"[a-z0-9][a-z0-9_\-]{0,63}")
 #: Environment variables no kernel or worker may see (the mail password among them).
 SECRET_ENV_PREFIXES = ("CRIZOTINIB_SMTP_",)
@@ -276,15 +275,9 @@ class Builder:
             notebook_sha256, _copy = self._notebook(session, target.report.notebook)
             inputs = report_inputs(notebook_sha256, {**target.parameters, "data_dir": display_path(self.data_dir)},
                                    session.snapshot.hashes_of(target.report.tables), self.formats)
-            entry = previous.get(target.folder) or {}
-            if force:
-                reasons = ["--force"]
-            elif entry.get("status") == "failed":
-                reasons = ["failed last time"]
-            elif entry and not _outputs_present(current / target.folder, entry):
-                reasons = ["outputs missing"]
-            else:
-                reasons = rebuild_reasons(entry.get("inputs"), inputs)
+            entry = previous.get(target.folder)
+            present = bool(entry) and _outputs_present(current / target.folder, entry)
+            reasons = build_reasons(entry, inputs, present, force)
             planned.append(ReportResult(target.report.name, target.folder, "unchanged" if not reasons else "pending",
                                         target.parameters, reasons, inputs))
         return planned

@@ -105,6 +105,30 @@ def report_inputs(notebook_sha256: str, parameters: dict[str, Any], data_hashes:
     }
 
 
+#: Why a report is built again when its last build did not finish it, by the status that build recorded.
+UNFINISHED_REASONS = {"failed": "failed last time", "skipped": "skipped last time (--fail-fast)"}
+
+
+def build_reasons(entry: dict[str, Any] | None, current: dict[str, Any], outputs_present: bool,
+                  force: bool = False) -> list[str]:
+    """Why a report must be built now, from its manifest entry; empty when its outputs can be kept.
+
+    A report whose last build failed or was skipped is built again whatever its inputs: its entry
+    records the inputs that build was asked for, not those of the older outputs kept in its place,
+    so comparing inputs alone would call it unchanged and hide the failure from the next build.
+    """
+    if force:
+        return ["--force"]
+    if not entry:
+        return ["not built before"]
+    status = entry.get("status")
+    if status != "built":
+        return [UNFINISHED_REASONS.get(status, f"last build recorded it as {status!r}, not built")]
+    if not outputs_present:
+        return ["outputs missing"]
+    return rebuild_reasons(entry.get("inputs"), current)
+
+
 def rebuild_reasons(previous: dict[str, Any] | None, current: dict[str, Any]) -> list[str]:
     """Why a report must be built again; empty when its recorded inputs match the current ones."""
     if not previous:

@@ -258,7 +258,11 @@ def point_link(link: Path, target: Path) -> None:
     temporary = link.parent / f".{link.name}.{os.getpid()}.tmp"
     temporary.unlink(missing_ok=True)
     os.symlink(target, temporary)
-    os.replace(temporary, link)
+    try:
+        os.replace(temporary, link)
+    except BaseException:
+        temporary.unlink(missing_ok=True)  # the old link stays, and no stray one beside it
+        raise
     _fsync_dir(link.parent)
 
 
