@@ -1,8 +1,11 @@
-"""Shared fixtures: a private copy of the data to break, and the seed review the data transcribes."""
+"""Shared fixtures: a private copy of the data to break, the seed review the data transcribes, and the one full
+build of every report that the end-to-end, browser and combine tests all read (built once per session)."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -39,3 +42,20 @@ def seed_text() -> str:
         pytest.fail("the seed review is missing: put crizotinib-review.txt in shared/seed/ beside the checkout "
                     "(as CI lays it out)", pytrace=False)
     return seed.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """Every report, HTML and PDF, built once by the real CLI with the defaults (the result, read by each user)."""
+    output = tmp_path_factory.mktemp("outputs")
+    result = subprocess.run([sys.executable, "-m", "crizotinib_reports.cli", "build", "--output-dir", str(output)],
+                            capture_output=True, text=True, timeout=900)
+    return output, result
+
+
+@pytest.fixture(scope="session")
+def output_dir(built) -> Path:
+    """The shared build's output folder; the tests using it fail (not skip) if the build did."""
+    output, result = built
+    assert result.returncode == 0, f"the shared build failed:\n{result.stdout}\n{result.stderr}"
+    return output

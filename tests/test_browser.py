@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -92,19 +91,6 @@ def pdftoppm() -> str:
 @pytest.fixture(scope="module")
 def pdffonts() -> str:
     return poppler_tool("pdffonts")
-
-
-@pytest.fixture(scope="module")
-def output_dir(tmp_path_factory) -> Path:
-    """All reports, HTML and PDF, built once by the real CLI."""
-    output = tmp_path_factory.mktemp("browser-outputs")
-    result = subprocess.run(
-        [sys.executable, "-m", "crizotinib_reports.cli", "build", "--output-dir", str(output),
-         "--format", "html", "--format", "pdf"],
-        capture_output=True, text=True, timeout=900,
-    )
-    assert result.returncode == 0, f"build failed:\n{result.stdout}\n{result.stderr}"
-    return output
 
 
 # ---------------------------------------------------------------- the HTML in a browser

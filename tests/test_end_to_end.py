@@ -85,19 +85,6 @@ def cli(*args: str) -> subprocess.CompletedProcess:
                           timeout=900)
 
 
-@pytest.fixture(scope="session")
-def built(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
-    output = tmp_path_factory.mktemp("outputs")
-    return output, cli("build", "--output-dir", str(output))
-
-
-@pytest.fixture(scope="session")
-def output_dir(built) -> Path:
-    output, result = built
-    assert result.returncode == 0, result.stderr
-    return output
-
-
 def html_text(output_dir: Path, name: str) -> str:
     soup = BeautifulSoup((output_dir / name / f"{name}.html").read_text(encoding="utf-8"), "html.parser")
     return normalise(soup.get_text(" "))

@@ -23,6 +23,17 @@ from crizotinib_reports.publish.portfolio import portfolio
 from support.needs import pinned_module
 
 REPORTS = portfolio()
+# The runs below need only a few reports to show what a run does: the overview (which carries the change
+# summary), a report reading the edited table and one that does not. Fewer reports, shorter runs.
+RUN_REPORTS = ("overview", "clinical_activity", "resistance_mechanisms")
+
+
+def notebooks_of(folder, names=RUN_REPORTS):
+    """A notebook folder holding only these reports, for `--notebook-dir`."""
+    folder.mkdir()
+    for name in names:
+        shutil.copy(PROJECT_ROOT / "notebooks" / REPORTS[name].notebook, folder)
+    return folder
 
 EFFICACY = "trial_id,arm,orr_pct,ci_low_pct\nphase1,crizotinib,61,52.0\nphase2,crizotinib,50,41.3\n"
 
@@ -139,8 +150,9 @@ def test_two_scheduled_runs_compare_combine_and_mail(tmp_path):
     controller, port, received = _smtp_server()
     env = {**os.environ, "CRIZOTINIB_SMTP_HOST": "127.0.0.1", "CRIZOTINIB_SMTP_PORT": str(port),
            "CRIZOTINIB_SMTP_SENDER": "reports@example.org", "CRIZOTINIB_SMTP_STARTTLS": "false"}
+    notebooks = notebooks_of(tmp_path / "notebooks")
     command = [sys.executable, "-m", "crizotinib_reports.cli", "run", "--output-dir", str(out), "--data-dir", str(data),
-               "--keep", "5", "--mail-to", "medical-affairs@example.org"]
+               "--notebook-dir", str(notebooks), "--keep", "5", "--mail-to", "medical-affairs@example.org"]
     try:
         first = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
         assert first.returncode == 0, first.stderr
@@ -161,7 +173,7 @@ def test_two_scheduled_runs_compare_combine_and_mail(tmp_path):
     assert record["reports"]["resistance_mechanisms"]["status"] == "unchanged"  # it does not read outcomes.csv
     assert record["reports"]["clinical_activity"]["rebuilt_because"] == ["data changed: outcomes.csv"]
     assert record["mail"] == {"status": "sent", "recipients": 1, "detail": None}
-    assert set(record["reports"]) == set(REPORTS) and record["versions"]["papermill"]
+    assert set(record["reports"]) == set(RUN_REPORTS) and record["versions"]["papermill"]
 
     # What changed: the data edit first, then what moved with it; the same headline everywhere.
     edit = "outcomes.csv, PROFILE 1014 · crizotinib · ORR · primary: value 74 -> 75"
@@ -180,7 +192,7 @@ def test_two_scheduled_runs_compare_combine_and_mail(tmp_path):
     first_overview = (out / "runs" / runs[0] / "overview" / "overview.html").read_text(encoding="utf-8")
     assert "First run: nothing to compare with" in first_overview
     assert ",75," in (latest / "data" / "outcomes.csv").read_text() and (latest / "data" / "schema.yaml").is_file()
-    assert set(json.loads((latest / "manifest.json").read_text())["reports"]) == set(REPORTS)
+    assert set(json.loads((latest / "manifest.json").read_text())["reports"]) == set(RUN_REPORTS)
 
     # One PDF: cover, contents, a bookmark per report with its sections, page numbers throughout.
     pdf_path = latest / record["combined_pdf"]["file"]
@@ -190,7 +202,7 @@ def test_two_scheduled_runs_compare_combine_and_mail(tmp_path):
     assert "Data version" in pages[0] and "Contents" in pages[1] and headline in pages[0]
     top = [item for item in reader.outline if not isinstance(item, list)]
     titles = [item["/Title"] for item in top]
-    for report in REPORTS.values():
+    for report in (REPORTS[name] for name in RUN_REPORTS):
         assert report.title in titles
         bookmark = top[titles.index(report.title)]
         assert report.title in pages[reader.get_destination_page_number(bookmark)]
@@ -235,8 +247,7 @@ def test_keep_prunes_the_oldest_runs_but_never_latest_the_new_one_or_a_stranger(
 def test_a_failed_run_is_kept_and_reported_but_latest_stays(tmp_path):
     import nbformat
 
-    notebooks = tmp_path / "notebooks"
-    shutil.copytree(PROJECT_ROOT / "notebooks", notebooks)
+    notebooks = notebooks_of(tmp_path / "notebooks", ("overview", "resistance_mechanisms"))
     broken = nbformat.read(notebooks / "resistance_mechanisms.ipynb", as_version=4)
     broken.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('planted failure')"))
     nbformat.write(broken, notebooks / "resistance_mechanisms.ipynb")
