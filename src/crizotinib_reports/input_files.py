@@ -107,9 +107,13 @@ def read_input_text(path: Path | str, *, limit: int, what: str) -> str:
 
 def load_input_yaml(path: Path | str, *, limit: int, what: str) -> Any:
     """Plain YAML data: no anchors or aliases, no key twice in a mapping, no deep nesting, bounded size."""
+    return parse_input_yaml(read_input_text(path, limit=limit, what=what), path, what=what)
+
+
+def parse_input_yaml(text: str, path: Path | str, *, what: str) -> Any:
+    """`load_input_yaml` on text already read within its bounds; `path` names the file in a refusal."""
     import yaml
 
-    text = read_input_text(path, limit=limit, what=what)
     try:
         return yaml.load(text, Loader=_strict_loader())  # noqa: S506 (a SafeLoader subclass)
     except _Refused as exc:

@@ -18,7 +18,7 @@ import pandera.pandas as pa
 import regex
 
 from ..exceptions import DataValidationError
-from ..input_files import (DATA_FILE_LIMIT, SCHEMA_FILE_LIMIT, InputFileError, check_data_dir, load_input_yaml,
+from ..input_files import (DATA_FILE_LIMIT, SCHEMA_FILE_LIMIT, InputFileError, check_data_dir, parse_input_yaml,
                           read_input_text)
 from ..paths import SCHEMA_FILE_NAME, display_path
 from ..plain_text import is_invisible_control, visible
@@ -99,13 +99,22 @@ def read_schema(data_dir: Path, tables: tuple[str, ...]) -> dict[str, TableSpec]
     if not path.exists():
         raise DataValidationError([str(Problem(shown, "schema file not found; restore it from git"))])
     try:
-        raw = load_input_yaml(path, limit=SCHEMA_FILE_LIMIT, what="schema file")
+        text = read_input_text(path, limit=SCHEMA_FILE_LIMIT, what="schema file")
+        specs, problems = _parsed_schema(text, str(path), shown, tables)
     except InputFileError as exc:
         raise DataValidationError([str(Problem(exc.shown, exc.reason, line=exc.line))]) from None
-    specs, problems = _schema_from_yaml(raw, shown, tables)
     if problems:
         raise DataValidationError([str(p) for p in problems])
-    return specs
+    return dict(specs)
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_schema(text: str, path: str, shown: str,
+                   tables: tuple[str, ...]) -> tuple[dict[str, TableSpec], tuple[Problem, ...]]:
+    """The schema's specs from its text, parsed once per text: the specs are immutable, and YAML parsing in
+    pure Python is a fifth of a validation (a build and each kernel validate; the fuzz tests validate often)."""
+    specs, problems = _schema_from_yaml(parse_input_yaml(text, path, what="schema file"), shown, tables)
+    return specs, tuple(problems)
 
 
 class _SchemaProblems(list):
@@ -399,8 +408,9 @@ def _checks(col: ColumnSpec) -> list[pa.Check]:
     return checks  # (patterns are matched by _pattern_problems, with a time limit)
 
 
+@functools.lru_cache(maxsize=64)
 def pandera_schema(spec: TableSpec) -> pa.DataFrameSchema:
-    """The pandera schema for one table (types are already coerced by _coerce)."""
+    """The pandera schema for one table (types are already coerced by _coerce); made once per spec."""
     return pa.DataFrameSchema(
         {
             col.name: pa.Column(
