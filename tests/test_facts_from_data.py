@@ -66,6 +66,37 @@ def test_a_fifth_drug_in_the_data_is_a_drug_the_report_shows_and_accepts(data_co
     assert drug in analysis.newer_drugs(more) and "FIFTH" in set(tables.landscape_table(more).data["trial_name"])
 
 
+def test_the_drugs_check_and_the_report_share_one_definition(evidence, data_copy):
+    """The items a `drugs` value may name are the report's newer drugs, read by the rule the metadata names, from
+    the CSV text (the build, before any kernel) and from the loaded frames (the notebook): change the data and
+    both follow."""
+    (drugs,) = [p for p in get_report("alk_inhibitor_landscape").parameters if p.items is not None]
+    assert drugs.name == "drugs" and drugs.items.name in analysis.PARAMETER_ITEMS
+    assert drugs.items.allowed(csv_rows(DATA_DIR)(drugs.items.table)) == analysis.newer_drugs(evidence)
+    assert drugs.items.allowed(evidence.trials.to_dict("records")) == analysis.newer_drugs(evidence)
+    trials = pd.read_csv(data_copy / "trials.csv", dtype=str, keep_default_na=False)
+    first = analysis.newer_drugs(evidence)[0]
+    trials.loc[trials["drug"] == first, "comparator"] = "chemotherapy"  # no longer a newer drug
+    trials.to_csv(data_copy / "trials.csv", index=False)
+    assert first not in drugs.items.allowed(csv_rows(data_copy)(drugs.items.table))
+    assert first not in analysis.newer_drugs(load_evidence(data_copy))
+
+
+def test_every_items_from_names_a_list_the_evidence_defines():
+    named = [(report.name, p.items.name) for report in portfolio().values() for p in report.parameters if p.items]
+    assert named and all(name in analysis.PARAMETER_ITEMS for _, name in named), named
+
+
+def test_listing_the_reports_and_checking_the_defaults_import_no_pandas():
+    """The drugs rule lives in the evidence (pandas); the portfolio imports it only when a value names drugs."""
+    code = ("import sys; from crizotinib_reports.publish.portfolio import csv_rows, portfolio; "
+            "from crizotinib_reports.paths import DATA_DIR; r = portfolio()['alk_inhibitor_landscape']; "
+            "r.check_against_data(r.defaults(), csv_rows(DATA_DIR), 'data'); print('pandas' in sys.modules); "
+            "r.check_against_data({'drugs': 'alectinib'}, csv_rows(DATA_DIR), 'data'); print('pandas' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["False", "True"], result.stderr
+
+
 def test_notebook_run_alone_refuses_a_drug_the_data_lack_in_one_line(evidence):
     namespace = {p.name: p.default for p in get_report("alk_inhibitor_landscape").parameters}
     namespace.update(data_dir=str(DATA_DIR), drugs="alectinib, aspirin")

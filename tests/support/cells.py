@@ -43,6 +43,13 @@ def code_cells(name: str, notebook_dir: Path = NOTEBOOK_DIR) -> list[tuple[str, 
     return cells
 
 
+def markdown_cells(name: str, notebook_dir: Path = NOTEBOOK_DIR) -> list[str]:
+    """The text of each Markdown cell of a report's notebook, in order: the prose typed into the notebook itself."""
+    notebook = json.loads((Path(notebook_dir) / get_report(name, notebook_dir).notebook).read_text(encoding="utf-8"))
+    return ["".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            for cell in notebook["cells"] if cell["cell_type"] == "markdown"]
+
+
 @cache
 def _validated_file(data_dir: Path) -> Path:
     """The data validated once per test session, in the form a build hands its kernels."""

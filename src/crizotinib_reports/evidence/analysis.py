@@ -6,6 +6,8 @@ report holds these unformatted values.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
+
 import pandas as pd
 
 from .citations import ATTRIBUTION_COLUMNS
@@ -198,9 +200,20 @@ LANDMARK_PFS_ENDPOINTS = r"^\d+-(?:month|year) (?:PFS|event-free survival)$"  # 
 
 def newer_drugs(evidence: Evidence) -> tuple[str, ...]:
     """Every drug the data test against crizotinib in the landscape trials, in the order of trials.csv."""
-    trials = evidence.trials
-    against = trials[(trials["role"] == "landscape") & (trials["comparator"] == "crizotinib")]
-    return tuple(dict.fromkeys(against["drug"]))
+    return newer_drugs_in(evidence.trials.to_dict("records"))
+
+
+def newer_drugs_in(trials: Iterable[Mapping[str, object]]) -> tuple[str, ...]:
+    """The newer drugs of trials.csv's rows, whether a DataFrame's records or the text a CSV reader gives: one
+    definition for the reports and for the check of the `drugs` parameter that runs before any kernel starts."""
+    return tuple(dict.fromkeys(str(row["drug"]) for row in trials
+                               if "drug" in row and row.get("role") == "landscape" and row.get("comparator") == "crizotinib"))
+
+
+#: The lists a parameter's value may pick from, by the name a notebook's metadata gives them
+#: (`items_from`): the data table each reads, and the rule that picks the items from that table's rows.
+PARAMETER_ITEMS: dict[str, tuple[str, Callable[[Iterable[Mapping[str, object]]], tuple[str, ...]]]] = {
+    "newer_drugs": ("trials", newer_drugs_in)}
 
 
 def parse_drugs(drugs: str, evidence: Evidence) -> tuple[str, ...]:

@@ -12,13 +12,13 @@ Every notebook in the notebooks folder is a report, named by its file name. It d
 
       "parameters": {"confidence_level": {"min": 0.5, "max": 0.999},
                      "setting": {"choices": ["all", "first-line", "second-line"]},
-                     "drugs": {"items_from": {"table": "trials", "column": "drug",
-                                              "where": {"comparator": "crizotinib"}}},
+                     "drugs": {"items_from": "newer_drugs"},
                      "changes_file": {"names_folder": false, "input_file": true}}
 
   `choices`: the allowed values; `min`/`max`: a range; `items_from`: the value is 'all' or a
-  comma-separated subset of the values a data table's column holds (in the rows `where` picks), so
-  the data, not the notebook, decide what may be chosen (checked against the build's data snapshot
+  comma-separated subset of a list the evidence defines from a data table (its name, a key of
+  `evidence.analysis.PARAMETER_ITEMS`, the same rule the report applies), so the data, not the
+  notebook, decide what may be chosen (checked against the build's data snapshot
   before any kernel starts, and by the notebook against the data it loads); `names_folder: false`: a
   setting of the occasion that does not make a variant folder; `input_file: true`: names a file that
   must exist.
@@ -57,28 +57,39 @@ REPORT_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 @dataclass(frozen=True)
 class DataItems:
-    """Where a list parameter's allowed items come from: one column of a data table, in the rows `where` picks."""
+    """Where a list parameter's allowed items come from: a list the evidence defines from a data table, named in the
+    notebook's metadata (`items_from`, a key of evidence.analysis.PARAMETER_ITEMS), so the reports and this check
+    share one definition. The evidence (pandas) is imported only when a value names items: `list`, and a build of
+    the defaults with nothing to do, stay light."""
 
-    table: str
-    column: str
-    where: tuple[tuple[str, str], ...] = ()
+    name: str
 
     @classmethod
     def from_metadata(cls, rule: object) -> "DataItems":
-        if not (isinstance(rule, dict) and isinstance(rule.get("table"), str) and isinstance(rule.get("column"), str)
-                and isinstance(rule.get("where", {}), dict) and set(rule) <= {"table", "column", "where"}
-                and all(isinstance(v, str) for v in rule.get("where", {}).values())):
-            raise ValueError("'items_from' takes {\"table\": ..., \"column\": ..., \"where\": {column: value}}")
-        return cls(rule["table"], rule["column"], tuple(rule.get("where", {}).items()))
+        if not isinstance(rule, str) or not REPORT_NAME.fullmatch(rule):
+            raise ValueError("'items_from' names a list the evidence defines (a key of "
+                             "crizotinib_reports.evidence.analysis.PARAMETER_ITEMS), e.g. \"newer_drugs\"")
+        return cls(rule)
+
+    def _rule(self) -> tuple[str, Callable[[Iterable[Mapping[str, object]]], tuple[str, ...]]]:
+        from ..evidence.analysis import PARAMETER_ITEMS  # pandas: only when a value names items
+
+        if self.name not in PARAMETER_ITEMS:
+            raise UsageError(f"'items_from' names '{self.name}', which the evidence does not define; use one of "
+                             f"{', '.join(PARAMETER_ITEMS)} (crizotinib_reports.evidence.analysis.PARAMETER_ITEMS)")
+        return PARAMETER_ITEMS[self.name]
+
+    @property
+    def table(self) -> str:
+        """The data table the items are read from."""
+        return self._rule()[0]
 
     def allowed(self, rows: Iterable[Mapping[str, object]]) -> tuple[str, ...]:
-        """The column's values in the chosen rows, each once, in the table's order."""
-        return tuple(dict.fromkeys(str(row[self.column]) for row in rows
-                                   if all(str(row.get(key)) == value for key, value in self.where)))
+        """The items the table's rows allow, each once, in the table's order."""
+        return self._rule()[1](rows)
 
     def __str__(self) -> str:
-        picked = " and ".join(f"{key} is {value}" for key, value in self.where)
-        return f"{self.table}.csv, column {self.column}" + (f", rows where {picked}" if picked else "")
+        return self.name.replace("_", " ")
 
 
 @dataclass(frozen=True)
@@ -161,8 +172,8 @@ class Parameter:
         unknown = [item for item in self.chosen_items(value) if item not in allowed]
         if unknown:
             raise UsageError(f"parameter '{self.name}' names {', '.join(map(repr, unknown))}, which the data in "
-                             f"{data_dir} do not have ({self.items}); give 'all' or a comma-separated list of "
-                             f"{', '.join(allowed) or '(none in the data)'}")
+                             f"{data_dir} do not have ({self.items} in {self.items.table}.csv); give 'all' or a "
+                             f"comma-separated list of {', '.join(allowed) or '(none in the data)'}")
 
 
 @dataclass(frozen=True)
@@ -199,7 +210,7 @@ class Report:
         runs before any kernel too, then says what is wrong with the file).
         """
         for parameter in self.parameters:
-            if parameter.items is not None and parameter.name in values:
+            if parameter.items is not None and values.get(parameter.name, "all") != "all":
                 rows = rows_of(parameter.items.table)
                 if rows is not None:
                     parameter.check_items(values[parameter.name], rows, data_dir)
