@@ -19,6 +19,8 @@ constants alone.
 from __future__ import annotations
 
 import argparse
+import ast
+import difflib
 import fnmatch
 import json
 import subprocess
@@ -111,6 +113,28 @@ def read_scores(modules: list[Module]) -> list[Score]:
     return scores
 
 
+def changed_lines(module: Module) -> dict[str, str]:
+    """Each mutant's change as `- original / + mutated` lines, from the functions mutmut generated.
+
+    mutmut writes every mutant of a function beside the original (`x_name__mutmut_orig`) in
+    mutants/<path>; the lines that differ are what docs/testing.md quotes for a survivor.
+    """
+    source = (ROOT / "mutants" / module.path).read_text(encoding="utf-8")
+    lines = source.splitlines()
+    functions = {node.name: lines[node.lineno - 1:node.end_lineno]
+                 for node in ast.walk(ast.parse(source)) if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
+    changes = {}
+    for name, lines in functions.items():
+        stem, marker, number = name.rpartition("__mutmut_")
+        if not marker or number == "orig" or f"{stem}__mutmut_orig" not in functions:
+            continue
+        original = [line.strip() for line in functions[f"{stem}__mutmut_orig"][1:]]
+        mutated = [line.strip() for line in lines[1:]]
+        diff = [line for line in difflib.ndiff(original, mutated) if line[:2] in ("- ", "+ ")]
+        changes[f"{module.dotted}.{name}"] = " / ".join(diff)
+    return changes
+
+
 def print_scores(scores: list[Score]) -> float:
     columns = ("killed", "timeout", "survived", "no tests", "other")
     print(f"\n{'module':<10}{'mutants':>9}" + "".join(f"{c:>10}" for c in columns) + f"{'score':>9}")
@@ -133,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="mutants tested at once (default 1: the unit tests themselves use both cores)")
     parser.add_argument("--report", action="store_true", help="print the last results without running mutmut")
     parser.add_argument("--survivors", action="store_true", help="list every mutant not killed, by name")
+    parser.add_argument("--diff", action="store_true", help="with --survivors: the line each one changes")
     args = parser.parse_args(argv)
 
     modules = configured_modules()
@@ -151,9 +176,12 @@ def main(argv: list[str] | None = None) -> int:
     scores = read_scores(modules)
     percent = print_scores(scores)
     if args.survivors:
-        for score in scores:
+        for module, score in zip(modules, scores):
+            changes = changed_lines(module) if args.diff else {}
             for line in score.survivors:
                 print(f"  {line}")
+                if args.diff:
+                    print(f"      {changes.get(line.partition(':')[0], '(change not found)')}")
     if percent < BAR:
         print(f"mutation score {percent:.1f}% is below {BAR:.0f}%: see 'mutmut results' and docs/testing.md",
               file=sys.stderr)
