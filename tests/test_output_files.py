@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from crizotinib_reports.exceptions import UsageError
+from crizotinib_reports.paths import display_path
 from crizotinib_reports.publish import files, outputs
 from crizotinib_reports.publish.files import (
     atomic_write_bytes,
@@ -474,3 +475,48 @@ def test_every_folder_of_a_tree_is_synced(tmp_path, monkeypatch):
     if os.path.isdir("/proc/self/fd"):
         assert sorted(synced) == [str(tmp_path / "t"), str(tmp_path / "t" / "overview"),
                                   str(tmp_path / "t" / "overview" / "tables")]
+
+
+def test_a_refused_folder_is_named_in_the_message(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    with pytest.raises(UsageError, match=f"^output folder {re.escape(display_path(tmp_path / 'out'))} holds files"):
+        claim_output_dir(tmp_path / "out")
+
+
+def test_a_folder_that_cannot_be_removed_whole_is_reported_not_raised(tmp_path, monkeypatch):
+    """A file that will not go (a read-only mount, another owner) leaves the folder: False, and no traceback."""
+    ours = tmp_path / BUILDS / OLD
+    ours.mkdir(parents=True)
+    (ours / "stuck.html").write_text("x")
+    (ours / "gone.html").write_text("x")
+    real_unlink = os.unlink
+
+    def unlink(path, *args, **kwargs):
+        if os.fspath(path).endswith("stuck.html"):
+            raise PermissionError(13, "Permission denied")
+        real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", unlink)
+    assert remove_ours(ours, tmp_path / BUILDS, BUILD_ID) is False
+    assert sorted(os.listdir(ours)) == ["stuck.html"]
+
+
+def test_a_kept_tree_is_skipped_not_the_end_of_the_search(tmp_path, monkeypatch):
+    """Whatever order the folder lists its entries in: here the kept tree comes first."""
+    for build in (OLD, NEW):
+        (tmp_path / BUILDS / build).mkdir(parents=True)
+    kept = tmp_path / BUILDS / NEW
+    real_iterdir = Path.iterdir
+    monkeypatch.setattr(Path, "iterdir", lambda self: iter(sorted(real_iterdir(self), key=lambda p: p != kept)))
+    assert remove_leftovers(tmp_path, keep={kept}) == [f"{BUILDS}/{OLD}"]
+    assert os.listdir(tmp_path / BUILDS) == [NEW]
+
+
+def test_commit_leaves_the_staging_folder_to_the_build(tmp_path):
+    """The session's scratch (its data snapshot) is still in use after a commit; the session removes it at its end."""
+    _previous_build(tmp_path)
+    (tmp_path / STAGING / NEW).mkdir(parents=True)
+    tree = OutputTree(tmp_path, NEW)
+    tree.commit()
+    assert os.listdir(tmp_path / STAGING) == [NEW] and os.listdir(tmp_path / BUILDS) == [NEW]

@@ -175,3 +175,16 @@ def test_without_declared_tables_a_report_is_judged_by_every_file(tmp_path):
     assert every == snapshot.hashes
     every["trials.csv"] = "edited"  # a copy: the snapshot's own record stays as read
     assert snapshot.hashes["trials.csv"] != "edited"
+
+
+def test_parameters_are_recorded_in_name_order_whatever_order_they_came_in():
+    """The manifest is written from these: the same parameters give the same bytes."""
+    inputs = report_inputs("abc", {"setting": "all", "level": 0.9, "data_dir": "data"}, {}, ())
+    assert list(inputs["parameters"]) == ["data_dir", "level", "setting"]
+
+
+def test_a_data_file_that_cannot_be_snapshotted_is_named_as_a_data_file(tmp_path):
+    folder = _data_folder(tmp_path)
+    (folder / "arms.csv").mkdir()
+    with pytest.raises(UsageError, match=r"^data file .*arms\.csv: is a folder, not a regular file"):
+        DataSnapshot.take(folder, tmp_path / "snap")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -135,3 +136,31 @@ def test_pruning_removes_only_run_folders_of_ours_and_counts_only_them(tmp_path)
     assert _left(runs_dir) == [".20261101T060000Z.partial", "20261125T060000Z", "20261126T060000Z",
                                "20261127T060000Z", "20261128T060000Z", "notes"]
     assert precious.is_dir()
+
+
+def test_the_next_free_suffix_is_taken(tmp_path, monkeypatch):
+    monkeypatch.setattr(runs, "datetime", _FixedClock)
+    (tmp_path / "20261126T060000Z").mkdir()
+    (tmp_path / "20261126T060000Z-2").mkdir()
+    assert new_run_id(tmp_path) == "20261126T060000Z-3"
+
+
+@pytest.fixture
+def far_from_utc(monkeypatch):
+    """The machine's clock set to a zone far from UTC: run ids must not follow it."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_a_run_id_is_in_utc_whatever_the_local_zone(tmp_path, monkeypatch, far_from_utc):
+    monkeypatch.setattr(runs, "datetime", _FixedClock)
+    assert NOW.astimezone().utcoffset() != NOW.utcoffset()  # the zone really is set
+    assert new_run_id(tmp_path) == "20261126T060000Z"
+
+
+def test_a_runner_keeps_the_builder_it_was_given(tmp_path):
+    builder = SimpleNamespace(output_dir=tmp_path)
+    assert Runner(builder, progress=None).builder is builder

@@ -357,3 +357,21 @@ def test_homogeneous_studies_use_fixed_effect_weights_and_intervals():
     assert hk.estimate == pytest.approx(got.estimate, rel=1e-12)
     assert (hk.low, hk.high) == pytest.approx((_expit(mean - student_t.ppf(0.975, 2) * se),
                                                _expit(mean + student_t.ppf(0.975, 2) * se)), rel=1e-9)
+
+
+def test_a_study_with_a_single_responder_is_pooled():
+    got = pooled_proportion([1, 30], [20, 60])
+    _, _, mean, _, _ = _by_hand([1, 30], [20, 60])
+    assert got.estimate == pytest.approx(_expit(mean), rel=1e-9)
+
+
+def test_homogeneous_studies_predict_from_the_fixed_effect_standard_error():
+    """τ² ≤ 0: the prediction interval is mean ± t(k−2) × SE of the fixed-effect mean, not NaN."""
+    counts, totals = [20, 52, 49], [40, 100, 100]
+    c, n = np.asarray(counts, float), np.asarray(totals, float)
+    y, w = np.log(c / (n - c)), 1 / (1 / c + 1 / (n - c))
+    mean = float(np.sum(w * y) / np.sum(w))
+    half = student_t.ppf(0.975, 1) / np.sqrt(np.sum(w))
+    got = pooled_proportion(counts, totals)
+    assert (got.prediction_low, got.prediction_high) == pytest.approx((_expit(mean - half), _expit(mean + half)),
+                                                                      rel=1e-9)

@@ -215,3 +215,14 @@ def test_a_folder_just_within_the_limit_is_kept_whole():
     report = _activity()
     note = "x" * (MAX_FOLDER_LENGTH - len("activity--note-"))
     assert variant_folder(report, {**report.defaults(), "note": note}) == f"activity--note-{note}"
+
+
+def test_a_value_may_hold_an_equals_sign():
+    got = parse_param_overrides(["note=a=b"], [_activity()])
+    assert got["activity"]["note"] == ["a=b"]
+
+
+def test_the_data_folder_refusal_says_how_to_set_it():
+    with pytest.raises(UsageError) as caught:
+        parse_param_overrides(["data_dir=elsewhere"], [_activity()])
+    assert str(caught.value) == "set the data folder with --data-dir, not --param data_dir=..."
