@@ -321,7 +321,7 @@ def test_pooled_proportion_defaults_to_95_and_dersimonian_laird():
 
 def test_three_studies_give_a_prediction_interval():
     counts, totals = [30, 45, 60], [100, 100, 100]
-    y, _, mean, tau2, se = _by_hand(counts, totals)
+    _, _, mean, tau2, se = _by_hand(counts, totals)
     half = student_t.ppf(0.975, 1) * np.sqrt(tau2 + se ** 2)
     got = pooled_proportion(counts, totals)
     assert (got.prediction_low, got.prediction_high) == pytest.approx((_expit(mean - half), _expit(mean + half)))
