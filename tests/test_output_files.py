@@ -520,3 +520,10 @@ def test_commit_leaves_the_staging_folder_to_the_build(tmp_path):
     tree = OutputTree(tmp_path, NEW)
     tree.commit()
     assert os.listdir(tmp_path / STAGING) == [NEW] and os.listdir(tmp_path / BUILDS) == [NEW]
+
+
+def test_scratch_left_before_any_build_tree_existed_is_found(tmp_path):
+    """The first build killed after its scratch was made: no builds/ folder yet, the scratch still goes."""
+    (tmp_path / STAGING / OLD).mkdir(parents=True)
+    assert remove_leftovers(tmp_path, keep=set()) == [f"{STAGING}/{OLD}"]
+    assert os.listdir(tmp_path / STAGING) == []
