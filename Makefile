@@ -20,7 +20,7 @@ NBSTRIPOUT      = "$(abspath $(BIN))/python" -m nbstripout
 # JupyterLab refuses to start as root unless told.
 ALLOW_ROOT      = $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: setup reports test validate list lab kernel git-filter bench clean distclean
+.PHONY: setup reports test validate list lab kernel git-filter bench mutants clean distclean
 
 setup: $(STAMP)
 
@@ -59,6 +59,12 @@ list: setup
 # Build times and memory against the usual papermill/nbconvert/weasyprint chain (docs/performance.md).
 bench: setup
 	$(BIN)/python benchmarks/bench.py
+
+# Mutation testing of the decision code by the unit tests (docs/testing.md): the score per module, exit 1 below
+# 85%. `make mutants MODULE=stats` for one module; results stay in mutants/ (`.venv/bin/mutmut show NAME`).
+mutants: setup
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[test,mutants]'
+	$(BIN)/python tools/mutants.py $(if $(MODULE),--module $(MODULE))
 
 # For the analyst: JupyterLab in a venv of its own, opened on the notebooks, with the project's kernel
 # (JUPYTER_PATH finds .venv's kernelspec first). Not in .venv: JupyterLab brings jsonschema format

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from scipy.stats import binomtest
 
@@ -204,3 +206,172 @@ def test_prediction_interval_needs_three_studies():
     assert math.isnan(got.prediction_low) and math.isnan(got.prediction_high)
     with pytest.raises(ValueError, match="unknown pooled interval"):
         pooled_proportion(*POOL, 0.95, "paule-mandel")
+
+
+# --- edges and labels: the boundaries each check draws, what each result says about itself ---
+
+from crizotinib_reports.evidence.stats import (  # noqa: E402
+    CI_METHOD_LABELS,
+    CI_METHODS,
+    POOLED_INTERVALS,
+    Interval,
+    rounding_tolerance,
+)
+
+
+def test_a_denominator_of_one_is_enough():
+    assert derived_count(100, 1) == 1 and derived_count(49.9, 1) == 0 and derived_count(50, 1) == 1
+
+
+@pytest.mark.parametrize(("percent", "n", "message"), [
+    (50, 0, "denominator must be at least 1, got 0"),
+    (100.01, 10, "percent must be between 0 and 100, got 100.01"),
+    (-0.01, 10, "percent must be between 0 and 100, got -0.01"),
+])
+def test_derived_count_says_what_is_wrong(percent, n, message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        derived_count(percent, n)
+
+
+def test_an_interval_records_its_level_and_method_and_defaults_to_exact_95():
+    got = proportion_interval(73, 119)
+    assert got == proportion_interval(73, 119, 0.95, "exact")
+    assert (got.level, got.method) == (0.95, "exact")
+    assert proportion_interval(73, 119, 0.9, "wilson").method == "wilson"
+    assert set(CI_METHODS) == set(CI_METHOD_LABELS) == {"exact", "wilson"}
+
+
+def test_an_interval_prints_as_percent_to_the_decimals_asked():
+    interval = Interval(0.52, 0.70125, 0.95, "exact")
+    assert interval.as_percent_text() == "52.0–70.1"
+    assert interval.as_percent_text(0) == "52–70"
+    assert interval.as_percent_text(3) == "52.000–70.125"
+
+
+@pytest.mark.parametrize(("count", "n", "level", "method", "message"), [
+    (1, 4, 1.0, "exact", "confidence level must be between 0 and 1, got 1.0"),
+    (1, 4, 0.0, "exact", "confidence level must be between 0 and 1, got 0.0"),
+    (-1, 4, 0.95, "exact", "need 0 <= count <= denominator and denominator >= 1, got -1/4"),
+    (0, 0, 0.95, "exact", "need 0 <= count <= denominator and denominator >= 1, got 0/0"),
+    (5, 4, 0.95, "exact", "need 0 <= count <= denominator and denominator >= 1, got 5/4"),
+    (1, 4, 0.95, "agresti", "unknown interval method 'agresti'; use one of exact, wilson"),
+])
+def test_interval_says_what_is_wrong(count, n, level, method, message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        proportion_interval(count, n, level, method)
+
+
+def test_a_single_patient_is_a_valid_denominator():
+    reference = binomtest(1, 1).proportion_ci(confidence_level=0.95, method="exact")
+    got = proportion_interval(1, 1)
+    assert (got.low, got.high) == pytest.approx((reference.low, reference.high), abs=1e-6)
+
+
+@pytest.mark.parametrize("level", [0.9, 0.95])
+def test_between_arm_estimates_record_their_level_and_method(level):
+    difference = difference_interval(112, 173, 35, 174, level)
+    odds_ratio = odds_ratio_interval(112, 173, 35, 174, level)
+    assert (difference.level, difference.method) == (level, "Newcombe hybrid score")
+    assert (odds_ratio.level, odds_ratio.method) == (level, "Woolf (logit)")
+    assert difference.low < difference.estimate < difference.high
+    assert odds_ratio.low < odds_ratio.estimate < odds_ratio.high
+
+
+def test_between_arm_estimates_default_to_95():
+    assert difference_interval(112, 173, 35, 174) == difference_interval(112, 173, 35, 174, 0.95)
+    assert odds_ratio_interval(112, 173, 35, 174) == odds_ratio_interval(112, 173, 35, 174, 0.95)
+
+
+@pytest.mark.parametrize(("decimals", "tolerance"), [(0, 0.5), (1, 0.05), (2, 0.005), ("1", 0.05)])
+def test_rounding_tolerance_is_half_the_last_digit(decimals, tolerance):
+    assert rounding_tolerance(decimals) == pytest.approx(tolerance, rel=1e-12)
+
+
+@pytest.mark.parametrize(("published", "recomputed", "decimals"),
+                         [(0.2, 0.15, 1), (1.0, 1.05, 1), (70, 70.5, 0), (52, 51.5, 0)])
+def test_a_value_exactly_half_a_digit_away_is_within_rounding(published, recomputed, decimals):
+    """0.2 - 0.15 is 0.05 and a little in binary: the check must not call that a gap."""
+    assert gap_beyond_rounding(published, recomputed, decimals) == 0
+
+
+@pytest.mark.parametrize(("hazard_ratio", "low", "high", "decimals", "gap"), [
+    (0.60, 0.35, 0.60, 2, 0.595 - math.sqrt(0.355 * 0.605)),  # the HR too high for its interval
+    (0.30, 0.35, 0.60, 2, math.sqrt(0.345 * 0.595) - 0.305),  # too low
+    (0.6, 0.4, 0.6, 1, 0.55 - math.sqrt(0.45 * 0.65)),  # one decimal: half of 0.1
+    (0.01, 0.003, 0.02, 2, 0),  # a bound within rounding of 0: the implied HR may be as low as 0
+])
+def test_hazard_ratio_gap_is_what_lies_beyond_every_rounding(hazard_ratio, low, high, decimals, gap):
+    implied, got = hazard_ratio_midpoint_gap(hazard_ratio, low, high, decimals)
+    assert implied == pytest.approx(math.sqrt(low * high), rel=1e-12)
+    assert got == pytest.approx(gap, abs=1e-12)
+
+
+def test_pooled_proportion_reports_its_level_df_interval_and_weights():
+    got = pooled_proportion(*POOL, 0.9)
+    assert (got.level, got.df, got.interval) == (0.9, 3, "dersimonian-laird")
+    _, w_re, _, _, _ = _by_hand(*POOL)
+    assert got.weights == pytest.approx(tuple(w_re / w_re.sum()), rel=1e-9)
+    assert pooled_proportion(*POOL, 0.9, "hartung-knapp").interval == "hartung-knapp"
+    assert set(POOLED_INTERVALS) == {"dersimonian-laird", "hartung-knapp"}
+
+
+def test_pooled_proportion_defaults_to_95_and_dersimonian_laird():
+    assert pooled_proportion(*POOL) == pooled_proportion(*POOL, 0.95, "dersimonian-laird")
+
+
+def test_three_studies_give_a_prediction_interval():
+    counts, totals = [30, 45, 60], [100, 100, 100]
+    _, _, mean, tau2, se = _by_hand(counts, totals)
+    half = student_t.ppf(0.975, 1) * np.sqrt(tau2 + se ** 2)
+    got = pooled_proportion(counts, totals)
+    assert (got.prediction_low, got.prediction_high) == pytest.approx((_expit(mean - half), _expit(mean + half)))
+
+
+@pytest.mark.parametrize(("counts", "totals"), [([10, 5], [10, 10]), ([3, -1], [10, 10])])
+def test_pooling_refuses_a_study_with_all_or_no_responders(counts, totals):
+    with pytest.raises(ValueError, match=r"^pooling on the logit scale needs 0 < count < total in every study$"):
+        pooled_proportion(counts, totals)
+
+
+def test_pooling_refuses_a_single_study_and_an_unknown_interval_in_words():
+    with pytest.raises(ValueError, match="^pooling needs at least two studies$"):
+        pooled_proportion([5], [10])
+    with pytest.raises(ValueError, match="^unknown pooled interval 'paule-mandel'; use one of "
+                                         "dersimonian-laird, hartung-knapp$"):
+        pooled_proportion(*POOL, 0.95, "paule-mandel")
+
+
+def test_homogeneous_studies_use_fixed_effect_weights_and_intervals():
+    """τ² ≤ 0 with unequal sizes: weights 1/v; Hartung–Knapp from the fixed-effect residuals, t with k−1 df."""
+    counts, totals = [20, 52, 49], [40, 100, 100]
+    c, n = np.asarray(counts, float), np.asarray(totals, float)
+    y, w = np.log(c / (n - c)), 1 / (1 / c + 1 / (n - c))
+    mean = float(np.sum(w * y) / np.sum(w))
+    got = pooled_proportion(counts, totals)
+    assert got.tau2 == 0 and got.i2 == 0
+    assert got.weights == pytest.approx(tuple(w / w.sum()), rel=1e-9)
+    assert got.estimate == pytest.approx(_expit(mean), rel=1e-12)
+    assert got.low == pytest.approx(_expit(mean - norm.ppf(0.975) / np.sqrt(np.sum(w))), rel=1e-9)
+    hk = pooled_proportion(counts, totals, 0.95, "hartung-knapp")
+    se = np.sqrt(np.sum(w * (y - mean) ** 2) / (2 * np.sum(w)))
+    assert hk.estimate == pytest.approx(got.estimate, rel=1e-12)
+    assert (hk.low, hk.high) == pytest.approx((_expit(mean - student_t.ppf(0.975, 2) * se),
+                                               _expit(mean + student_t.ppf(0.975, 2) * se)), rel=1e-9)
+
+
+def test_a_study_with_a_single_responder_is_pooled():
+    got = pooled_proportion([1, 30], [20, 60])
+    _, _, mean, _, _ = _by_hand([1, 30], [20, 60])
+    assert got.estimate == pytest.approx(_expit(mean), rel=1e-9)
+
+
+def test_homogeneous_studies_predict_from_the_fixed_effect_standard_error():
+    """τ² ≤ 0: the prediction interval is mean ± t(k−2) × SE of the fixed-effect mean, not NaN."""
+    counts, totals = [20, 52, 49], [40, 100, 100]
+    c, n = np.asarray(counts, float), np.asarray(totals, float)
+    y, w = np.log(c / (n - c)), 1 / (1 / c + 1 / (n - c))
+    mean = float(np.sum(w * y) / np.sum(w))
+    half = student_t.ppf(0.975, 1) / np.sqrt(np.sum(w))
+    got = pooled_proportion(counts, totals)
+    assert (got.prediction_low, got.prediction_high) == pytest.approx((_expit(mean - half), _expit(mean + half)),
+                                                                      rel=1e-9)
