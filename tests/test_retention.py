@@ -96,6 +96,13 @@ def test_the_newest_runs_are_kept_by_their_time_not_their_folder_order(tmp_path)
     assert _left(runs_dir) == ["20261125T060000Z", "20261126T060000Z", "20261126T060000Z-2"]
 
 
+def test_the_tenth_run_of_a_second_is_newer_than_the_ninth(tmp_path):
+    same_second = ["20261126T060000Z", *(f"20261126T060000Z-{n}" for n in range(2, 11))]
+    runs_dir = _runs(tmp_path, *same_second)
+    _runner(tmp_path, keep=2)._prune(same_second[-1])
+    assert _left(runs_dir) == ["20261126T060000Z-10", "20261126T060000Z-9"]
+
+
 def test_keep_one_leaves_only_the_run_just_written(tmp_path):
     runs_dir = _runs(tmp_path, "20261124T060000Z", "20261125T060000Z")
     _point_latest(tmp_path, "20261125T060000Z")

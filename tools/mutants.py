@@ -34,7 +34,7 @@ BAR = 85.0  # percent of mutants killed, over the modules run (issue 14)
 
 #: Module -> the functions mutated in it, when not all of them ("Class.method" for a method).
 SCOPE = {
-    "runs": ("new_run_id", "latest_run", "_run_time", "Runner.__init__", "Runner._prune"),
+    "runs": ("new_run_id", "latest_run", "_run_time", "Runner.__init__", "Runner._prune", "run_order"),
 }
 
 

@@ -244,7 +244,7 @@ class Runner:
         keep_also = {latest_run(self.output_dir), (self.runs_dir / this_run).resolve()}
         runs = sorted((p for p in self.runs_dir.iterdir()
                        if RUN_ID.fullmatch(p.name) and p.is_dir() and not p.is_symlink()),
-                      key=lambda p: (_run_time(p.name), p.name), reverse=True)
+                      key=lambda p: run_order(p.name), reverse=True)
         for old in runs[self.keep:]:
             if old.resolve() not in keep_also:
                 remove_ours(old, self.runs_dir, RUN_ID)
@@ -258,6 +258,12 @@ def record_mail(outcome: RunOutcome, status: str, recipients: int, detail: str |
 
 def _run_time(run_id: str) -> datetime:
     return datetime.strptime(run_id[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+
+
+def run_order(run_id: str) -> tuple[datetime, int]:
+    """When a run started, then its suffix as a number: the tenth run of a second (-10) follows the ninth."""
+    _, _, suffix = run_id.partition("-")
+    return _run_time(run_id), int(suffix or 1)
 
 
 def run_summary(record: dict[str, Any], changes: ChangeSummary) -> str:
