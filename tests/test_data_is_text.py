@@ -172,8 +172,8 @@ def test_prose_keeps_its_own_markdown(evidence):
     html = as_nbconvert_renders(text.phase3_summary(evidence))
     assert {"ul", "li", "strong"} <= tags(html)
     assert "PROFILE 1014" in shown_text(html) and "10.9 vs 7.0 months" in shown_text(html)
-    assert "## Exploratory" in text.pooled_orr_intro()
-    assert "h2" in tags(as_nbconvert_renders(text.pooled_orr_intro()))
+    assert "## Exploratory" in text.pooled_orr_intro(evidence)
+    assert "h2" in tags(as_nbconvert_renders(text.pooled_orr_intro(evidence)))
 
 
 def test_change_summary_shows_changed_values_as_text(tmp_path):

@@ -473,20 +473,7 @@ def test_tables_and_figures_say_what_their_rows_and_drawings_show(report, values
     assert item_problems(items) == []
 
 
-# Under setting first-line or second-line, the exploratory pooled section shows every crizotinib arm ("whatever
-# the setting"), while the report's opening prose counts only the setting's trials and a finding says the other
-# setting's trial is "Not among the trials this report shows".
-POOLED_BEYOND_SETTING = pytest.mark.xfail(strict=True, reason="finding: the pooled ORR section shows trials the "
-                                          "setting leaves out, and the prose says they are not shown")
-
-
-def report_case(name: str, values: dict):
-    beyond = (name == "clinical_activity" and values.get("setting", "all") != "all"
-              and values.get("show_pooled_orr", True))
-    return pytest.param(name, values, marks=[POOLED_BEYOND_SETTING] if beyond else [])
-
-
-@pytest.mark.parametrize(("report", "values"), [report_case(n, v) for n, v in CASES], ids=CASE_IDS)
+@pytest.mark.parametrize(("report", "values"), CASES, ids=CASE_IDS)
 def test_report_prose_says_what_the_report_shows(report, values):
     items = shown(report, values)
     assert [i for i in items if isinstance(i, (ReportMarkdown, str))] or markdown_cells(report)

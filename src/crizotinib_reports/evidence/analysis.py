@@ -13,6 +13,7 @@ import pandas as pd
 from .citations import ATTRIBUTION_COLUMNS
 from .data import Evidence
 from .stats import (
+    MIN_POOLED_STUDIES,
     derived_count,
     difference_interval,
     gap_beyond_rounding,
@@ -171,15 +172,29 @@ def interval_checks(evidence: Evidence, ci_method: str = "exact", trial_ids: lis
     return frame
 
 
-def pooled_orr(evidence: Evidence, confidence_level: float = 0.95, ci_method: str = "exact",
-               pooled_interval: str = "dersimonian-laird") -> tuple[pd.DataFrame, dict]:
-    """Exploratory random-effects pool of the crizotinib arms' ORR (lines of therapy differ).
+def pooled_arms(evidence: Evidence, setting: str = "all", include_single_arm: bool = True,
+                confidence_level: float = 0.95, ci_method: str = "exact") -> pd.DataFrame:
+    """The crizotinib arms a pool may take: those of the trials the report shows (`select_trials`), each with a
+    derived responder count. Primary analyses only: an updated analysis re-counts the same patients, so pooling
+    it too would count them twice."""
+    trial_ids = list(select_trials(evidence.trials, setting, include_single_arm)["trial_id"])
+    rates = response_rates(evidence, confidence_level, ci_method, trial_ids)
+    if rates.empty:  # no ORR row among the trials shown: no arm, but the columns a reader of arms looks up
+        return pd.DataFrame(columns=["trial_id", "trial_name", "arm", "responders_derived", "denominator"])
+    return rates[(rates["arm"] == "crizotinib") & rates["responders_derived"].notna()].reset_index(drop=True)
 
-    Primary analyses only: an updated analysis re-counts the same patients, so pooling it too
-    would count them twice.
-    """
-    rates = response_rates(evidence, confidence_level, ci_method)
-    arms = rates[(rates["arm"] == "crizotinib") & rates["responders_derived"].notna()].reset_index(drop=True)
+
+def can_pool(evidence: Evidence, setting: str = "all", include_single_arm: bool = True) -> bool:
+    """Whether the trials shown give enough crizotinib arms to pool (else the report says why it does not)."""
+    return len(pooled_arms(evidence, setting, include_single_arm)) >= MIN_POOLED_STUDIES
+
+
+def pooled_orr(evidence: Evidence, confidence_level: float = 0.95, ci_method: str = "exact",
+               pooled_interval: str = "dersimonian-laird", setting: str = "all",
+               include_single_arm: bool = True) -> tuple[pd.DataFrame, dict]:
+    """Exploratory random-effects pool of the ORR of the crizotinib arms the report shows (lines of therapy
+    may differ)."""
+    arms = pooled_arms(evidence, setting, include_single_arm, confidence_level, ci_method)
     pooled = pooled_proportion([int(c) for c in arms["responders_derived"]], [int(n) for n in arms["denominator"]],
                                confidence_level, pooled_interval)
     arms["weight_pct"] = [100 * w for w in pooled.weights]

@@ -30,7 +30,7 @@ from .analysis import (ANALYSES, CNS_ENDPOINTS, arm_comparisons, comparator_tria
 from .stats import POOLED_INTERVALS
 from .tables import (CROSS_TRIAL_CAVEAT, analysis_name, analysis_text, assessor_text, design_groups, harms_by_trial,
                      harms_summary, hazard_ratio_direction, level_text, lines_of_therapy, or_list, ordered_by_design,
-                     pair_credits, read_in, trials_counted)
+                     pair_credits, pooled_arms_named, read_in, trials_counted)
 
 ARM_COLOURS = {"crizotinib": "#1b6f9a", "chemotherapy": "#c2653a"}
 ROLE_COLOURS = {"experimental": "#1b6f9a", "comparator": "#c2653a"}  # the role crizotinib played in a trial
@@ -373,10 +373,11 @@ def orr_difference_forest(evidence: Evidence, confidence_level: float = 0.95, se
 
 
 def pooled_orr_forest(evidence: Evidence, confidence_level: float = 0.95, ci_method: str = "exact",
-                      pooled_interval: str = "dersimonian-laird") -> ReportFigure:
-    """The crizotinib arms' ORR and their exploratory pool: the diamond is the interval on the pooled rate, the
-    thin line beyond it the prediction interval for a new trial."""
-    arms, summary = pooled_orr(evidence, confidence_level, ci_method, pooled_interval)
+                      pooled_interval: str = "dersimonian-laird", setting: str = "all",
+                      include_single_arm: bool = True) -> ReportFigure:
+    """The ORR of the crizotinib arms of the trials shown and their exploratory pool: the diamond is the interval
+    on the pooled rate, the thin line beyond it the prediction interval for a new trial."""
+    arms, summary = pooled_orr(evidence, confidence_level, ci_method, pooled_interval, setting, include_single_arm)
     level = level_text(confidence_level)
     has_prediction = pd.notna(summary["prediction_low_pct"])
     labels = [f"{r.trial_name}: {r.orr_pct:g}%, {int(r.responders_derived)} of {int(r.denominator)} (derived)"
@@ -401,7 +402,7 @@ def pooled_orr_forest(evidence: Evidence, confidence_level: float = 0.95, ci_met
            + (f"; {level} prediction interval {summary['prediction_low_pct']:.1f} to "
               f"{summary['prediction_high_pct']:.1f}" if has_prediction else "")
            + f"), I-squared {summary['i2_pct']:.0f}%: " + "; ".join(labels[:-1]) + ".")
-    caption = (f"EXPLORATORY: response rates of the crizotinib arms and their random-effects pool (dashed line). "
+    caption = (f"EXPLORATORY: response rates of {pooled_arms_named(arms)} and their random-effects pool (dashed line). "
                f"Diamond: {level} interval on the pooled rate ({POOLED_INTERVALS[summary['interval']]}).")
     if has_prediction:
         caption += (f" Thin line beyond it: {level} prediction interval for the rate of a new, similar trial "

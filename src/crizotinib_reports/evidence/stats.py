@@ -104,6 +104,9 @@ def hazard_ratio_midpoint_gap(hazard_ratio: float, low: float, high: float, deci
     return implied, gap
 
 
+#: The fewest studies a pooled proportion can be computed from.
+MIN_POOLED_STUDIES = 2
+
 #: Parameter value -> how the pooled interval is computed (clinical_activity's `pooled_interval`).
 POOLED_INTERVALS = {
     "dersimonian-laird": "DerSimonian–Laird, normal on the logit scale",
@@ -156,8 +159,8 @@ def pooled_proportion(counts: list[int], totals: list[int], level: float = 0.95,
     from statsmodels.stats.meta_analysis import combine_effects
 
     counts_array, totals_array = np.asarray(counts, dtype=float), np.asarray(totals, dtype=float)
-    if len(counts_array) < 2:
-        raise ValueError("pooling needs at least two studies")
+    if len(counts_array) < MIN_POOLED_STUDIES:
+        raise ValueError(f"pooling needs at least {MIN_POOLED_STUDIES} studies")
     if np.any(counts_array <= 0) or np.any(counts_array >= totals_array):
         raise ValueError("pooling on the logit scale needs 0 < count < total in every study")
     p = counts_array / totals_array

@@ -463,9 +463,10 @@ def interval_checks_table(evidence: Evidence, ci_method: str = "exact", setting:
 
 
 def pooled_orr_table(evidence: Evidence, confidence_level: float = 0.95, ci_method: str = "exact",
-                     pooled_interval: str = "dersimonian-laird") -> ReportTable:
-    """Exploratory random-effects pool of the crizotinib arms, with its prediction interval."""
-    arms, summary = pooled_orr(evidence, confidence_level, ci_method, pooled_interval)
+                     pooled_interval: str = "dersimonian-laird", setting: str = "all",
+                     include_single_arm: bool = True) -> ReportTable:
+    """Exploratory random-effects pool of the crizotinib arms of the trials shown, with its prediction interval."""
+    arms, summary = pooled_orr(evidence, confidence_level, ci_method, pooled_interval, setting, include_single_arm)
     level = level_text(confidence_level)
     has_prediction = pd.notna(summary["prediction_low_pct"])
     frame = pd.DataFrame({
@@ -888,6 +889,15 @@ def or_list(items: Iterable[str], last: str = "or") -> str:
     if len(items) <= 1:
         return items[0] if items else "none"
     return f"{', '.join(items[:-1])} {last} {items[-1]}"
+
+
+def pooled_arms_named(arms: pd.DataFrame) -> str:
+    """'the crizotinib arms of Phase I trial, Phase II trial and PROFILE 1007 (3 trials)': which arms a pool
+    takes, named and counted from its rows (one crizotinib arm a trial)."""
+    if arms.empty:
+        return "no crizotinib arm"
+    return (f"the crizotinib arm{'' if len(arms) == 1 else 's'} of {or_list(arms['trial_name'], 'and')} "
+            f"({_count(len(arms), 'trial')})")
 
 
 def trial_group(trial: pd.Series) -> str:

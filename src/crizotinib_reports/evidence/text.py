@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .analysis import ANALYSES, select_trials
+from .analysis import ANALYSES, can_pool, pooled_arms, select_trials
 from .citations import credit_of, credit_text
 from .data import Evidence
 from ..plain_text import ReportMarkdown, markdown
+from .stats import MIN_POOLED_STUDIES
 from .tables import (NOT_STATED, analysis_text, assessor_text, hazard_ratio_text, or_list, ordered_by_design,
-                     p_value_text, percent, rows_of, value_text)
+                     p_value_text, percent, pooled_arms_named, rows_of, value_text)
 
 
 def _cite(evidence: Evidence, *rows) -> str:
@@ -181,17 +182,24 @@ def approvals_summary(evidence: Evidence) -> ReportMarkdown:
 
 
 
-def pooled_orr_intro() -> ReportMarkdown:
-    """Heading and caveat of the parameter-gated pooled section (shown only with it)."""
+def pooled_orr_intro(evidence: Evidence, setting: str = "all", include_single_arm: bool = True) -> ReportMarkdown:
+    """Heading of the parameter-gated pooled section, and which crizotinib arms it pools, or why it pools none."""
+    heading = "## Exploratory: pooled response rate of the crizotinib arms\n\n"
+    arms = pooled_arms_named(pooled_arms(evidence, setting, include_single_arm))
+    if not can_pool(evidence, setting, include_single_arm):
+        return markdown(
+            heading + "Nothing is pooled here: a pooled rate needs the crizotinib arms of {least} or more trials, and "
+            "the trials this report shows (setting: {setting}; single-arm trials {single_arm}) give {arms}.",
+            least=MIN_POOLED_STUDIES, setting=setting, arms=arms,
+            single_arm="included" if include_single_arm else "left out")
     return markdown(
-        "## Exploratory: pooled response rate of the crizotinib arms\n\n"
-        "Every crizotinib arm, whatever the `setting`, pooled with a random-effects model. Where the trials differ "
+        heading + "Pooled with a random-effects model: {arms}, every trial this report shows (parameters `setting` and "
+        "`include_single_arm`) that gives a crizotinib response rate with its N. Where the trials differ "
         "(the table's notes say how), the pooled rate describes the evidence rather than estimating one true "
         "rate, and the prediction interval shows how far a new trial's rate might lie from it; "
         "`pooled_interval=hartung-knapp` gives the Hartung–Knapp–Sidik–Jonkman interval on the pooled rate, which "
         "allows for the between-trial variance being estimated from few trials; "
-        "`show_pooled_orr=false` leaves this section out."
-    )
+        "`show_pooled_orr=false` leaves this section out.", arms=arms)
 
 
 def cns_link(evidence: Evidence) -> ReportMarkdown:
