@@ -334,7 +334,7 @@ def test_pooling_refuses_a_study_with_all_or_no_responders(counts, totals):
 
 
 def test_pooling_refuses_a_single_study_and_an_unknown_interval_in_words():
-    with pytest.raises(ValueError, match="^pooling needs at least two studies$"):
+    with pytest.raises(ValueError, match="^pooling needs at least 2 studies$"):
         pooled_proportion([5], [10])
     with pytest.raises(ValueError, match="^unknown pooled interval 'paule-mandel'; use one of "
                                          "dersimonian-laird, hartung-knapp$"):
