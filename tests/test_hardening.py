@@ -607,9 +607,11 @@ def test_sigkill_at_each_step_leaves_the_old_or_the_new_reports_never_torn(tmp_p
     assert first.returncode == 0, first.stderr
     old = _consistent(output)
     for number, point in enumerate(KILL_POINTS):
-        level = [0.9, 0.99, 0.8, 0.85, 0.9][number]
+        # Each kill's build differs from what is current, so it has a report to build: years until a build
+        # commits it (after-current-moved), then months.
+        unit = ["years", "years", "years", "years", "months"][number]
         old_tree = (output / CURRENT).resolve().name
-        killed = run_cli(*args, "--param", f"confidence_level={level}", env={**os.environ, KILL_AT_ENV: point})
+        killed = run_cli(*args, "--param", f"time_unit={unit}", env={**os.environ, KILL_AT_ENV: point})
         assert killed.returncode == -signal.SIGKILL, (point, killed.stderr)  # killed, by the checkpoint alone
         assert "reports in" not in killed.stdout, point  # before the summary
         assert _left_by_the_kill(output, old_tree) == KILL_POINTS[point], point  # there
@@ -617,12 +619,12 @@ def test_sigkill_at_each_step_leaves_the_old_or_the_new_reports_never_torn(tmp_p
         if point in ("after-current-moved", "committed"):
             assert now != old, point
             (entry,) = json.loads((output / "manifest.json").read_text())["reports"].values()
-            assert entry["parameters"]["confidence_level"] == level  # the new set, alone: the old one was pruned
+            assert entry["parameters"]["time_unit"] == unit  # the new set, alone: the old one was pruned
             old = now
         else:
             assert now == old, point
         assert not list((output / "current").resolve().rglob("*.tmp"))
-    nothing_to_do = run_cli(*args, "--param", "confidence_level=0.9")
+    nothing_to_do = run_cli(*args, "--param", "time_unit=months")
     assert nothing_to_do.returncode == 0 and "unchanged 1" in nothing_to_do.stdout, nothing_to_do.stderr
     assert [p.name for p in (output / BUILDS).iterdir()] == [(output / "current").resolve().name]
     assert list((output / STAGING).iterdir()) == []
