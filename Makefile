@@ -61,10 +61,11 @@ bench: setup
 	$(BIN)/python benchmarks/bench.py
 
 # Mutation testing of the decision code by the unit tests (docs/testing.md): the score per module, exit 1 below
-# 85%. `make mutants MODULE=stats` for one module; results stay in mutants/ (`.venv/bin/mutmut show NAME`).
+# 85%. `make mutants MODULE=stats` for one module; `SAMPLE=N` runs N mutants a module, drawn with a fixed seed
+# (an estimate with its interval, where all of them take hours); results stay in mutants/ (`.venv/bin/mutmut show NAME`).
 mutants: setup
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[test,mutants]'
-	$(BIN)/python tools/mutants.py $(if $(MODULE),--module $(MODULE))
+	$(BIN)/python tools/mutants.py $(if $(MODULE),--module $(MODULE)) $(if $(SAMPLE),--sample $(SAMPLE))
 
 # For the analyst: JupyterLab in a venv of its own, opened on the notebooks, with the project's kernel
 # (JUPYTER_PATH finds .venv's kernelspec first). Not in .venv: JupyterLab brings jsonschema format

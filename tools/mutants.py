@@ -9,6 +9,12 @@ difference (an equivalent mutant). docs/testing.md lists the survivors and why e
     .venv/bin/python tools/mutants.py                  # every module; exit 1 below the bar
     .venv/bin/python tools/mutants.py --module stats   # one module (its file name without .py)
     .venv/bin/python tools/mutants.py --report         # the last results again, without running
+    .venv/bin/python tools/mutants.py --module text --sample 60   # 60 mutants drawn at random (seeded)
+
+A sample estimates a module's score where running every mutant takes hours (text, analysis and
+schema are reached by the tests that run whole notebooks in-process, tens of seconds a mutant): the
+mutants are drawn with a fixed seed from the module's names, so a rerun draws the same ones, and the
+score is printed with its 95% Wilson interval.
 
 Scope: every function of each module, except in runs.py, where only retention is mutated (SCOPE
 below): the rest of runs.py drives whole scheduled runs, which only the end-to-end tests exercise.
@@ -23,6 +29,7 @@ import ast
 import difflib
 import fnmatch
 import json
+import random
 import subprocess
 import sys
 import tomllib
@@ -76,6 +83,7 @@ class Score:
     module: str
     counts: dict[str, int]
     survivors: list[str]
+    sampled_from: int | None = None  # the module's mutants, when only a sample of them was run
 
     @property
     def total(self) -> int:
@@ -91,19 +99,32 @@ class Score:
         return 100.0 * self.killed / self.total if self.total else 0.0
 
 
-def read_scores(modules: list[Module]) -> list[Score]:
-    """Each module's results from mutmut's record of them (mutants/<path>.meta), in scope only."""
+def exit_codes_of(module: Module) -> dict[str, int | None]:
+    """mutmut's record of a module's mutants (mutants/<path>.meta): name -> exit code, None if not run."""
+    meta = ROOT / "mutants" / f"{module.path}.meta"
+    if not meta.is_file():
+        raise SystemExit(f"no mutation results for {module.path} (mutants/ has none); run 'make mutants' first")
+    codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+    return {mutant: code for mutant, code in sorted(codes.items()) if module.in_scope(mutant)}
+
+
+def sample_of(module: Module, size: int) -> list[str]:
+    """`size` of the module's mutants, drawn with a seed of the module's name: the same draw every time."""
+    names = sorted(exit_codes_of(module))
+    return sorted(random.Random(module.dotted).sample(names, min(size, len(names))))
+
+
+def read_scores(modules: list[Module], samples: dict[str, list[str]] | None = None) -> list[Score]:
+    """Each module's results in scope, or those of its sampled mutants where a sample was run."""
     from mutmut.stats import status_by_exit_code
 
     scores = []
     for module in modules:
-        meta = ROOT / "mutants" / f"{module.path}.meta"
-        if not meta.is_file():
-            raise SystemExit(f"no mutation results for {module.path} (mutants/ has none); run 'make mutants' first")
-        exit_codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
-        score = Score(module.name, {}, [])
-        for mutant, exit_code in sorted(exit_codes.items()):
-            if not module.in_scope(mutant):
+        exit_codes = exit_codes_of(module)
+        sample = (samples or {}).get(module.name)
+        score = Score(module.name, {}, [], len(exit_codes) if sample is not None else None)
+        for mutant, exit_code in exit_codes.items():
+            if sample is not None and mutant not in sample:
                 continue
             status = status_by_exit_code[exit_code]
             score.counts[status] = score.counts.get(status, 0) + 1
@@ -142,12 +163,20 @@ def print_scores(scores: list[Score]) -> float:
         known = {c: score.counts.get(c, 0) for c in columns[:-1]}
         other = score.total - sum(known.values())
         print(f"{score.module:<10}{score.total:>9}" + "".join(f"{n:>10}" for n in [*known.values(), other])
-              + f"{score.percent:>8.1f}%")
+              + f"{score.percent:>8.1f}%" + (sampled(score) if score.sampled_from is not None else ""))
     total = sum(s.total for s in scores)
     killed = sum(s.killed for s in scores)
     percent = 100.0 * killed / total if total else 0.0
     print(f"{'total':<10}{total:>9}{killed:>10} killed or timed out{percent:>27.1f}%")
     return percent
+
+
+def sampled(score: Score) -> str:
+    """A sample's 95% Wilson interval on the module's kill rate, and what it was drawn from."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    low, high = proportion_confint(score.killed, score.total, alpha=0.05, method="wilson")
+    return f"  (sample of {score.total} of {score.sampled_from}; 95% CI {100 * low:.1f}-{100 * high:.1f}%)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-children", type=int, default=1,
                         help="mutants tested at once (default 1: the unit tests themselves use both cores)")
     parser.add_argument("--report", action="store_true", help="print the last results without running mutmut")
+    parser.add_argument("--sample", type=int, metavar="N",
+                        help="run N mutants a module, drawn with a fixed seed (mutants must be generated: run once)")
     parser.add_argument("--survivors", action="store_true", help="list every mutant not killed, by name")
     parser.add_argument("--diff", action="store_true", help="with --survivors: the line each one changes")
     args = parser.parse_args(argv)
@@ -167,13 +198,15 @@ def main(argv: list[str] | None = None) -> int:
             known = ", ".join(m.name for m in configured_modules())
             print(f"tools/mutants.py: unknown module '{args.module}'; use one of {known}", file=sys.stderr)
             return 2
+    samples = {m.name: sample_of(m, args.sample) for m in modules} if args.sample else None
     if not args.report:
-        patterns = [pattern for module in modules for pattern in module.patterns()]
+        patterns = ([name for names in samples.values() for name in names] if samples
+                    else [pattern for module in modules for pattern in module.patterns()])
         command = [sys.executable, "-m", "mutmut", "run", "--max-children", str(args.max_children), *patterns]
         if subprocess.run(command, cwd=ROOT).returncode != 0:
             print("tools/mutants.py: mutmut did not finish (its output is above); no score", file=sys.stderr)
             return 1
-    scores = read_scores(modules)
+    scores = read_scores(modules, samples)
     percent = print_scores(scores)
     if args.survivors:
         for module, score in zip(modules, scores):
