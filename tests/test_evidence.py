@@ -168,3 +168,21 @@ def test_derivations_list_every_derived_count(evidence):
     responders = frame[frame["Derived value"].str.startswith("Responders")]
     assert len(responders) == evidence.outcomes["denominator"].notna().sum()
     assert "61/100 × 119 = 72.59, rounded half up" in list(responders["Rule"])
+
+
+def test_comparison_and_interval_check_frames_have_exactly_their_columns(evidence):
+    """The tables read these frames by column name: a misspelt key would add a column and leave the named one empty."""
+    comparisons = analysis.arm_comparisons(evidence)
+    assert list(comparisons.columns) == [
+        "trial_id", "trial_name", "setting", "n_crizotinib", "n_chemotherapy", "responders_crizotinib",
+        "responders_chemotherapy", "orr_crizotinib_pct", "orr_chemotherapy_pct", "orr_difference_pct",
+        "orr_difference_low_pct", "orr_difference_high_pct", "odds_ratio", "odds_ratio_low", "odds_ratio_high", "level",
+        "pfs_hazard_ratio", "pfs_hr_low", "pfs_hr_high", "pfs_hr_level", "pfs_hr_decimals", "pfs_hr_assessor",
+        "pfs_hr_experimental_arm", "pfs_hr_control_arm", "hr_source_id", "source_ids"]
+    assert comparisons[["pfs_hazard_ratio", "pfs_hr_high", "pfs_hr_assessor"]].notna().all().all()
+    checks = analysis.interval_checks(evidence)
+    assert list(checks.columns) == [
+        "check", "trial_name", "trial_id", "what", "published", "published_low", "published_high", "level",
+        "recomputed", "recomputed_low", "recomputed_high", "method", "gap_beyond_rounding", "source_id",
+        "primary_source_id", "verified_in_id", "verification", "review_section", "consistent"]
+    assert checks["recomputed"].notna().all() and len(checks) >= 2

@@ -248,6 +248,9 @@ def test_a_bad_value_in_a_variants_file_names_the_file(tmp_path: Path):
      "schema.yaml, table 'sources': key names column 'source', which is not declared under columns"),
     ("    description: Citations.", "    descripton: Citations.",
      "schema.yaml, table 'sources': unknown key 'descripton' (known: description, key, columns, rules)"),
+    ("year: {type: int, nullable: true, min: 1900, max: 2100}", "year: {type: int, nullable: true, min: 2100, max: 1900}",
+     "schema.yaml, table 'sources', column 'year': min (2100) is above max (1900)"),
+    ("tables:\n", "tablez:\n", "schema.yaml: expected 'tables:' holding one mapping a table; restore the file from git"),
     ("  approvals:\n", "  approval:\n", "schema.yaml: table 'approvals' is missing; restore it from git"),
     ("  approvals:\n", "  approval:\n", "schema.yaml, table 'approval': not a table the package reads"),
 ])

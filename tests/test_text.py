@@ -103,3 +103,74 @@ def test_relapse_and_resistance_prose_list_every_stated_row(evidence):
     unquantified = evidence.resistance_mechanisms[evidence.resistance_mechanisms["frequency_low_pct"].isna()]
     assert len(unquantified) and not any(f"{r.mechanism}," in resistance for r in unquantified.itertuples())
     assert all(pd.notna(m.value) and f"{m.measure}:" in resistance for m in evidence.resistance_measures.itertuples())
+
+
+# --- each finding's line, exactly (mutation testing found these unchecked) --------------------------
+
+def _line_of(summary, statement: str) -> str:
+    return next(line for line in plain(summary).splitlines() if statement in line)
+
+
+def test_a_finding_reads_its_trials_then_its_statement_and_cites_its_source(evidence):
+    names = evidence.trials.set_index("trial_id")["trial_name"]
+    shown = set(analysis.select_trials(evidence.trials)["trial_id"])
+    for finding in evidence.findings.itertuples():
+        line = _line_of(text.findings_summary(evidence), finding.statement)
+        trial_ids = finding.trial_ids.split(";") if pd.notna(finding.trial_ids) else []
+        hidden = [names[t] for t in trial_ids if t not in shown]
+        suffix = f" Not among the trials this report shows: {_and_list(hidden)}." if hidden else ""
+        about = f"{_and_list([names[t] for t in trial_ids])}: " if trial_ids else ""
+        assert re.fullmatch(rf"- {re.escape(about + finding.statement)} \([^()]+(?:\([A-Z]\))?\){re.escape(suffix)}",
+                            line), line
+    assert any(pd.isna(f.trial_ids) for f in evidence.findings.itertuples())  # a finding about no trial
+    assert any(pd.notna(f.trial_ids) and ";" in f.trial_ids for f in evidence.findings.itertuples())  # about two
+
+
+def _and_list(names: list[str]) -> str:
+    return f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else "".join(names)
+
+
+def test_trials_left_out_are_listed_with_and(evidence):
+    two_hidden = evidence.findings.copy()
+    two_hidden["trial_ids"] = "phase1;phase2;profile1007"
+    hidden_evidence = _with(evidence, findings=two_hidden)
+    line = _line_of(text.findings_summary(hidden_evidence, None, "first-line", include_single_arm=False),
+                    two_hidden["statement"].iloc[0])
+    names = evidence.trials.set_index("trial_id")["trial_name"]
+    assert line.endswith(f" Not among the trials this report shows: {names['phase1']}, {names['phase2']} and "
+                         f"{names['profile1007']}."), line
+
+
+def _with(evidence, **frames):
+    from dataclasses import replace
+
+    return replace(evidence, **frames)
+
+
+def test_each_phase_iii_line_names_its_setting_and_comparator(evidence):
+    summary = plain(text.phase3_summary(evidence))
+    randomized = evidence.trials[(evidence.trials["design"] == "randomized") & (evidence.trials["role"] == "development")]
+    assert len(randomized)
+    for t in randomized.itertuples():
+        assert f"- **{t.trial_name}** ({t.setting}, against {t.comparator}): " in summary
+
+
+def test_the_phase_iii_orr_is_the_primary_analysis_even_when_an_update_is_in_the_data(evidence):
+    outcomes = evidence.outcomes
+    orr = outcomes[(outcomes["trial_id"] == "profile1007") & (outcomes["endpoint"] == "ORR")
+                   & (outcomes["analysis"] == "primary")]
+    assert len(orr) == 2
+    update = orr.assign(analysis="updated", value=orr["value"] + 11)
+    summary = plain(text.phase3_summary(_with(evidence, outcomes=pd.concat([outcomes, update], ignore_index=True)),
+                                        "second-line"))
+    primary = dict(zip(orr["arm"], orr["value"]))
+    assert f"ORR {primary['crizotinib']:g}% vs {primary['chemotherapy']:g}%" in summary, summary
+    assert f"{primary['crizotinib'] + 11:g}%" not in summary
+
+
+def test_resistance_measures_in_percent_read_as_percent(evidence):
+    resistance = plain(text.resistance_summary(evidence))
+    for m in evidence.resistance_measures.itertuples():
+        shown = f"{m.value:g}%" if m.unit == "%" else f"{m.value:g} {m.unit}"
+        assert f"{m.measure}: {shown}" in resistance, (m.measure, resistance)
+    assert any(m.unit == "%" for m in evidence.resistance_measures.itertuples())
