@@ -251,6 +251,7 @@ def test_a_bad_value_in_a_variants_file_names_the_file(tmp_path: Path):
     ("year: {type: int, nullable: true, min: 1900, max: 2100}", "year: {type: int, nullable: true, min: 2100, max: 1900}",
      "schema.yaml, table 'sources', column 'year': min (2100) is above max (1900)"),
     ("tables:\n", "tablez:\n", "schema.yaml: expected 'tables:' holding one mapping a table; restore the file from git"),
+    ("tables:\n", "version: 2\ntables:\n", "schema.yaml: unknown key 'version' at the top level (known: tables)"),
     ("  approvals:\n", "  approval:\n", "schema.yaml: table 'approvals' is missing; restore it from git"),
     ("  approvals:\n", "  approval:\n", "schema.yaml, table 'approval': not a table the package reads"),
 ])

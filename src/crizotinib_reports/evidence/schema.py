@@ -433,12 +433,8 @@ def _pandera_problems(frame: pd.DataFrame, spec: TableSpec, shown: str) -> list[
         problems = []
         for case in exc.failure_cases.to_dict("records"):
             check, column, value, index = case["check"], case["column"], case["failure_case"], case["index"]
-            if check == "column_in_schema":
-                problems.append(Problem(shown, "unexpected column; remove it or add it to data/schema.yaml",
-                                        line=1, column=str(value)))
-            elif check == "column_in_dataframe":
-                problems.append(Problem(shown, "required column is missing from the header", line=1, column=str(value)))
-            elif check == "not_nullable":
+            # (Columns missing or not declared never reach pandera: _header_problems reports them first.)
+            if check == "not_nullable":
                 problems.append(Problem(shown, "must not be empty", _csv_line(index), column))
             elif str(check).startswith("dtype("):
                 continue  # wrong types are reported cell by cell by _coerce
