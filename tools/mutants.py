@@ -108,10 +108,11 @@ def exit_codes_of(module: Module) -> dict[str, int | None]:
     return {mutant: code for mutant, code in sorted(codes.items()) if module.in_scope(mutant)}
 
 
-def sample_of(module: Module, size: int) -> list[str]:
-    """`size` of the module's mutants, drawn with a seed of the module's name: the same draw every time."""
+def sample_of(module: Module, size: int, seed: str = "") -> list[str]:
+    """`size` of the module's mutants, drawn with a seed of the module's name (and `seed`): the same draw every
+    time, a fresh one for a new seed (to check that tests written against one sample did not just fit it)."""
     names = sorted(exit_codes_of(module))
-    return sorted(random.Random(module.dotted).sample(names, min(size, len(names))))
+    return sorted(random.Random(module.dotted + seed).sample(names, min(size, len(names))))
 
 
 def read_scores(modules: list[Module], samples: dict[str, list[str]] | None = None) -> list[Score]:
@@ -187,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", action="store_true", help="print the last results without running mutmut")
     parser.add_argument("--sample", type=int, metavar="N",
                         help="run N mutants a module, drawn with a fixed seed (mutants must be generated: run once)")
+    parser.add_argument("--seed", default="", help="with --sample: draw another fixed sample (any text)")
     parser.add_argument("--survivors", action="store_true", help="list every mutant not killed, by name")
     parser.add_argument("--diff", action="store_true", help="with --survivors: the line each one changes")
     args = parser.parse_args(argv)
@@ -198,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             known = ", ".join(m.name for m in configured_modules())
             print(f"tools/mutants.py: unknown module '{args.module}'; use one of {known}", file=sys.stderr)
             return 2
-    samples = {m.name: sample_of(m, args.sample) for m in modules} if args.sample else None
+    samples = {m.name: sample_of(m, args.sample, args.seed) for m in modules} if args.sample else None
     if not args.report:
         patterns = ([name for names in samples.values() for name in names] if samples
                     else [pattern for module in modules for pattern in module.patterns()])
