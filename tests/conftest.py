@@ -19,6 +19,14 @@ settings.register_profile("deterministic", derandomize=True, database=None)
 settings.load_profile("deterministic")
 
 
+def pytest_sessionstart(session) -> None:
+    """Every session starts with the schema caches cold: `make mutants` runs a session per mutant in processes
+    forked from one that already ran the suite, and a warm cache would hide a mutant of the parsing code."""
+    from crizotinib_reports.evidence.schema import forget_parsed_schemas
+
+    forget_parsed_schemas()
+
+
 def find_seed() -> Path | None:
     """The review the data transcribes: shared/seed/ beside the checkout (as CI lays it out)."""
     for base in (PROJECT_ROOT, *PROJECT_ROOT.parents):

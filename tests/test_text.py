@@ -174,3 +174,27 @@ def test_resistance_measures_in_percent_read_as_percent(evidence):
         shown = f"{m.value:g}%" if m.unit == "%" else f"{m.value:g} {m.unit}"
         assert f"{m.measure}: {shown}" in resistance, (m.measure, resistance)
     assert any(m.unit == "%" for m in evidence.resistance_measures.itertuples())
+
+
+@pytest.mark.parametrize("setting", ["all", "first-line", "second-line"])
+def test_trials_shown_names_exactly_the_trials_of_the_setting(evidence, setting):
+    shown = analysis.select_trials(evidence.trials, setting, include_single_arm=True)
+    line = plain(text.trials_shown(evidence, setting, include_single_arm=True))
+    randomized = shown[shown["design"] == "randomized"]
+    assert line.startswith("Trials shown: ") and f"{len(randomized)} randomized (" in line, line
+    for t in evidence.trials[evidence.trials["role"] == "development"].itertuples():
+        assert (f"{t.trial_name}, phase {t.phase}" in line) == (t.trial_id in set(shown["trial_id"])), (t.trial_name, line)
+
+
+def test_relapse_prose_opens_with_what_it_lists(evidence):
+    relapse = plain(text.relapse_summary(evidence))
+    assert relapse.startswith("How often each pattern of relapse occurs, as its source states it: "), relapse
+
+
+def test_a_measure_carries_its_qualifier_only_when_it_has_one(evidence):
+    resistance = plain(text.resistance_summary(evidence))
+    measures = evidence.resistance_measures
+    assert measures["qualifier"].notna().any() and measures["qualifier"].isna().any()
+    for m in measures.itertuples():
+        assert (f"{m.measure}: {m.value:g}" in resistance.replace("%", "")) and (
+            ("(" + str(m.qualifier) + ")" in resistance) == pd.notna(m.qualifier)), m.measure

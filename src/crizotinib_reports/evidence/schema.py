@@ -108,6 +108,13 @@ def read_schema(data_dir: Path, tables: tuple[str, ...]) -> dict[str, TableSpec]
     return dict(specs)
 
 
+def forget_parsed_schemas() -> None:
+    """Empty the caches of parsed schemas, for a process that outlives a change to this module's code (a test
+    runner that forks per mutant would otherwise hand every mutant the schemas its parent parsed)."""
+    _parsed_schema.cache_clear()
+    pandera_schema.cache_clear()
+
+
 @functools.lru_cache(maxsize=8)
 def _parsed_schema(text: str, path: str, shown: str,
                    tables: tuple[str, ...]) -> tuple[dict[str, TableSpec], tuple[Problem, ...]]:
