@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pandas as pd
@@ -133,18 +134,12 @@ def _and_list(names: list[str]) -> str:
 def test_trials_left_out_are_listed_with_and(evidence):
     two_hidden = evidence.findings.copy()
     two_hidden["trial_ids"] = "phase1;phase2;profile1007"
-    hidden_evidence = _with(evidence, findings=two_hidden)
+    hidden_evidence = dataclasses.replace(evidence, findings=two_hidden)
     line = _line_of(text.findings_summary(hidden_evidence, None, "first-line", include_single_arm=False),
                     two_hidden["statement"].iloc[0])
     names = evidence.trials.set_index("trial_id")["trial_name"]
     assert line.endswith(f" Not among the trials this report shows: {names['phase1']}, {names['phase2']} and "
                          f"{names['profile1007']}."), line
-
-
-def _with(evidence, **frames):
-    from dataclasses import replace
-
-    return replace(evidence, **frames)
 
 
 def test_each_phase_iii_line_names_its_setting_and_comparator(evidence):
@@ -161,7 +156,7 @@ def test_the_phase_iii_orr_is_the_primary_analysis_even_when_an_update_is_in_the
                    & (outcomes["analysis"] == "primary")]
     assert len(orr) == 2
     update = orr.assign(analysis="updated", value=orr["value"] + 11)
-    summary = plain(text.phase3_summary(_with(evidence, outcomes=pd.concat([outcomes, update], ignore_index=True)),
+    summary = plain(text.phase3_summary(dataclasses.replace(evidence, outcomes=pd.concat([outcomes, update], ignore_index=True)),
                                         "second-line"))
     primary = dict(zip(orr["arm"], orr["value"]))
     assert f"ORR {primary['crizotinib']:g}% vs {primary['chemotherapy']:g}%" in summary, summary

@@ -174,10 +174,12 @@ def print_scores(scores: list[Score]) -> float:
 
 def sampled(score: Score) -> str:
     """A sample's 95% Wilson interval on the module's kill rate, and what it was drawn from."""
-    from statsmodels.stats.proportion import proportion_confint
+    sys.path.insert(0, str(ROOT / "src"))
+    from crizotinib_reports.evidence.stats import proportion_interval
 
-    low, high = proportion_confint(score.killed, score.total, alpha=0.05, method="wilson")
-    return f"  (sample of {score.total} of {score.sampled_from}; 95% CI {100 * low:.1f}-{100 * high:.1f}%)"
+    interval = proportion_interval(score.killed, score.total, 0.95, "wilson")
+    return (f"  (sample of {score.total} of {score.sampled_from}; "
+            f"95% CI {100 * interval.low:.1f}-{100 * interval.high:.1f}%)")
 
 
 def main(argv: list[str] | None = None) -> int:
