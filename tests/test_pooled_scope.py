@@ -124,3 +124,11 @@ def test_no_arm_at_all_is_said_too(evidence):
     assert analysis.pooled_arms(without, "second-line", False).empty
     assert not analysis.can_pool(without, "second-line", False)
     assert text.pooled_orr_intro(without, "second-line", False).endswith("give no crizotinib arm.")
+
+
+def test_the_defaults_pool_what_the_report_shows_by_default(evidence):
+    """Called without a scope, the pool is that of the report's default parameters (every setting, single-arm
+    trials included), as the notebook's parameters cell says."""
+    assert set(analysis.pooled_arms(evidence)["trial_id"]) == POOLED_ARMS[("all", True)]
+    assert analysis.can_pool(evidence) is True
+    assert analysis.pooled_orr(evidence)[1]["studies"] == len(POOLED_ARMS[("all", True)])

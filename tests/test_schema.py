@@ -130,6 +130,25 @@ def test_unreadable_files(data_copy: Path, content: bytes, expected: str):
     assert any("outcomes.csv" in p and expected in p for p in found), found
 
 
+def test_a_blank_line_mid_file_is_skipped_and_the_rows_after_it_are_kept(tiny: Path):
+    header = list(TINY_ROWS[0])
+    lines = [",".join(header)] + [",".join(row[c] for c in header) for row in TINY_ROWS]
+    (tiny / "schema.yaml").write_text(TINY_SCHEMA, encoding="utf-8")
+    (tiny / "sources.csv").write_text(TINY_SOURCES, encoding="utf-8")
+    (tiny / "rows.csv").write_text("\n".join([lines[0], lines[1], "", " , ", lines[2]]) + "\n", encoding="utf-8")
+    tables, found = validate_tables(tiny, ("sources", "rows"))
+    assert found == [] and list(tables["rows"]["row_id"]) == ["r1", "r2"]
+
+
+def test_bytes_that_are_not_utf8_name_their_line(data_copy: Path):
+    path = data_copy / "outcomes.csv"
+    lines = path.read_bytes().split(b"\n")
+    lines[4] = lines[4] + b"\xff"
+    path.write_bytes(b"\n".join(lines))
+    found = problems(data_copy)
+    assert len(found) == 1 and found[0].endswith("outcomes.csv, line 5: not valid UTF-8 text; save the file as UTF-8"), found
+
+
 def test_missing_file(data_copy: Path):
     (data_copy / "approvals.csv").unlink()
     assert any("approvals.csv: file not found" in p for p in problems(data_copy))
