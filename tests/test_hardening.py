@@ -520,7 +520,7 @@ def test_table_csvs_refuse_unsafe_names():
     cell = nbformat.v4.new_code_cell()
     cell.outputs = [nbformat.v4.new_output("display_data", {"text/plain": "x"},
                                            metadata={"crizotinib_reports_table": {"name": "ok", "csv": "a\n"}})]
-    assert table_csvs(nbformat.v4.new_notebook(cells=[cell])) == {"ok": "a\n"}
+    assert table_csvs(nbformat.v4.new_notebook(cells=[cell])) == {"ok": {"name": "ok", "csv": "a\n"}}
 
 
 # --- end to end: one small build each --------------------------------------------------------------

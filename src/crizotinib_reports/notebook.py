@@ -6,7 +6,7 @@ A notebook's code stays three kinds of line: `report = open_report(...)`, then
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
@@ -29,7 +29,10 @@ class ReportSession:
     report: Report
     parameters: dict[str, Any]
     evidence: Evidence
+    number: int = 0  # the report's place in the portfolio: its tables are Table <number>.1, .2, ...
     source_ids: list[str] = field(default_factory=list)
+    tables_shown: int = 0
+    figures_shown: int = 0
 
     def show(self, item: ReportTable | ReportFigure | ReportMarkdown | str) -> None:
         """Display a table, figure, the package's Markdown or plain text, remembering sources for the references.
@@ -39,12 +42,16 @@ class ReportSession:
         """
         if isinstance(item, ReportTable):
             self.source_ids.extend(item.source_ids)
+            self.tables_shown += 1
+            item = replace(item, number=f"{self.number}.{self.tables_shown}")
             # The build writes the numbers behind each table as CSV from this metadata.
             display(HTML(item._repr_html_()),
-                    metadata={TABLE_METADATA_KEY: {"name": item.name, "title": item.title, "csv": item.csv_text()}})
+                    metadata={TABLE_METADATA_KEY: {"name": item.name, "title": item.title, "number": item.number,
+                                                   "csv": item.csv_text()}})
         elif isinstance(item, ReportFigure):
             self.source_ids.extend(item.source_ids)
-            display(HTML(item._repr_html_()))
+            self.figures_shown += 1
+            display(HTML(replace(item, number=f"{self.number}.{self.figures_shown}")._repr_html_()))
         elif isinstance(item, ReportMarkdown):
             display(Markdown(str(item)))
         else:
@@ -65,11 +72,14 @@ class ReportSession:
         """Footer: what this report was built from, so a reader can tell two printouts apart."""
         tables = {f"{t}.csv" for t in self.report.tables} | {"schema.yaml"}
         hashes = {name: digest for name, digest in self.evidence.hashes.items() if name in tables}
-        display(HTML(provenance_html(self.parameters, hashes)))
+        # Folders and files are named, not located: a path says where the build ran, which no reader needs.
+        files = {p.name for p in self.report.parameters if p.input_file}
+        shown = {k: Path(v).name if k in files and v else v for k, v in self.parameters.items() if k != "data_dir"}
+        display(HTML(provenance_html(shown, hashes)))
 
 
 def provenance_html(parameters: dict[str, Any], hashes: dict[str, str]) -> str:
-    params = ", ".join(f"{k}={v}" for k, v in parameters.items() if k != "data_dir")
+    params = ", ".join(f"{k}={v}" for k, v in parameters.items())
     data = ", ".join(f"{name} {digest[:12]}" for name, digest in hashes.items())
     built = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     rows = [("Built", f"{built} by crizotinib-reports {__version__}"), ("Parameters", params),
@@ -110,7 +120,12 @@ def open_report(name: str, namespace: dict[str, Any]) -> ReportSession:
     # A value naming what the data lack ('drugs' naming a drug no trial tests) is refused, as the build does.
     report.check_against_data(values, lambda table: getattr(evidence, table).to_dict("records"),
                               display_path(data_dir))
-    return ReportSession(report, values, evidence)
+    return ReportSession(report, values, evidence, number=report_number(report, folder))
+
+
+def report_number(report: Report, folder: Path) -> int:
+    """The report's place (from 1) in the portfolio's order: the first part of its tables' and figures' numbers."""
+    return list(portfolio(folder)).index(report.name) + 1
 
 
 def other_reports(report: Report) -> ReportMarkdown:

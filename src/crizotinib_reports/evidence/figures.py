@@ -30,7 +30,7 @@ from .analysis import (ANALYSES, CNS_ENDPOINTS, arm_comparisons, comparator_tria
 from .stats import POOLED_INTERVALS
 from .tables import (CROSS_TRIAL_CAVEAT, analysis_name, analysis_text, assessor_text, design_groups, harms_by_trial,
                      harms_summary, hazard_ratio_direction, level_text, lines_of_therapy, or_list, ordered_by_design,
-                     pair_credits, pooled_arms_named, read_in, trials_counted)
+                     numbered_anchor, pair_credits, pooled_arms_named, read_in, trials_counted)
 
 ARM_COLOURS = {"crizotinib": "#1b6f9a", "chemotherapy": "#c2653a"}
 ROLE_COLOURS = {"experimental": "#1b6f9a", "comparator": "#c2653a"}  # the role crizotinib played in a trial
@@ -52,6 +52,16 @@ class ReportFigure:
     source_ids: tuple[str, ...]  # every source the reference list needs for this figure
     source_text: str
     credits: tuple[Credit, ...] = ()
+    number: str = ""  # '2.1' once a report shows it (the report's number, then the figure's within it)
+
+    @property
+    def label(self) -> str:
+        """'Figure 2.1', the name a reader cites; empty before a report numbers it."""
+        return f"Figure {self.number}" if self.number else ""
+
+    @property
+    def anchor(self) -> str:
+        return numbered_anchor("figure", self.number, self.name)
 
     def png_bytes(self) -> bytes:
         buffer = io.BytesIO()
@@ -62,14 +72,33 @@ class ReportFigure:
     def _repr_html_(self) -> str:
         data = base64.b64encode(self.png_bytes()).decode("ascii")
         return (
-            f'<figure class="report-figure" id="figure-{html.escape(self.name)}">'
+            f'<figure class="report-figure" id="{html.escape(self.anchor)}" '
+            f'data-label="{html.escape(self.contents_label)}">'
             f'<img src="data:image/png;base64,{data}" alt="{html.escape(self.alt)}" style="max-width:100%"/>'
-            f"<figcaption><strong>{html.escape(self.caption)}</strong><br/>"
+            f"<figcaption><strong>{html.escape(f'{self.label}. ' if self.label else '')}"
+            f"{html.escape(self.caption)}</strong><br/>"
             f'<span class="source-line">{html.escape(self.source_text)}</span></figcaption></figure>'
         )
 
+    @property
+    def contents_label(self) -> str:
+        """'Figure 2.1. Objective response rate by trial and arm': the caption's first clause, for contents and
+        bookmarks (a whole caption is a paragraph)."""
+        first = first_clause(self.caption)
+        return f"{self.label}. {first}" if self.label else first
+
     def __repr__(self) -> str:
         return f"<ReportFigure {self.name}: {self.caption}>"
+
+
+def first_clause(caption: str) -> str:
+    """The caption up to its first ', ', '; ' or '. ' outside parentheses, without a closing full stop."""
+    depth = 0
+    for index, char in enumerate(caption):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and char in ",;." and caption[index + 1:index + 2] == " ":
+            return caption[:index]
+    return caption.rstrip(".")
 
 
 def _figure(width: float = 7.5, height: float = 3.6,

@@ -6,6 +6,7 @@ what a clinical table needs around them (title, population, footnotes, source li
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ from ..plain_text import spreadsheet_safe
 from .stats import CI_METHOD_LABELS, POOLED_INTERVALS, derived_count, proportion_interval
 
 NOT_STATED = "not stated"
+#: One typeface family for text, tables and figures (DejaVu Sans is the one sure to exist where reports are built).
+REPORT_FONTS = ("DejaVu Sans", "Liberation Sans", "Arial", "sans-serif")
 #: The agencies of approvals.csv (its schema's choices), spelt out under a table that names them.
 AGENCIES = {"FDA": "US Food and Drug Administration", "EMA": "European Medicines Agency"}
 
@@ -48,9 +51,22 @@ class ReportTable:
     spanners: dict[str, list[str]] = field(default_factory=dict)
     data: pd.DataFrame | None = None  # unformatted numbers for the CSV; the shown frame if None
     group_column: str | None = None
+    number: str = ""  # '2.1' once a report shows it (the report's number, then the table's within it)
+
+    @property
+    def label(self) -> str:
+        """'Table 2.1. Efficacy of crizotinib by trial and arm', or the title alone before it is numbered."""
+        return f"Table {self.number}. {self.title}" if self.number else self.title
+
+    @property
+    def anchor(self) -> str:
+        """The table's id in a report's HTML: from its number, so a link to 'Table 2.1' survives a rebuild."""
+        return numbered_anchor("table", self.number, self.name)
 
     def to_gt(self) -> GT:
-        table = GT(self.frame, groupname_col=self.group_column).tab_header(title=self.title, subtitle=self.population)
+        table = (GT(self.frame, groupname_col=self.group_column, id=f"{self.anchor}-gt")
+                 .tab_header(title=self.label, subtitle=self.population)
+                 .tab_options(table_font_names=list(REPORT_FONTS)))
         for label, columns in self.spanners.items():
             table = table.tab_spanner(label=label, columns=columns)
         for note in self.footnotes:
@@ -58,7 +74,10 @@ class ReportTable:
         return table.tab_source_note(self.source_text)
 
     def _repr_html_(self) -> str:
-        return self.to_gt().as_raw_html()
+        # CSS inlined into each element: JupyterLab drops a <style> from output it does not trust, which left
+        # the executed notebooks' tables unstyled. The wrapper carries the number for contents and bookmarks.
+        return (f'<div class="report-table" id="{html.escape(self.anchor)}" '
+                f'data-label="{html.escape(self.label)}">{self.to_gt().as_raw_html(inline_css=True)}</div>')
 
     def csv_text(self) -> str:
         """The table's numbers as CSV; a text cell that a spreadsheet would run as a formula starts with `'`."""
@@ -66,6 +85,11 @@ class ReportTable:
         text_columns = [c for c in frame.columns
                         if pd.api.types.is_object_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c])]
         return frame.assign(**{c: frame[c].map(spreadsheet_safe) for c in text_columns}).to_csv(index=False)
+
+
+def numbered_anchor(kind: str, number: str, name: str) -> str:
+    """'table-2-1' for Table 2.1; an item not yet numbered is named by its builder ('table-efficacy')."""
+    return f"{kind}-{number.replace('.', '-')}" if number else f"{kind}-{name}"
 
 
 def percent(value: float) -> str:

@@ -110,8 +110,25 @@ class BuildSession:
         return self.scratch / "validated-data.pickle"
 
 
-def table_csvs(notebook: Any) -> dict[str, str]:
-    """The CSV text of every report table shown in an executed notebook, by table name."""
+def _name_input_files(notebook: Any, target: Target) -> None:
+    """A file parameter (a run's changes.json, read from its scratch folder) named by its file name in the
+    executed notebook's parameters, which a reader gets: the scratch folder is gone once the run ends."""
+    from papermill.translators import translate_parameters
+
+    files = {p.name for p in target.report.parameters if p.input_file and target.parameters.get(p.name)}
+    if not files:
+        return
+    shown = {**notebook.metadata.papermill.parameters,
+             **{name: Path(target.parameters[name]).name for name in files}}
+    notebook.metadata.papermill.parameters = shown
+    for cell in notebook.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.source = translate_parameters(KERNEL_NAME, "python", shown, "Parameters")
+
+
+def table_csvs(notebook: Any) -> dict[str, dict[str, str]]:
+    """Every report table shown in an executed notebook, by file name: its CSV text ('csv'), and the number and
+    title the report shows it under ('number', 'title'), which the manifest records beside the CSV."""
     found: dict[str, str] = {}
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
@@ -124,7 +141,7 @@ def table_csvs(notebook: Any) -> dict[str, str]:
             name, suffix = table["name"], 2
             while name in found:
                 name, suffix = f"{table['name']}_{suffix}", suffix + 1
-            found[name] = table["csv"]
+            found[name] = table
     return found
 
 
@@ -274,7 +291,9 @@ class Builder:
                                              display_path(self.data_dir))
             notebook_sha256, _copy = self._notebook(session, target.report.notebook)
             inputs = report_inputs(notebook_sha256, {**target.parameters, "data_dir": display_path(self.data_dir)},
-                                   session.snapshot.hashes_of(target.report.tables), self.formats)
+                                   session.snapshot.hashes_of(target.report.tables), self.formats,
+                                   {p.name: target.parameters.get(p.name) for p in target.report.parameters
+                                    if p.input_file})
             entry = previous.get(target.folder)
             present = bool(entry) and _outputs_present(current / target.folder, entry)
             reasons = build_reasons(entry, inputs, present, force)
@@ -422,7 +441,8 @@ class Builder:
             watchdog.daemon = True
             watchdog.start()
             papermill.execute_notebook(
-                str(notebook_copy), str(executed_path), parameters=target.parameters, kernel_name=KERNEL_NAME,
+                str(notebook_copy), str(executed_path), parameters=self._kernel_parameters(target),
+                kernel_name=KERNEL_NAME,
                 progress_bar=False, log_output=False, execution_timeout=self.timeout, km=kernel,
             )
         except PapermillExecutionError as exc:
@@ -452,6 +472,7 @@ class Builder:
             # papermill recorded the paths of the scratch copies: name the notebook and the output instead.
             notebook.metadata.papermill.update(input_path=display_path(notebook_path),
                                                output_path=f"{target.folder}/{target.folder}.ipynb")
+            _name_input_files(notebook, target)
             executed_bytes = (nbformat.writes(notebook) + "\n").encode("utf-8")
             executed_path.write_bytes(executed_bytes)
             result.seconds.update(_cell_seconds(notebook, result.seconds["execute"] - result.seconds["kernel_wait"]))
@@ -470,12 +491,14 @@ class Builder:
         except (RenderFailed, Exception) as exc:
             result.error = f"rendering failed: {type(exc).__name__}: {exc}".splitlines()[0]
             return self._fail(result, executed_path, tree)
-        for name, text in tables.items():
-            rendered[f"tables/{name}.csv"] = text.encode("utf-8")
+        labels = {}
+        for name, table in tables.items():
+            rendered[f"tables/{name}.csv"] = table["csv"].encode("utf-8")
+            labels[f"tables/{name}.csv"] = {k: str(table[k]) for k in ("number", "title") if k in table}
 
         for relative, data in rendered.items():
             atomic_write_bytes(tree.new / target.folder / relative, data)
-            result.outputs[relative] = {"sha256": sha256_bytes(data), "bytes": len(data)}
+            result.outputs[relative] = {"sha256": sha256_bytes(data), "bytes": len(data), **labels.get(relative, {})}
         checkpoint("report-written")
         executed_path.unlink(missing_ok=True)
         result.status = "built"
@@ -484,6 +507,14 @@ class Builder:
         self.progress.finished(target.folder, True,
                                f"built {formats} and {len(tables)} table CSVs in {result.seconds['total']:.1f} s")
         return result
+
+    def _kernel_parameters(self, target: Target) -> dict[str, Any]:
+        """The report's parameters as papermill writes them into the executed notebook, which a reader gets: the
+        data folder as the notebook would name it from its own folder, where the kernel runs ('../data'), never
+        the build machine's absolute path; a file parameter (a run's changes.json) likewise."""
+        files = {p.name for p in target.report.parameters if p.input_file and target.parameters.get(p.name)}
+        return {**target.parameters, "data_dir": os.path.relpath(self.data_dir, self.notebook_dir),
+                **{name: os.path.relpath(target.parameters[name], self.notebook_dir) for name in files}}
 
     def _late(self, notebook_path: Path, doing: str) -> str:
         return (f"{display_path(notebook_path)}: still {doing} when the report's {self.timeout} s ran out "

@@ -20,6 +20,7 @@ from typing import Any, Iterable
 
 from .. import __version__
 from ..paths import PACKAGE_DIR, SCHEMA_FILE_NAME
+from .files import sha256_file
 
 #: Packages whose version can change what a report shows or how it renders.
 TRACKED_PACKAGES = ("papermill", "nbconvert", "nbclient", "ipykernel", "pandas", "numpy", "matplotlib", "seaborn",
@@ -93,11 +94,15 @@ def package_versions() -> dict[str, str]:
 
 
 def report_inputs(notebook_sha256: str, parameters: dict[str, Any], data_hashes: dict[str, str],
-                  formats: Iterable[str]) -> dict[str, Any]:
-    """Everything a report's outputs depend on, as recorded in the manifest."""
+                  formats: Iterable[str], files: dict[str, str] | None = None) -> dict[str, Any]:
+    """Everything a report's outputs depend on, as recorded in the manifest. A file parameter (`files`:
+    parameter -> path) is recorded by its name and content hash, not where it lay during the build."""
+    files = {name: Path(path) for name, path in (files or {}).items() if path}
+    parameters = {**parameters, **{name: path.name for name, path in files.items()}}
     return {
         "notebook": notebook_sha256,
         "parameters": json.loads(json.dumps(parameters, sort_keys=True, default=str)),
+        **({"files": {name: sha256_file(path) for name, path in files.items()}} if files else {}),
         "data": data_hashes,
         "code": package_code_hash(),
         "versions": package_versions(),

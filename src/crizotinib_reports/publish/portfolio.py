@@ -107,8 +107,8 @@ class Parameter:
     # the report: it does not name the output folder, so the report stays in its usual one.
     names_folder: bool = True
     # True for a str parameter naming a file the notebook reads: when set, it must be an existing
-    # regular file, checked before any kernel starts; it is passed on as an absolute path, since
-    # the kernel runs in another folder.
+    # regular file, checked before any kernel starts; the build passes it to the kernel relative to the
+    # notebook folder, where the kernel runs (so no machine path lands in the executed notebook).
     input_file: bool = False
 
     def __post_init__(self) -> None:

@@ -341,6 +341,34 @@ def strip_active_content(html: str) -> tuple[str, list[str]]:
     return str(soup), removed
 
 
+CONTENTS_HEADING = "Tables and figures"
+
+
+def add_contents(html: str) -> str:
+    """A contents block of the report's numbered tables and figures after its opening cell: links on screen,
+    page numbers in print (report.css), in the order the report shows them. A page without any is unchanged."""
+    soup = BeautifulSoup(html, features="html.parser")
+    items = [tag for tag in soup.find_all(class_=("report-table", "report-figure"))
+             if tag.get("id") and tag.get("data-label")]
+    first = soup.find("h1")
+    if not items or first is None:
+        return html
+    nav = soup.new_tag("nav", attrs={"class": "report-contents", "aria-label": CONTENTS_HEADING})
+    heading = soup.new_tag("h2")
+    heading.string = CONTENTS_HEADING
+    listing = soup.new_tag("ol")
+    for item in items:
+        entry = soup.new_tag("li")
+        link = soup.new_tag("a", href=f"#{item['id']}")
+        link.string = item["data-label"]
+        entry.append(link)
+        listing.append(entry)
+    nav.extend([heading, listing])
+    cell = first.find_parent(class_="jp-Cell") or first
+    cell.insert_after(nav)
+    return str(soup)
+
+
 # --------------------------------------------------------------------------
 # Exporters
 # --------------------------------------------------------------------------
@@ -438,7 +466,7 @@ class ReportHTMLExporter(HTMLExporter):
         if active:
             self.log.warning("Removed %d active element(s) or attribute(s) from the report: %s", len(active),
                              ", ".join(sorted({visible(item)[:120] for item in active})))
-        return html, resources
+        return add_contents(html), resources
 
 
 class OfflineURLFetcher(URLFetcher):
