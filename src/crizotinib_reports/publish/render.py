@@ -364,8 +364,13 @@ def add_contents(html: str) -> str:
         entry.append(link)
         listing.append(entry)
     nav.extend([heading, listing])
+    # Dressed as a Markdown cell's output, so that it reads like the report's own text (report.css).
+    block = soup.new_tag("div", attrs={"class": "jp-Cell report-contents-cell"})
+    rendered = soup.new_tag("div", attrs={"class": "jp-RenderedHTMLCommon jp-RenderedMarkdown"})
+    rendered.append(nav)
+    block.append(rendered)
     cell = first.find_parent(class_="jp-Cell") or first
-    cell.insert_after(nav)
+    cell.insert_after(block)
     return str(soup)
 
 
