@@ -149,6 +149,42 @@ def test_report_in_browser_offline(browser, output_dir, name):
     assert screenshot.stat().st_size > 0 and not is_blank(screenshot), f"{name}: blank screenshot {screenshot}"
 
 
+def test_executed_notebook_tables_are_styled_where_jupyterlab_drops_style_elements(browser, output_dir, tmp_path):
+    """JupyterLab's sanitizer drops <style> from output it does not trust (an executed notebook opened from
+    disk): each table output must carry its look in style attributes. Shown here as Lab would show it: the
+    output's HTML with every <style> removed, in a page with no stylesheet of ours."""
+    import json
+
+    from bs4 import BeautifulSoup
+
+    from crizotinib_reports.publish.portfolio import TABLE_METADATA_KEY
+
+    executed = json.loads((output_dir / "clinical_activity" / "clinical_activity.ipynb").read_text(encoding="utf-8"))
+    outputs = [o for cell in executed["cells"] for o in cell.get("outputs", [])
+               if TABLE_METADATA_KEY in o.get("metadata", {})]
+    text = outputs[0]["data"]["text/html"]
+    soup = BeautifulSoup("".join(text) if isinstance(text, list) else text, "html.parser")
+    for style in soup.find_all("style"):
+        style.decompose()
+    page_file = tmp_path / "lab-output.html"
+    page_file.write_text(f"<!doctype html><html><body>{soup}</body></html>", encoding="utf-8")
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(page_file.as_uri(), wait_until="load")
+        look = page.evaluate("""() => {
+            const css = (selector, property) => getComputedStyle(document.querySelector(selector))[property];
+            return {table_border: css('table.gt_table', 'borderTopWidth'), title_size: css('.gt_title', 'fontSize'),
+                    cell_size: css('td.gt_row', 'fontSize'), font: css('table.gt_table', 'fontFamily'),
+                    heading_border: css('.gt_col_headings', 'borderBottomStyle')};
+        }""")
+    finally:
+        context.close()
+    assert look["table_border"] == "2px" and look["heading_border"] == "solid", look
+    assert float(look["title_size"][:-2]) > float(look["cell_size"][:-2]), look  # the title stands out
+    assert look["font"].startswith('"DejaVu Sans"'), look  # the family of the report's text and figures
+
+
 # ---------------------------------------------------------------- the PDF as pages
 
 
