@@ -11,6 +11,7 @@ import pytest
 
 from crizotinib_reports.evidence import analysis, text
 from crizotinib_reports.evidence.data import load_evidence
+from crizotinib_reports.evidence.tables import hazard_ratio_text
 from crizotinib_reports.paths import DATA_DIR
 
 
@@ -193,3 +194,48 @@ def test_a_measure_carries_its_qualifier_only_when_it_has_one(evidence):
     for m in measures.itertuples():
         assert (f"{m.measure}: {m.value:g}" in resistance.replace("%", "")) and (
             ("(" + str(m.qualifier) + ")" in resistance) == pd.notna(m.qualifier)), m.measure
+
+
+# --- the third seeded sample's survivors (docs/testing.md) --------------------------------------------------
+
+def _arm(arm: str, value, unit: str = "months", note=None) -> pd.Series:
+    return pd.Series({"arm": arm, "value": value, "unit": unit, "note": note})
+
+
+def test_a_shared_unit_is_said_once_only_when_every_value_carries_it():
+    values, arms = text._arms_pair([_arm("a", 10.9), _arm("b", 7.0)])
+    assert (values, arms) == ("10.9 vs 7.0 months", "a vs b")
+    # A middle value without the unit (a median not reached) keeps every unit where it stands.
+    values, _ = text._arms_pair([_arm("a", 10.9), _arm("b", float("nan"), note="not reached"), _arm("c", 7.0)])
+    assert values.startswith("10.9 months vs ") and values.endswith(" vs 7.0 months"), values
+
+
+def test_each_pattern_says_how_it_is_managed_when_its_source_says(evidence):
+    explained = plain(text.patterns_explained(evidence)).splitlines()
+    managed = evidence.relapse_patterns.dropna(subset=["management"])
+    assert len(managed) and all(any(f" Management: {r.management}" in line and r.pattern in line for line in explained)
+                                for r in managed.itertuples())
+    unmanaged = evidence.relapse_patterns[evidence.relapse_patterns["management"].isna()
+                                          & evidence.relapse_patterns["explanation"].notna()]
+    assert all("Management" not in line and "None" not in line
+               for line in explained for r in unmanaged.itertuples() if r.pattern in line)
+
+
+def test_the_pfs_sentence_gives_the_pfs_hazard_ratio_and_no_other(evidence):
+    for line in plain(text.phase3_summary(evidence)).splitlines():
+        trial = evidence.trials[evidence.trials["trial_name"].map(lambda name: f"**{name}**" in line)]
+        if trial.empty:
+            continue
+        hazard = evidence.hazard_ratios[evidence.hazard_ratios["trial_id"] == trial["trial_id"].iloc[0]]
+        pfs = hazard[(hazard["endpoint"] == "PFS") & (hazard["analysis"] == "primary") & hazard["adjustment"].isna()]
+        first_sentence = line.split("; ORR")[0]
+        assert first_sentence.count(", HR ") == len(pfs) == 1, line
+        assert hazard_ratio_text(pfs.iloc[0]) in first_sentence
+
+
+def test_nothing_pooled_says_whether_single_arm_trials_were_counted(evidence):
+    single_arm = set(evidence.trials.loc[evidence.trials["design"] == "single-arm", "trial_id"])
+    without = dataclasses.replace(evidence, trials=evidence.trials[~evidence.trials["trial_id"].isin(single_arm)])
+    intro = plain(text.pooled_orr_intro(without, "first-line", True))
+    assert "Nothing is pooled" in intro and "single-arm trials included" in intro
+    assert "single-arm trials left out" in plain(text.pooled_orr_intro(without, "first-line", False))
