@@ -186,3 +186,24 @@ def test_comparison_and_interval_check_frames_have_exactly_their_columns(evidenc
         "recomputed", "recomputed_low", "recomputed_high", "method", "gap_beyond_rounding", "source_id",
         "primary_source_id", "verified_in_id", "verification", "review_section", "consistent"]
     assert checks["recomputed"].notna().all() and len(checks) >= 2
+
+
+# --- the third seeded sample's survivors in analysis.py (docs/testing.md) ------------------------------------
+
+def test_a_trial_without_a_comparable_pair_of_arms_is_left_out_of_the_comparisons(evidence):
+    outcomes = evidence.outcomes
+    orr = (outcomes["endpoint"] == "ORR") & (outcomes["analysis"] == "primary")
+    both = set(analysis.arm_comparisons(evidence)["trial_id"])
+    assert both == {"profile1007", "profile1014"}
+    no_control = outcomes[~(orr & (outcomes["trial_id"] == "profile1007") & (outcomes["arm"] == "chemotherapy"))]
+    assert list(analysis.arm_comparisons(dataclasses.replace(evidence, outcomes=no_control))["trial_id"]) == [
+        "profile1014"]
+    no_count = outcomes.copy()
+    no_count.loc[orr & (no_count["trial_id"] == "profile1014"), "denominator"] = pd.NA
+    assert list(analysis.arm_comparisons(dataclasses.replace(evidence, outcomes=no_count))["trial_id"]) == [
+        "profile1007"]
+
+
+def test_the_landscape_shows_every_newer_drug_by_default(evidence):
+    assert analysis.landscape_trials(evidence).equals(analysis.landscape_trials(evidence, "all"))
+    assert set(analysis.landscape_trials(evidence)["drug"]) > {"crizotinib"}
