@@ -317,3 +317,43 @@ def test_every_row_rule_has_a_case():
 ])
 def test_a_header_rule_broken_alone_is_one_line(tiny: Path, header: list[str], message: str):
     assert tiny_problems(tiny, TINY_ROWS, header=header) == [message]
+
+
+# --- the third seeded sample's survivors in schema.py (docs/testing.md) --------------------------------------
+
+def tiny_csv_problems(folder: Path, body: str) -> list[str]:
+    """Problems of rows.csv written as raw text (after the tiny header), for faults csv.writer cannot make."""
+    (folder / "schema.yaml").write_text(TINY_SCHEMA, encoding="utf-8")
+    (folder / "sources.csv").write_text(TINY_SOURCES, encoding="utf-8")
+    header = list(TINY_ROWS[0])
+    rows = [",".join(row[c] for c in header) for row in TINY_ROWS]
+    (folder / "rows.csv").write_text("\n".join([",".join(header), *rows]) + "\n" + body, encoding="utf-8")
+    return [str(p) for p in validate_tables(folder, ("sources", "rows"))[1]]
+
+
+def test_a_closed_quote_holding_a_line_break_is_named_on_its_line(tiny: Path):
+    cells = [TINY_ROWS[1][c] for c in TINY_ROWS[1]]
+    cells[1] = '"two\nlines"'
+    cells[0] = "r3"
+    assert tiny_csv_problems(tiny, ",".join(cells) + "\n") == [
+        "rows.csv, line 4: a quoted cell runs over several lines (unclosed quote?)"]
+
+
+def test_a_quote_never_closed_is_named_by_the_line_its_row_starts_on(tiny: Path):
+    cells = [TINY_ROWS[1][c] for c in TINY_ROWS[1]]
+    cells[1] = '"never closed'
+    assert tiny_csv_problems(tiny, ",".join(cells) + "\n") == [
+        "rows.csv, line 4: a quote opened in the row starting on line 4 is never closed"]
+
+
+def test_rules_that_are_not_a_list_are_refused_with_the_known_names(data_copy: Path):
+    edit(data_copy / "schema.yaml", "rules: [attribution_consistent]", "rules: attribution_consistent")
+    found = problems(data_copy)
+    assert len(found) == 1 and "rules must be a list of rule names (known: " in found[0], found
+    assert all(rule in found[0] for rule in ROW_RULES)
+
+
+def test_a_missing_schema_says_to_restore_it(data_copy: Path):
+    (data_copy / "schema.yaml").unlink()
+    found = problems(data_copy)
+    assert len(found) == 1 and found[0].endswith("schema.yaml: schema file not found; restore it from git"), found
