@@ -207,6 +207,22 @@ def test_two_scheduled_runs_compare_combine_and_mail(tmp_path):
         bookmark = top[titles.index(report.title)]
         assert report.title in pages[reader.get_destination_page_number(bookmark)]
     assert any(isinstance(item, list) and item for item in reader.outline)  # sections nested under reports
+    # The reports keep their numbers (the notebook folder's order: overview 1, clinical_activity 2, ...), each
+    # table and figure a bookmark on its own page; nothing a reader gets names where the run was made.
+    numbered = {}
+
+    def walk(outline):
+        for item in outline:
+            if isinstance(item, list):
+                walk(item)
+            elif re.match(r"(Table|Figure) \d+\.\d+\. ", item.title):
+                numbered[item.title] = reader.get_destination_page_number(item)
+    walk(reader.outline)
+    assert any(t.startswith("Table 2.1. ") for t in numbered) and any(t.startswith("Figure 3.") for t in numbered)
+    assert all(title.split(". ")[0] + "." in pages[page] for title, page in numbered.items())
+    for text in [*pages, (latest / "index.html").read_text(), (latest / "changes.md").read_text(),
+                 (latest / "overview" / "overview.ipynb").read_text(), (latest / "overview" / "overview.html").read_text()]:
+        assert str(tmp_path) not in text and ".partial" not in text and str(PROJECT_ROOT) not in text
     assert "index.html" in os.listdir(latest) and 'href="overview/overview.pdf"' in (latest / "index.html").read_text()
 
     # The mail: both runs sent, the second carries the change summary and the intact PDF.
@@ -214,7 +230,7 @@ def test_two_scheduled_runs_compare_combine_and_mail(tmp_path):
     message = message_from_bytes(received[1].original_content, policy=policy.default)
     assert message["To"] == "medical-affairs@example.org" and "succeeded" in message["Subject"]
     body = message.get_body(("plain",)).get_content()
-    assert edit in body and headline in body
+    assert edit in body and headline in body and str(tmp_path) not in body
     attachment = next(message.iter_attachments())
     assert attachment.get_content_type() == "application/pdf"
     assert attachment.get_content() == pdf_path.read_bytes()

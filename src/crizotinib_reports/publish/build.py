@@ -470,7 +470,8 @@ class Builder:
         try:
             notebook = nbformat.read(executed_path, as_version=4)
             # papermill recorded the paths of the scratch copies: name the notebook and the output instead.
-            notebook.metadata.papermill.update(input_path=display_path(notebook_path),
+            shown = display_path(notebook_path)  # (a notebook outside the project is named by its file name)
+            notebook.metadata.papermill.update(input_path=notebook_path.name if Path(shown).is_absolute() else shown,
                                                output_path=f"{target.folder}/{target.folder}.ipynb")
             _name_input_files(notebook, target)
             executed_bytes = (nbformat.writes(notebook) + "\n").encode("utf-8")
