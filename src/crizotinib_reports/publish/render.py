@@ -18,7 +18,8 @@ own remote URLs (great_tables' ``opt_table_font(google_font(...))`` adds an
   and event handlers (defence in depth: prose escapes data values already);
 * :class:`WeasyPrintPDFExporter` prints that HTML with WeasyPrint through
   :class:`OfflineURLFetcher`, which refuses anything but ``data:`` URLs and
-  files of the package's templates folder.
+  files of the package's templates folder, as PDF/UA-1 (:func:`print_pdf`:
+  tagged, with its language and title, page furniture as artifacts).
 
 Both exporters are registered as nbconvert exporters (``--to crizotinib_html``,
 ``--to crizotinib_pdf``) by the package's entry points.
@@ -55,11 +56,11 @@ __all__ = [
     "Renderer",
     "WeasyPrintPDFExporter",
     "css_string",
+    "finish_pdf",
     "first_heading",
     "is_remote_url",
-    "print_html",
-    "finish_pdf",
     "mark_page_furniture",
+    "print_html",
     "print_pdf",
     "strip_active_content",
     "strip_remote_resources",
