@@ -159,7 +159,9 @@ def test_two_scheduled_runs_compare_combine_and_mail(tmp_path):
         outcomes = data / "outcomes.csv"
         outcomes.write_text(outcomes.read_text(encoding="utf-8").replace(
             "profile1014,crizotinib,ORR,primary,,,74,", "profile1014,crizotinib,ORR,primary,,,75,"), encoding="utf-8")
-        second = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
+        # The second run's PDF for recipients whose systems reject PDFs that carry files.
+        second = subprocess.run([*command, "--pdf-profile", "plain"], capture_output=True, text=True, timeout=900,
+                                env=env)
         assert second.returncode == 0, second.stderr
     finally:
         controller.stop()
@@ -197,6 +199,23 @@ def test_two_scheduled_runs_compare_combine_and_mail(tmp_path):
     # One PDF: cover, contents, a bookmark per report with its sections, page numbers throughout.
     pdf_path = latest / record["combined_pdf"]["file"]
     reader = PdfReader(pdf_path)
+    assert record["combined_pdf"]["profile"] == "plain" and record["combined_pdf"]["attachments"] == []
+    assert reader.attachments == {}
+
+    # The first run's PDF is archival: it carries every table's CSV as the run wrote it, and the records,
+    # without the paths of this machine (the data folder here is outside the project).
+    archived = out / "runs" / runs[0]
+    first_record = json.loads((archived / "run.json").read_text())
+    carried = {name: data[0] for name, data in PdfReader(archived / first_record["combined_pdf"]["file"]).attachments.items()}
+    tables = {f"{name}--{csv.name}": csv.read_bytes() for name in RUN_REPORTS for csv in (archived / name / "tables").glob("*.csv")}
+    assert sorted(carried) == sorted([*tables, "manifest.json", "run-record.json"])
+    assert sorted(first_record["combined_pdf"]["attachments"]) == sorted(carried)
+    assert {name: data for name, data in carried.items() if name in tables} == tables
+    assert json.loads(carried["run-record.json"])["run"] == runs[0] and json.loads(carried["manifest.json"])["reports"]
+    for name, data in carried.items():
+        text = data.decode("utf-8")
+        assert str(tmp_path) not in text and ".partial" not in text and str(PROJECT_ROOT) not in text, name
+        assert not re.search(r"/(?:tmp|work|home|root)/", text), name
     pages = [" ".join(page.extract_text().split()) for page in reader.pages]
     assert all(f"Page {i} of {len(pages)}" in text for i, text in enumerate(pages, 1))
     assert "Data version" in pages[0] and "Contents" in pages[1] and headline in pages[0]

@@ -93,7 +93,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         settings = mail_settings(args.mail_config, environ=args.secrets)
     progress = progress_for(sys.stderr)
     try:
-        outcome = Runner(_builder(args, progress), progress, keep=args.keep, mail_planned=settings is not None).run()
+        outcome = Runner(_builder(args, progress), progress, keep=args.keep, mail_planned=settings is not None,
+                         pdf_profile=args.pdf_profile).run()
     finally:
         progress.close()
     print(outcome.summary, end="")
@@ -140,6 +141,7 @@ EXAMPLES = {
     "run": """examples:
   crizotinib-reports run                                     a dated run under outputs/runs/
   crizotinib-reports run --keep 30 --mail-to a@example.org b@example.org
+  crizotinib-reports run --pdf-profile plain                 a combined PDF that carries no files
   CRIZOTINIB_SMTP_HOST=smtp.example.org CRIZOTINIB_SMTP_SENDER=reports@example.org \\
     crizotinib-reports run --mail-to a@example.org --mail-when always""",
 }
@@ -147,6 +149,7 @@ EXAMPLES = {
 
 def make_parser() -> argparse.ArgumentParser:
     from . import __version__
+    from .publish.runs import PDF_PROFILES
 
     help_format = argparse.RawDescriptionHelpFormatter
     parser = OneLineParser(prog="crizotinib-reports", description=__doc__.splitlines()[0],
@@ -198,6 +201,10 @@ def make_parser() -> argparse.ArgumentParser:
     run.add_argument("--mail-when", choices=("changed", "always", "failed"), default="changed",
                      help="changed (default): mail when the run failed or something changed since the last run; "
                           "always; failed: only when the run failed")
+    run.add_argument("--pdf-profile", choices=PDF_PROFILES, default="archival",
+                     help="archival (default): the combined PDF is PDF/A-3a and carries every table's CSV, the "
+                          "build manifest and the run record; plain: PDF/UA-1 carrying no files, for recipients "
+                          "whose systems reject PDFs with attachments")
     _add_build_options(run)
     run.set_defaults(run=cmd_run)
     return parser

@@ -24,26 +24,54 @@ could do none of that). Merging HTML pages needs care:
 
 Printing goes through :class:`~crizotinib_reports.render.OfflineURLFetcher`:
 nothing is fetched from the network. Nothing here does I/O at import.
+
+The PDF is PDF/A-3a by default (:data:`ARCHIVAL_VARIANT`: tagged, and able to carry files such as
+every table's CSV, so an archived file alone holds its numbers); which variant, and which files, is
+the caller's choice (``crizotinib-reports run --pdf-profile``, in runs.py).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from html import escape
 
 import tinycss2
+import weasyprint
 from bs4 import BeautifulSoup
 from bs4.element import Stylesheet, Tag
 from tinycss2.ast import HashToken
 
 from .render import css_string, print_html, print_pdf
 
-__all__ = ["CombinedReport", "combined_html", "combined_pdf"]
+__all__ = ["ARCHIVAL_VARIANT", "CombinedReport", "PDFAttachment", "combined_html", "combined_pdf"]
 
 log = logging.getLogger(__name__)
+
+
+#: PDF/A-3 (any file may be embedded), level A rather than B: WeasyPrint tags the document (structure
+#: tree, language, Unicode text), which level A asks on top of level B's faithful look.
+ARCHIVAL_VARIANT = "pdf/a-3a"
+
+
+@dataclass(frozen=True)
+class PDFAttachment:
+    """A file embedded in an archival PDF: its name there, its exact bytes, what it is, its date (the
+    run's, not the clock's, so a PDF is the same bytes when rebuilt) and how it relates to the document
+    (PDF/A-3's AFRelationship: ``Data`` for numbers the pages show, ``Supplement`` for records about them)."""
+
+    name: str
+    data: bytes
+    description: str
+    modified: datetime
+    relationship: str = "Data"
+
+    def for_weasyprint(self) -> weasyprint.Attachment:
+        return weasyprint.Attachment(string=self.data, name=self.name, description=self.description,
+                                     created=self.modified, modified=self.modified, relationship=self.relationship)
 
 
 @dataclass(frozen=True)
@@ -446,10 +474,18 @@ def combined_pdf(
     date: str,
     data_version: str,
     notes: list[str] | None = None,
+    variant: str = ARCHIVAL_VARIANT,
+    attachments: Sequence[PDFAttachment] = (),
 ) -> bytes:
-    """The combined document (:func:`combined_html`) printed to PDF bytes, offline.
+    """The combined document (:func:`combined_html`) printed to PDF bytes as WeasyPrint's ``variant``, offline.
 
     Printed through :func:`~crizotinib_reports.render.print_pdf` (offline), so a distribution PDF is built
-    without touching the network; refused URLs are logged as a warning.
+    without touching the network; refused URLs are logged as a warning. ``attachments`` are embedded
+    files (named uniquely: a reader saves them by name).
     """
-    return print_pdf(combined_html(reports, title=title, date=date, data_version=data_version, notes=notes), log)
+    names = [attachment.name for attachment in attachments]
+    if len(set(names)) != len(names):
+        raise ValueError("combined_pdf: two attachments share a name")
+    html = combined_html(reports, title=title, date=date, data_version=data_version, notes=notes)
+    return print_pdf(html, log, variant=variant,
+                     attachments=[attachment.for_weasyprint() for attachment in attachments] or None)

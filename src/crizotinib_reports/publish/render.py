@@ -18,7 +18,8 @@ own remote URLs (great_tables' ``opt_table_font(google_font(...))`` adds an
   and event handlers (defence in depth: prose escapes data values already);
 * :class:`WeasyPrintPDFExporter` prints that HTML with WeasyPrint through
   :class:`OfflineURLFetcher`, which refuses anything but ``data:`` URLs and
-  files of the package's templates folder.
+  files of the package's templates folder, as PDF/UA-1 (:func:`print_pdf`:
+  tagged, with its language and title, page furniture as artifacts).
 
 Both exporters are registered as nbconvert exporters (``--to crizotinib_html``,
 ``--to crizotinib_pdf``) by the package's entry points.
@@ -55,8 +56,10 @@ __all__ = [
     "Renderer",
     "WeasyPrintPDFExporter",
     "css_string",
+    "finish_pdf",
     "first_heading",
     "is_remote_url",
+    "mark_page_furniture",
     "print_html",
     "print_pdf",
     "strip_active_content",
@@ -542,15 +545,80 @@ class WeasyPrintPDFExporter(ReportHTMLExporter):
         return self.html_to_pdf(print_html(html)), resources
 
 
-def print_pdf(html: str, log: Any, url_fetcher: URLFetcher | None = None) -> bytes:
-    """Print ``html`` with WeasyPrint, offline by default; refused URLs become one warning on ``log``."""
+#: Every report's PDF: PDF/UA-1 (ISO 14289-1), so WeasyPrint tags it (headings, lists, tables with
+#: header cells, figures with their alt text), names its language and shows its title in the viewer.
+REPORT_PDF_VARIANT = "pdf/ua-1"
+
+
+def print_pdf(html: str, log: Any, url_fetcher: URLFetcher | None = None, *, variant: str = REPORT_PDF_VARIANT,
+              attachments: list[weasyprint.Attachment] | None = None) -> bytes:
+    """Print ``html`` with WeasyPrint as ``variant``, offline by default; refused URLs become one warning on ``log``.
+
+    WeasyPrint's output is mended by :func:`finish_pdf` before it is written.
+    """
     fetcher = OfflineURLFetcher() if url_fetcher is None else url_fetcher
-    pdf = weasyprint.HTML(string=html, url_fetcher=fetcher, media_type="print").write_pdf()
+    pdf = weasyprint.HTML(string=html, url_fetcher=fetcher, media_type="print").write_pdf(
+        pdf_variant=variant, attachments=attachments, finisher=finish_pdf)
     refused = getattr(fetcher, "refused", None)
     if refused:
         log.warning("Offline PDF rendering refused %d URL(s): %s", len(refused),
                     ", ".join(sorted({url[:200] for url in refused})))
     return pdf
+
+
+def finish_pdf(document: Any, pdf: Any) -> None:
+    """A WeasyPrint finisher mending what WeasyPrint 70 writes wrong for the PDF standards used here.
+
+    * running headers and page numbers of a tagged PDF become artifacts (:func:`mark_page_furniture`);
+    * a PDF/A-3 file lists each embedded file once in the catalog's ``/AF`` (WeasyPrint adds each twice:
+      once from the name tree, once from the file specifications).
+    """
+    mark_page_furniture(document, pdf)
+    if "AF" in pdf.catalog:
+        unique = list(dict.fromkeys(bytes(reference) for reference in pdf.catalog["AF"]))
+        pdf.catalog["AF"][:] = unique
+
+
+def mark_page_furniture(document: Any, pdf: Any) -> None:
+    """A WeasyPrint finisher: in a tagged PDF, the running header and "Page X of Y" become pagination artifacts.
+
+    WeasyPrint 70 marks the text of page-margin boxes as content (with an MCID) and builds structure
+    elements for it that it never hangs in the structure tree (it says PDF 1.7 has no way to), so a
+    screen reader meets text that belongs nowhere. PDF/UA-1 wants page furniture as artifacts: every
+    marked-content sequence of a page that the tree does not reach becomes
+    ``/Artifact <</Type /Pagination>> BDC``, and its parent-tree entry ``null``. Untagged PDFs pass untouched.
+    """
+    if "StructTreeRoot" not in pdf.catalog:
+        return
+
+    def resolve(reference: Any) -> Any:
+        return pdf.objects[int(bytes(reference).split()[0])]
+
+    root = resolve(pdf.catalog["StructTreeRoot"])
+    reached: set[tuple[bytes, int]] = set()  # (page reference, MCID)
+    pending = [resolve(kid) for kid in root["K"]]
+    while pending:
+        element = pending.pop()
+        for kid in element.get("K", ()):
+            if isinstance(kid, int):
+                reached.add((bytes(element["Pg"]), kid))
+            else:
+                child = resolve(kid)
+                if "S" in child:  # a structure element, not an annotation's OBJR
+                    pending.append(child)
+
+    parent_tree = resolve(root["ParentTree"])["Nums"]
+    for number, page_reference in enumerate(pdf.page_references):
+        content = resolve(resolve(page_reference)["Contents"]).stream
+        mcids = parent_tree[2 * number + 1] if parent_tree[2 * number] == number else None
+        for i in range(1, len(content) - 1):
+            item = content[i]
+            if (isinstance(item, dict) and "MCID" in item and content[i + 1] == b"BDC"
+                    and (page_reference, item["MCID"]) not in reached):
+                content[i - 1] = "/Artifact"
+                content[i] = type(item)({"Type": "/Pagination"})  # pydyf's Dictionary, as WeasyPrint wrote it
+                if mcids is not None and item["MCID"] < len(mcids):
+                    mcids[item["MCID"]] = "null"
 
 
 SCREEN_CSS_START = "<!-- crizotinib:screen-css -->"

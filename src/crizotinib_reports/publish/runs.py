@@ -7,7 +7,9 @@
         data/                        the data this run read (the next run names the edits made since)
         run.json                     status per report, durations, failing cell, versions, data hashes
         changes.json, changes.md     what changed since the previous successful run
-        crizotinib-reports-<date>.pdf  every report in one PDF: cover, contents, bookmarks, page numbers
+        crizotinib-reports-<date>.pdf  every report in one PDF: cover, contents, bookmarks, page numbers;
+                                     PDF/A-3a carrying every table's CSV, the manifest and the run
+                                     record (--pdf-profile archival), or PDF/UA-1 carrying nothing (plain)
         index.html                   links to every report of the run
       latest -> runs/<id>            the newest successful run (moved only by a run that succeeded)
 
@@ -52,6 +54,12 @@ DEFAULT_KEEP = 14
 RUN_ID = re.compile(r"\d{8}T\d{6}Z(?:-\d+)?")
 PARTIAL_RUN = re.compile(r"\.\d{8}T\d{6}Z(?:-\d+)?\.partial")
 MAIL_WHEN = ("changed", "always", "failed")
+#: --pdf-profile: 'archival' is PDF/A-3a with the run's numbers and records attached; 'plain' is PDF/UA-1
+#: with nothing attached, for recipients whose mail or document systems reject PDFs that carry files.
+PDF_PROFILES = ("archival", "plain")
+#: The run record inside an archival PDF: run.json as it stood before the PDF was written (run.json
+#: then records the PDF's hash, which the PDF cannot hold), so it is named differently.
+RUN_RECORD_ATTACHMENT = "run-record.json"
 
 
 @dataclass
@@ -64,6 +72,7 @@ class RunOutcome:
     summary: str = ""
     changes: ChangeSummary | None = None
     combined_pdf: Path | None = None
+    attachments: list[str] = field(default_factory=list)  # the names of the files the combined PDF carries
     error: CrizotinibReportsError | None = None  # what stopped the run before its reports were built
 
     def should_mail(self, when: str) -> bool:
@@ -95,10 +104,14 @@ def data_version(hashes: dict[str, str]) -> str:
 class Runner:
     """One scheduled run: build, compare, snapshot, combine, point `latest`, prune (the CLI mails)."""
 
-    def __init__(self, builder: Builder, progress: Progress, keep: int = DEFAULT_KEEP, mail_planned: bool = False):
+    def __init__(self, builder: Builder, progress: Progress, keep: int = DEFAULT_KEEP, mail_planned: bool = False,
+                 pdf_profile: str = "archival"):
         if keep < 1:
             raise UsageError(f"--keep must be at least 1, got {keep}")
+        if pdf_profile not in PDF_PROFILES:
+            raise UsageError(f"--pdf-profile must be one of {', '.join(PDF_PROFILES)}, got {pdf_profile!r}")
         self.builder = builder
+        self.pdf_profile = pdf_profile
         self.progress = progress
         self.keep = keep
         self.mail_planned = mail_planned
@@ -139,7 +152,9 @@ class Runner:
         if results:
             self._snapshot(partial, results)
         if succeeded:  # a failed run is not distributed: its reports are not all current
-            outcome.combined_pdf = self._combine(partial, run_id, results, changes, session)
+            record = self._record(run_id, started, clock, previous, results, changes, error, outcome, session)
+            outcome.combined_pdf, outcome.attachments = self._combine(partial, run_id, results, changes, session,
+                                                                      record)
         atomic_write_text(partial / "index.html", index_html(run_id, results, changes, outcome.combined_pdf,
                                                               self.builder.portfolio()))
         outcome.record = self._record(run_id, started, clock, previous, results, changes, error, outcome, session)
@@ -192,23 +207,55 @@ class Runner:
         atomic_write_json(partial / MANIFEST_NAME, manifest)
 
     def _combine(self, partial: Path, run_id: str, results: list[ReportResult], changes: ChangeSummary,
-                 session: BuildSession) -> Path:
-        from .combine import CombinedReport, combined_pdf
+                 session: BuildSession, record: dict[str, Any]) -> tuple[Path, list[str]]:
+        """The run's PDF; an archival one carries the files of :meth:`_attachments` (``record``: the run so far)."""
+        from .combine import ARCHIVAL_VARIANT, CombinedReport, combined_pdf
+        from .render import REPORT_PDF_VARIANT
 
         started = time.perf_counter()
         portfolio = self.builder.portfolio()
+        ordered = [r for r in sorted(results, key=lambda r: list(portfolio).index(r.report))
+                   if (partial / r.folder / f"{r.folder}.html").exists()]
         reports = [CombinedReport(r.folder, portfolio[r.report].title,
                                   (partial / r.folder / f"{r.folder}.html").read_text(encoding="utf-8"))
-                   for r in sorted(results, key=lambda r: list(portfolio).index(r.report))
-                   if (partial / r.folder / f"{r.folder}.html").exists()]
+                   for r in ordered]
+        archival = self.pdf_profile == "archival"
+        attachments = self._attachments(partial, run_id, ordered, record) if archival else []
         date = f"{_run_time(run_id):%d %B %Y, %H:%M UTC}"
         pdf = combined_pdf(reports, title=BUNDLE_TITLE, date=date, data_version=data_version(session.snapshot.hashes),
-                           notes=[f"Run {run_id}; crizotinib-reports {__version__}", changes.headline])
+                           notes=[f"Run {run_id}; crizotinib-reports {__version__}", changes.headline],
+                           variant=ARCHIVAL_VARIANT if archival else REPORT_PDF_VARIANT, attachments=attachments)
         target = partial / f"crizotinib-reports-{_run_time(run_id):%Y-%m-%d}.pdf"
         atomic_write_bytes(target, pdf)
-        self.progress.message(f"combined PDF of {len(reports)} reports in {time.perf_counter() - started:.1f} s: "
-                              f"{target.name}")
-        return target
+        carried = f", carrying {len(attachments)} files" if attachments else ""
+        self.progress.message(f"combined PDF of {len(reports)} reports ({self.pdf_profile}{carried}) in "
+                              f"{time.perf_counter() - started:.1f} s: {target.name}")
+        return target, [attachment.name for attachment in attachments]
+
+    def _attachments(self, partial: Path, run_id: str, results: list[ReportResult], record: dict[str, Any]) -> list:
+        """What an archival PDF carries, so that the file alone holds its numbers and where they came from.
+
+        Every report table's CSV, byte for byte, as ``<report>--<table>.csv`` (not ``<report>/<table>.csv``:
+        poppler's pdfdetach, for one, cannot save a name with a slash); the build manifest; and the run
+        record as it stands before the PDF is written (:data:`RUN_RECORD_ATTACHMENT`). In the two records,
+        a path outside the run folder is cut to its last part: the PDF leaves the machine.
+        """
+        from .combine import PDFAttachment
+
+        when, titles = _run_time(run_id), self.builder.portfolio()
+        files = [PDFAttachment(f"{r.folder}--{csv.name}", csv.read_bytes(),
+                               f"Table '{csv.stem}' of the report '{titles[r.report].title}' "
+                               f"({r.folder}/tables/{csv.name}), with its unrounded numbers", when)
+                 for r in results for csv in sorted((partial / r.folder / "tables").glob("*.csv"))]
+        manifest = json.loads((partial / MANIFEST_NAME).read_text(encoding="utf-8"))
+        files.append(PDFAttachment(MANIFEST_NAME, _shareable_json(manifest, partial),
+                                   "The build manifest: each report's parameters, notebook, data files and their "
+                                   "SHA-256, and the versions of the software that built it", when, "Supplement"))
+        files.append(PDFAttachment(RUN_RECORD_ATTACHMENT, _shareable_json(record, partial),
+                                   "The run record (run.json) as it stood before this PDF was written: run.json "
+                                   "adds this PDF's hash and size, the finishing time and the mail's outcome",
+                                   when, "Supplement"))
+        return files
 
     def _record(self, run_id: str, started: datetime, clock: float, previous: Path | None,
                 results: list[ReportResult], changes: ChangeSummary, error: Exception | None,
@@ -221,7 +268,8 @@ class Runner:
         pdf = None
         if outcome.combined_pdf is not None:
             pdf = {"file": outcome.combined_pdf.name, "sha256": sha256_file(outcome.combined_pdf),
-                   "bytes": outcome.combined_pdf.stat().st_size}
+                   "bytes": outcome.combined_pdf.stat().st_size, "profile": self.pdf_profile,
+                   "attachments": outcome.attachments}
         return {
             "run": run_id, "status": "succeeded" if outcome.succeeded else "failed", "exit_code": outcome.exit_code,
             "error": str(error) if error else None,
@@ -248,6 +296,23 @@ class Runner:
         for old in runs[self.keep:]:
             if old.resolve() not in keep_also:
                 remove_ours(old, self.runs_dir, RUN_ID)
+
+
+def _shareable_json(value: Any, base: Path) -> bytes:
+    """``value`` as run.json and manifest.json are written, with each absolute path made relative to ``base``
+    when inside it, else cut to its last part: no machine path leaves in a distributed file."""
+
+    def shareable(item: Any) -> Any:
+        if isinstance(item, dict):
+            return {key: shareable(inner) for key, inner in item.items()}
+        if isinstance(item, list):
+            return [shareable(inner) for inner in item]
+        if isinstance(item, str) and os.path.isabs(item):
+            path = Path(item)
+            return str(path.relative_to(base)) if path.is_relative_to(base) else path.name
+        return item
+
+    return (json.dumps(shareable(value), indent=2, sort_keys=False, default=str) + "\n").encode("utf-8")
 
 
 def record_mail(outcome: RunOutcome, status: str, recipients: int, detail: str | None = None) -> None:
