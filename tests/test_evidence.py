@@ -207,3 +207,39 @@ def test_a_trial_without_a_comparable_pair_of_arms_is_left_out_of_the_comparison
 def test_the_landscape_shows_every_newer_drug_by_default(evidence):
     assert analysis.landscape_trials(evidence).equals(analysis.landscape_trials(evidence, "all"))
     assert set(analysis.landscape_trials(evidence)["drug"]) > {"crizotinib"}
+
+
+# --- the fourth seeded sample's survivors in analysis.py ----------------------------------------------------
+
+def test_response_rates_follow_the_interval_method_asked_for_and_keep_their_columns(evidence):
+    from crizotinib_reports.evidence.stats import proportion_interval
+
+    rates = analysis.response_rates(evidence, 0.9, "wilson")
+    counted = rates.dropna(subset=["denominator"])
+    assert len(counted)
+    for row in counted.itertuples():
+        interval = proportion_interval(int(row.responders_derived), int(row.denominator), 0.9, "wilson")
+        assert (row.ci_low_pct, row.ci_high_pct) == pytest.approx((100 * interval.low, 100 * interval.high))
+    assert list(rates.columns) == list(analysis.response_rates(evidence).columns)
+    assert not [c for c in rates.columns if c != c.lower()]
+    assert {"ci_low_pct", "ci_high_pct", "responders_derived", "ci_method"} <= set(rates.columns)
+
+
+def test_a_row_without_a_denominator_has_no_interval_and_no_stray_column(evidence):
+    outcomes = evidence.outcomes.copy()
+    first_orr = outcomes.index[(outcomes["endpoint"] == "ORR") & (outcomes["trial_id"] == "phase1")][0]
+    outcomes.loc[first_orr, "denominator"] = pd.NA
+    rates = analysis.response_rates(dataclasses.replace(evidence, outcomes=outcomes))
+    assert list(rates.columns) == list(analysis.response_rates(evidence).columns)
+    row = rates[rates["trial_id"] == "phase1"].iloc[0]
+    assert pd.isna(row["ci_low_pct"]) and pd.isna(row["ci_high_pct"]) and pd.isna(row["responders_derived"])
+
+
+def test_the_geometric_mean_of_hazard_ratio_bounds_has_one_digit_more_than_published(evidence):
+    checks = analysis.interval_checks(evidence)
+    symmetry = checks[checks["check"] == "hazard ratio symmetry"]
+    assert len(symmetry)
+    for row in symmetry.itertuples():
+        published_digits = len(row.published.split(" ")[0].split(".")[1])
+        recomputed_digits = len(row.recomputed.split(" ")[0].split(".")[1])
+        assert recomputed_digits == published_digits + 1, (row.published, row.recomputed)

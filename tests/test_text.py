@@ -208,6 +208,7 @@ def test_a_shared_unit_is_said_once_only_when_every_value_carries_it():
     # A middle value without the unit (a median not reached) keeps every unit where it stands.
     values, _ = text._arms_pair([_arm("a", 10.9), _arm("b", float("nan"), note="not reached"), _arm("c", 7.0)])
     assert values.startswith("10.9 months vs ") and values.endswith(" vs 7.0 months"), values
+    assert text._arms_pair([_arm("a", 1.5), _arm("b", 2.5), _arm("c", 3.5)])[0] == "1.5 vs 2.5 vs 3.5 months"
 
 
 def test_each_pattern_says_how_it_is_managed_when_its_source_says(evidence):
@@ -239,3 +240,30 @@ def test_nothing_pooled_says_whether_single_arm_trials_were_counted(evidence):
     intro = plain(text.pooled_orr_intro(without, "first-line", True))
     assert "Nothing is pooled" in intro and "single-arm trials included" in intro
     assert "single-arm trials left out" in plain(text.pooled_orr_intro(without, "first-line", False))
+
+
+# --- the fourth seeded sample's survivors -------------------------------------------------------------------
+
+def test_a_pattern_without_an_explanation_prints_none(evidence):
+    patterns = evidence.relapse_patterns.copy()
+    managed = patterns["management"].notna()
+    assert managed.any()
+    patterns.loc[managed, "explanation"] = pd.NA
+    lines = plain(text.patterns_explained(dataclasses.replace(evidence, relapse_patterns=patterns))).splitlines()
+    for r in patterns[managed].itertuples():
+        (line,) = [line for line in lines if f"**{r.pattern}**" in line]
+        assert f"**{r.pattern}** Management: {r.management}" in line and "nan" not in line.lower(), line
+
+
+def test_each_overall_survival_ratio_names_its_analysis(evidence):
+    summary = plain(text.phase3_summary(evidence))
+    hazard = evidence.hazard_ratios
+    updated = hazard[(hazard["endpoint"] == "OS") & hazard["adjustment"].isna() & (hazard["analysis"] == "updated")
+                     & hazard["trial_id"].isin(analysis.select_trials(evidence.trials, include_single_arm=False)
+                                               ["trial_id"])]
+    assert len(updated)
+    assert all(f"Overall survival, {label}: HR" in summary for label in updated["analysis_label"])
+
+
+def test_the_pooled_intro_names_the_hartung_knapp_interval_as_its_authors_spell_it(evidence):
+    assert "Hartung–Knapp–Sidik–Jonkman interval" in plain(text.pooled_orr_intro(evidence))
