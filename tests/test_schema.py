@@ -357,3 +357,25 @@ def test_a_missing_schema_says_to_restore_it(data_copy: Path):
     (data_copy / "schema.yaml").unlink()
     found = problems(data_copy)
     assert len(found) == 1 and found[0].endswith("schema.yaml: schema file not found; restore it from git"), found
+
+
+# --- the fourth seeded sample's survivors in schema.py ------------------------------------------------------
+
+def test_a_table_without_a_description_is_valid(tiny: Path):
+    undescribed = TINY_SCHEMA.replace("    description: Citations.\n", "", 1)
+    assert undescribed != TINY_SCHEMA
+    (tiny / "schema.yaml").write_text(undescribed, encoding="utf-8")
+    (tiny / "sources.csv").write_text(TINY_SOURCES, encoding="utf-8")
+    header = list(TINY_ROWS[0])
+    (tiny / "rows.csv").write_text("\n".join([",".join(header), *(",".join(r[c] for c in header) for r in TINY_ROWS)])
+                                   + "\n", encoding="utf-8")
+    assert validate_tables(tiny, ("sources", "rows"))[1] == []
+
+
+def test_a_row_with_too_many_fields_says_how_to_fix_it(tiny: Path):
+    cells = [TINY_ROWS[1][c] for c in TINY_ROWS[1]] + ["extra"]
+    (found,) = tiny_csv_problems(tiny, ",".join(cells) + "\n")
+    assert found.endswith("(quote cells that contain commas, or name the missing column in the header)"), found
+    cells = [TINY_ROWS[1][c] for c in TINY_ROWS[1]][:-1]
+    (found,) = tiny_csv_problems(tiny, ",".join(cells) + "\n")
+    assert found.endswith("(add the missing cells (empty is fine: a,,b))"), found
