@@ -367,7 +367,7 @@ def test_hostile_markdown_formulas_and_dollars_in_the_data_stay_text(tmp_path):
         assert "US$ 5 to $10" in soup.get_text(), html_file.name
 
     figure = BeautifulSoup((output / "clinical_activity" / "clinical_activity.html").read_text(encoding="utf-8"),
-                           "html.parser").find(id="figure-response_rates")
+                           "html.parser").find("figure", attrs={"data-name": "response_rates"})
     assert figure is not None and figure.img["src"].startswith("data:image/png;base64,")
 
     for pdf_file in sorted(output.glob("*/*.pdf")):

@@ -175,7 +175,8 @@ def html_tables(output_dir: Path, name: str) -> dict[str, list[dict[str, str]]]:
             cells = [normalise(td.get_text(" ", strip=True)) for td in tr.find_all("td")]
             assert len(cells) == len(columns), (name, columns, cells)
             rows.append({"": group, **dict(zip(columns, cells))})
-        found[normalise(table.select_one(".gt_title").get_text(" ", strip=True))] = rows
+        title = normalise(table.select_one(".gt_title").get_text(" ", strip=True))
+        found[re.sub(r"^Table \d+\.\d+\. ", "", title)] = rows  # by title, whatever its number
     return found
 
 

@@ -72,7 +72,7 @@ class ReportFigure:
     def _repr_html_(self) -> str:
         data = base64.b64encode(self.png_bytes()).decode("ascii")
         return (
-            f'<figure class="report-figure" id="{html.escape(self.anchor)}" '
+            f'<figure class="report-figure" id="{html.escape(self.anchor)}" data-name="{html.escape(self.name)}" '
             f'data-label="{html.escape(self.contents_label)}">'
             f'<img src="data:image/png;base64,{data}" alt="{html.escape(self.alt)}" style="max-width:100%"/>'
             f"<figcaption><strong>{html.escape(f'{self.label}. ' if self.label else '')}"
