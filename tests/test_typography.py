@@ -213,7 +213,7 @@ def test_a_short_table_moves_whole_to_the_next_page_with_its_heading():
 
 
 def test_a_table_of_eleven_rows_starts_where_it_stands():
-    document = laid_out(spacer(200), display(table_of(11, "eleven")._repr_html_()))
+    document = laid_out(spacer(170), display(table_of(11, "eleven")._repr_html_()))
     assert pages_holding(document, "eleven 01") == [1] and pages_holding(document, "eleven 11") == [2]
 
 
@@ -223,7 +223,7 @@ def test_a_long_table_splits_between_rows_with_its_headings_repeated_and_its_not
     title_pages = pages_holding(document, "Table of long")
     assert len(title_pages) >= 2  # split, and the title and column headings come again
     assert all(page in pages_holding(document, "95% CI") for page in title_pages)
-    assert pages_holding(document, "Note under long.") == [title_pages[-1]]
+    assert pages_holding(document, "Note under long.") == [title_pages[-1]] == pages_holding(document, "long 40")
     for row in range(1, 41):
         assert len(pages_holding(document, f"long {row:02d}")) == 1
 
@@ -239,7 +239,8 @@ def test_a_group_heading_row_never_ends_a_page():
 
 
 def test_a_lone_bullet_keeps_with_what_follows():
-    document = laid_out(spacer(215), prose("- A lone bullet near the foot."), display(table_of(4, "next")._repr_html_()))
+    document = laid_out(spacer(215), prose("- A lone bullet near the foot."),
+                        display(table_of(4, "next")._repr_html_()))
     assert pages_holding(document, "A lone bullet near the foot.") == pages_holding(document, "next 01") == [2]
 
 
@@ -344,7 +345,8 @@ def label_faults(figure: Figure) -> list[str]:
             if patch is None or matplotlib.colors.to_hex(patch.get_facecolor(), keep_alpha=True) != "#ffffffff" \
                     or text.get_zorder() <= grid:
                 faults.append(f"{name} has no white box above the grid and lines")
-            if not (frame.x0 <= extent.x0 and extent.x1 <= frame.x1 and frame.y0 <= extent.y0 and extent.y1 <= frame.y1):
+            if not (frame.x0 <= extent.x0 and extent.x1 <= frame.x1 and frame.y0 <= extent.y0
+                    and extent.y1 <= frame.y1):
                 faults.append(f"{name} crosses the frame")
             faults += [f"{name} covers a {kind}" for kind, mark in ink(ax, renderer) if overlap(extent, mark)]
             faults += [f"{name} covers {other.get_text()!r}" for other in shown[index + 1:]
@@ -454,7 +456,6 @@ def test_short_tables_print_on_one_page_and_no_heading_ends_a_page(output_dir, n
         assert any(title in page and all(word in page for word in needed) for page in pages), title
     reader = PdfReader(output_dir / name / f"{name}.pdf")
     running = squeezed(reader.outline[0].title)  # the running title, printed last on every page but the first
-    for item in reader.outline[1]:
+    for item in [entry for entry in reader.outline[1] if not isinstance(entry, list)]:  # the sections' headings
         page = re.sub(r"Page\d+of\d+$", "", pages[reader.get_destination_page_number(item)]).removesuffix(running)
-        after = page[page.rfind(squeezed(item.title)) + len(squeezed(item.title)):]
-        assert len(after) >= 40, f"{item.title!r} ends its page"
+        assert squeezed(item.title) in page and not page.endswith(squeezed(item.title)), f"{item.title!r} ends its page"

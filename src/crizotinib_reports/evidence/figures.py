@@ -28,9 +28,9 @@ from .analysis import (ANALYSES, CNS_ENDPOINTS, arm_comparisons, comparator_tria
                        hazard_ratios_vs_crizotinib, outcome_pairs, pooled_orr, reference_trial, response_rates, rows_of,
                        select_trials)
 from .stats import POOLED_INTERVALS
-from .tables import (CROSS_TRIAL_CAVEAT, analysis_name, analysis_text, assessor_text, design_groups, harms_by_trial,
-                     harms_summary, hazard_ratio_direction, level_text, lines_of_therapy, or_list, ordered_by_design,
-                     numbered_anchor, pair_credits, pooled_arms_named, read_in, trials_counted)
+from .tables import (CROSS_TRIAL_CAVEAT, REPORT_FONTS, analysis_name, analysis_text, assessor_text, design_groups,
+                     harms_by_trial, harms_summary, hazard_ratio_direction, level_text, lines_of_therapy, or_list,
+                     ordered_by_design, numbered_anchor, pair_credits, pooled_arms_named, read_in, trials_counted)
 
 ARM_COLOURS = {"crizotinib": "#1b6f9a", "chemotherapy": "#c2653a"}
 ROLE_COLOURS = {"experimental": "#1b6f9a", "comparator": "#c2653a"}  # the role crizotinib played in a trial
@@ -113,7 +113,7 @@ def first_clause(caption: str) -> str:
 def _figure(width: float = 7.5, height: float = 3.6,
             panel_heights: list[int] | None = None) -> tuple[Figure, object]:
     """A figure with one axis, or with one panel per entry of `panel_heights` (stacked, sharing x)."""
-    sns.set_theme(style="whitegrid", context="notebook", font="DejaVu Sans")
+    sns.set_theme(style="whitegrid", context="notebook", font=REPORT_FONTS[0])  # the tables' and text's family
     figure = Figure(figsize=(width, height), layout="constrained")
     if panel_heights is None:
         return figure, figure.subplots()
