@@ -94,7 +94,7 @@ def pages_holding(document, needle: str) -> list[int]:
 
 
 def cells(document, tag: str = "td"):
-    """(cell element, the text of each line it was laid out in) for every table cell of every page."""
+    """(cell box, the text of each line it was laid out in) for every table cell of every page."""
     for page in document.pages:
         for box in boxes(page._page_box):
             if type(box).__name__ == "TableCellBox" and box.element_tag == tag:
