@@ -28,9 +28,9 @@ from .analysis import (ANALYSES, CNS_ENDPOINTS, arm_comparisons, comparator_tria
                        hazard_ratios_vs_crizotinib, outcome_pairs, pooled_orr, reference_trial, response_rates, rows_of,
                        select_trials)
 from .stats import POOLED_INTERVALS
-from .tables import (CROSS_TRIAL_CAVEAT, analysis_name, analysis_text, assessor_text, design_groups, harms_by_trial,
-                     harms_summary, hazard_ratio_direction, level_text, lines_of_therapy, or_list, ordered_by_design,
-                     numbered_anchor, pair_credits, pooled_arms_named, read_in, trials_counted)
+from .tables import (CROSS_TRIAL_CAVEAT, REPORT_FONTS, analysis_name, analysis_text, assessor_text, design_groups,
+                     harms_by_trial, harms_summary, hazard_ratio_direction, level_text, lines_of_therapy, or_list,
+                     ordered_by_design, numbered_anchor, pair_credits, pooled_arms_named, read_in, trials_counted)
 
 ARM_COLOURS = {"crizotinib": "#1b6f9a", "chemotherapy": "#c2653a"}
 ROLE_COLOURS = {"experimental": "#1b6f9a", "comparator": "#c2653a"}  # the role crizotinib played in a trial
@@ -41,6 +41,15 @@ LITERAL_TEXT = {"text.parse_math": False}
 #: How to read each CNS endpoint a figure draws.
 CNS_ENDPOINT_READING = {"intracranial ORR": "intracranial response (higher is better)",
                         "CNS progression": "CNS progression (lower is better)"}
+#: Value labels sit on a white box drawn above the grid and reference lines, so no line runs through them.
+LABEL_BOX = {"boxstyle": "square,pad=0.15", "facecolor": "white", "edgecolor": "none"}
+LABEL_ZORDER = 5
+#: Points between a label and the mark it labels (a bar end, a whisker cap, a dot's edge).
+LABEL_GAP = 4
+#: Log-axis ticks: 1, 2 and 5 times a power of ten, printed plainly (0.1, 0.2, 0.5, 1, 2).
+LOG_TICK_STEPS = (1, 2, 5)
+#: A mechanism's share label sits right of its bar up to this share (%), left of it beyond.
+MECHANISM_LABEL_RIGHT_UNTIL = 55
 
 
 @dataclass(frozen=True)
@@ -104,12 +113,37 @@ def first_clause(caption: str) -> str:
 def _figure(width: float = 7.5, height: float = 3.6,
             panel_heights: list[int] | None = None) -> tuple[Figure, object]:
     """A figure with one axis, or with one panel per entry of `panel_heights` (stacked, sharing x)."""
-    sns.set_theme(style="whitegrid", context="notebook", font="DejaVu Sans")
+    sns.set_theme(style="whitegrid", context="notebook", font=REPORT_FONTS[0])  # the tables' and text's family
     figure = Figure(figsize=(width, height), layout="constrained")
     if panel_heights is None:
         return figure, figure.subplots()
     return figure, list(figure.subplots(len(panel_heights), 1, sharex=True, height_ratios=panel_heights,
                                         squeeze=False)[:, 0])
+
+
+def _label(ax, text: str, xy: tuple, offset: tuple[float, float] = (LABEL_GAP, 0), **style) -> object:
+    """A value label `offset` points from the data point `xy`, on a white box above gridlines and reference lines."""
+    style = {"fontsize": 8, "va": "center", "ha": "left", **style}
+    return ax.annotate(text, xy, xytext=offset, textcoords="offset points", bbox=LABEL_BOX, zorder=LABEL_ZORDER,
+                       **style)
+
+
+def _legend_above(ax, **options) -> None:
+    """The legend in one row above the axes, clear of every bar, dot and label in the data area."""
+    count = len(options["handles"]) if "handles" in options else len(ax.get_legend_handles_labels()[0])
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.01), borderaxespad=0, ncols=count, frameon=False,
+              fontsize=8, title_fontsize=8, alignment="left", **options)
+
+
+def _log_ticks(low: float, high: float) -> list[float]:
+    """Readable ticks for a log axis over low..high: 1, 2 and 5 times powers of ten from the one at or below `low`
+    to the one at or above `high` (0.1, 0.2, 0.5, 1); powers of ten alone beyond three decades."""
+    steps = LOG_TICK_STEPS if math.log10(high / low) <= 3 else (1,)
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    candidates = sorted(round(step * 10.0 ** power, 12) for power in range(first, last + 1) for step in steps)
+    start = max(t for t in candidates if t <= low * (1 + 1e-9))
+    stop = min(t for t in candidates if t >= high * (1 - 1e-9))
+    return [t for t in candidates if start <= t <= stop]
 
 
 def _make(name: str, figure: Figure, caption: str, alt: str, evidence: Evidence, credits: list[Credit],
@@ -150,11 +184,11 @@ def response_rate_figure(evidence: Evidence, setting: str = "all", include_singl
                 ax.errorbar(x=row["orr_pct"], y=position, xerr=[[row["orr_pct"] - row["ci_low_pct"]],
                                                                 [row["ci_high_pct"] - row["orr_pct"]]],
                             fmt="none", ecolor="black", capsize=4, lw=1.2)
-                right = row["ci_high_pct"]
+                right = max(right, row["ci_high_pct"])
             text = f"{row['orr_pct']:g}%"
             if pd.notna(row["responders_derived"]):
                 text += f" · {int(row['responders_derived'])} of {int(row['denominator'])} (derived)"
-            ax.text(right + 1.5, position, text, va="center", ha="left", fontsize=8)
+            _label(ax, text, (right, position))  # beyond the whisker's cap (or the bar's end), never on it
         ax.set_yticks(range(len(shown)), shown["label"])
         ax.set_ylim(len(shown) - 0.5, -0.5)
         ax.set_title(panel, loc="left", fontsize=9, fontweight="bold")
@@ -185,10 +219,10 @@ def pfs_figure(evidence: Evidence, setting: str = "all") -> ReportFigure:
     figure, ax = _figure(7.5, 3.2)
     sns.barplot(data=pfs, x="trial", y="months", hue="arm", palette=ARM_COLOURS, ax=ax)
     for container in ax.containers:
-        ax.bar_label(container, fmt="%.1f", padding=2)
+        ax.bar_label(container, fmt="%.1f", padding=LABEL_GAP, bbox=LABEL_BOX, zorder=LABEL_ZORDER)
     ax.set(xlabel="", ylabel="Median PFS (months)")
     ax.margins(y=0.15)
-    ax.legend(title="Arm", loc="upper left", bbox_to_anchor=(1.01, 1))
+    _legend_above(ax, title="Arm")
     alt = "Bar chart of median progression-free survival: " + "; ".join(
         f"{by_id.loc[r.trial_id, 'trial_name']} {r.arm} {r.months:.1f} months"
         + (f" ({r.assessor})" if assessor_text(r.assessor) else "") for r in pfs.itertuples()) + "."
@@ -203,10 +237,10 @@ def approval_timeline_figure(evidence: Evidence) -> ReportFigure:
     sns.scatterplot(data=approvals, x="date", y="agency", hue="agency", s=120, ax=ax, legend=False,
                     palette={"FDA": "#1b6f9a", "EMA": "#6a4c93"})
     for row in approvals.itertuples():
-        ax.annotate(f"{row.date:%Y-%m-%d}\n{row.approval_type}, {row.setting}", (row.date, row.agency),
-                    xytext=(0, 12), textcoords="offset points", ha="center", fontsize=8)
+        _label(ax, f"{row.date:%Y-%m-%d}\n" + textwrap.fill(f"{row.approval_type}, {row.setting}", 22),
+               (row.date, row.agency), offset=(0, 8), ha="center", va="bottom")
     ax.set(xlabel="", ylabel="")
-    ax.margins(x=0.12, y=0.9)
+    ax.margins(x=0.15, y=1.4)
     alt = "Timeline of approvals: " + "; ".join(
         f"{r.agency} {r.approval_type} ({r.setting}) on {r.date:%Y-%m-%d}" for r in approvals.itertuples()) + "."
     return _make("approval_timeline", figure, "Regulatory approvals of crizotinib with a stated date.", alt,
@@ -246,15 +280,14 @@ def relapse_timescale_figure(evidence: Evidence, time_unit: str = "months") -> R
         y = positions[row.event]
         if row.kind == "estimate":
             ax.scatter([row.time], [y], color=ARM_COLOURS[row.arm], s=70, zorder=3)
-            ax.annotate(f"{row.time:.1f}", (row.time, y), xytext=(7, 0), textcoords="offset points", va="center",
-                        fontsize=8)
+            _label(ax, f"{row.time:.1f}", (row.time, y), offset=(LABEL_GAP + 4, 0))
         else:  # a threshold: an arrow over the stated range, no point estimate
             start, stop = (0, row.time) if row.kind == "within" else (row.time, right)
             ax.annotate("", xy=(stop if row.kind == "over" else start, y), xytext=(row.time, y),
                         arrowprops={"arrowstyle": "->", "color": "#6a4c93", "lw": 1.5})
             ax.plot([row.time], [y], marker="|", markersize=14, color="#6a4c93")
-            ax.annotate(f"{'<' if row.kind == 'within' else '>'} {row.time:g}", (row.time, y), xytext=(0, 8),
-                        textcoords="offset points", ha="center", fontsize=8, color="#6a4c93")
+            _label(ax, f"{'<' if row.kind == 'within' else '>'} {row.time:g}", (row.time, y),
+                   offset=(0, 7 + LABEL_GAP / 2), ha="center", va="bottom", color="#6a4c93")
     ax.set_yticks(range(len(frame)), [textwrap.fill(e, 34) for e in frame["event"]], fontsize=8)
     ax.set_ylim(-0.7, len(frame) - 0.3)
     ax.invert_yaxis()
@@ -285,22 +318,24 @@ def mechanisms_figure(evidence: Evidence, include_unquantified: bool = True) -> 
     for position, row in m.iterrows():
         colour = palette[row["alk_dependence"]]
         if pd.isna(row["frequency_low_pct"]):
-            ax.text(1, position, f"share not stated in {short_citation(evidence.sources, row['source_id'])}",
-                    va="center", fontsize=8, color=colour, style="italic")
+            _label(ax, f"share not stated in {short_citation(evidence.sources, row['source_id'])}", (0, position),
+                   color=colour, style="italic")
             continue
         low, high = float(row["frequency_low_pct"]), float(row["frequency_high_pct"])
         width = max(high - low, 0.8)
-        ax.barh(position, width, left=low if high > low else low - 0.4, color=colour, height=0.5)
-        if high > low:
-            ax.text(high + 1.5, position, f"{low:g}–{high:g}%", va="center", fontsize=9)
-        else:  # a share stated in words: the words, and the derived number marked as derived
-            ax.text(high + 1.5, position, f"{textwrap.fill(row['frequency_as_stated'], 26)}\n(≈{low:.0f}%, derived)",
-                    va="center", fontsize=8)
+        left = low if high > low else low - 0.4
+        ax.barh(position, width, left=left, color=colour, height=0.5)
+        text = f"{low:g}–{high:g}%" if high > low else (  # a share stated in words, its derived number marked so
+            f"{textwrap.fill(row['frequency_as_stated'], 26)}\n(≈{low:.0f}%, derived)")
+        if high <= MECHANISM_LABEL_RIGHT_UNTIL:
+            _label(ax, text, (left + width, position))
+        else:  # past the middle: the label reads leftwards from the bar, inside the axis
+            _label(ax, text, (left, position), offset=(-LABEL_GAP, 0), ha="right")
     ax.set_yticks(range(len(m)), m["mechanism"].str.wrap(38))
-    ax.invert_yaxis()
+    ax.set_ylim(len(m) - 0.5, -0.5)  # half a row beyond the first and last: no label on the frame
     ax.set(xlim=(0, 100), xlabel="Share of patients with acquired resistance (%)")
     handles = [Patch(color=c, label=k) for k, c in palette.items() if k in set(m["alk_dependence"])]
-    ax.legend(handles=handles, title="ALK dependence", loc="lower right", fontsize=8)
+    _legend_above(ax, handles=handles, title="ALK dependence")
     alt = "Mechanisms of resistance with the share of resistant patients: " + "; ".join(
         f"{r.mechanism}: {r.frequency_as_stated}" for r in m.itertuples()) + "."
     return _make("resistance_mechanisms", figure,
@@ -322,18 +357,9 @@ def _forest(ax, labels: list[str], estimates: list[float], lows: list[float], hi
     ax.axvline(reference, color="#444444", linestyle="--", linewidth=1)
     if log_scale:
         ax.set_xscale("log")
-        candidates = [t for t in (0.1, 0.2, 0.25, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 15, 20)
-                      if min(lows) * 0.8 <= t <= max(max(highs), reference) * 1.25]
-        # Ticks closer than a twelfth of the axis (in log terms) would print over each other.
-        span = math.log(max(candidates) / min(candidates)) if len(candidates) > 1 else 1.0
-        ticks = []
-        for t in candidates:
-            if ticks and math.log(t / ticks[-1]) < span / 12:
-                if t != reference:
-                    continue
-                ticks.pop()  # the reference line keeps its tick
-            ticks.append(t)
+        ticks = _log_ticks(min(min(lows), reference), max(max(highs), reference))
         ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.set_xlim(ticks[0] / 1.15, ticks[-1] * 1.15)
         ax.minorticks_off()
     ax.set_yticks(rows, labels)
     ax.set_ylim(-0.7, len(labels) - 0.3)
@@ -456,8 +482,8 @@ def hazard_ratio_landscape_forest(evidence: Evidence, analysis: str = "primary",
     figure, ax = _figure(8.5, 0.3 * max(lines, 1) + 1.4)
     if len(hr):
         _forest(ax, labels, list(hr["hazard_ratio"]), list(hr["ci_low"]), list(hr["ci_high"]), 1.0, log_scale=True)
-    ax.set_xlabel(f"PFS hazard ratio of each row's drug ({or_list(every['experimental_arm'])}) against "
-                  f"{or_list(every['control_arm'])} (log scale); below 1 favours that drug")
+    ax.set_xlabel(textwrap.fill(f"PFS hazard ratio of each row's drug ({or_list(every['experimental_arm'])}) against "
+                                f"{or_list(every['control_arm'])} (log scale); below 1 favours that drug", 90))
     alt = "Forest plot of PFS hazard ratios against crizotinib: " + "; ".join(
         f"{r.trial_name} {r.drug} HR {r.hazard_ratio:.{r.decimals}f} ({level_text(r.ci_level)} CI "
         f"{r.ci_low:.{r.decimals}f} to {r.ci_high:.{r.decimals}f}, {r.assessor})" for r in hr.itertuples()) + \
@@ -495,8 +521,7 @@ def crizotinib_medians_figure(evidence: Evidence, analysis: str = "primary") -> 
     colours = frame["crizotinib_role"].map(ROLE_COLOURS)
     ax.scatter(frame["median_pfs_months"], range(len(frame)), c=list(colours), s=70, zorder=3)
     for position, row in enumerate(frame.itertuples()):
-        ax.annotate(f"{row.median_pfs_months:.1f}", (row.median_pfs_months, position), xytext=(7, 0),
-                    textcoords="offset points", va="center", fontsize=8)
+        _label(ax, f"{row.median_pfs_months:.1f}", (row.median_pfs_months, position), offset=(LABEL_GAP + 4, 0))
     ax.axvline(reference, color="#444444", linestyle="--", linewidth=1)
     ax.set_yticks(range(len(frame)), [f"{n} ({r})" for n, r in zip(frame["trial_name"], frame["crizotinib_role"])])
     ax.set_xlim(0, max(frame["median_pfs_months"]) * 1.25)
@@ -527,7 +552,7 @@ def cns_figure(evidence: Evidence, analysis: str = "primary", drugs: str = "all"
     ax.set_xlim(0, 100)
     ax.set_xlabel("% of patients")
     if len(pairs):
-        ax.legend(loc="lower right", fontsize=8)
+        _legend_above(ax)
     alt = "Paired dot plot of CNS outcomes: " + "; ".join(
         f"{r.trial_name} {r.endpoint}, {r.control_arm} {r.control_value:g}% vs {r.experimental_arm} "
         f"{r.experimental_value:g}%" for r in pairs.itertuples()) + "."
