@@ -120,7 +120,8 @@ def check_inputs(base: Path, manifest: dict[str, Any], verdict: Verdict, data_di
         inputs = entry.get("inputs") or {}
         for name, version in sorted((inputs.get("versions") or {}).items()):
             if installed.get(name) != version:
-                found[f"{name} {installed.get(name, 'not installed')} installed, {version} recorded"] = None
+                now = f"{name} {installed[name]} installed" if name in installed else f"{name} not tracked now"
+                found[f"{now}, {version} recorded"] = None
         if inputs.get("code") != package_code_hash():
             found["the crizotinib_reports package's code or templates changed since the build"] = None
         notebook = entry_notebook(entry, notebook_dir)
