@@ -1,8 +1,8 @@
 """The command line: `crizotinib-reports list | validate | build | run | verify`.
 
 Exit codes: 0 all built; 1 a report failed to execute or render (or, for `run`, the mail failed);
-2 bad usage or invalid data, found before any kernel starts. Errors are one line (what, where,
-how to mend it) unless --debug.
+2 bad usage or invalid data, found before any kernel starts (`verify`: 0 everything matches, 1 a file
+differs, 2 the inputs changed since the build). Errors are one line (what, where, how to mend it) unless --debug.
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ EXAMPLES = {
     crizotinib-reports run --mail-to a@example.org --mail-when always""",
     "verify": """examples:
   crizotinib-reports verify                                  outputs/: hashes, inputs, then a rebuild compared byte for byte
-  crizotinib-reports verify --no-rebuild                     hashes and inputs only (seconds)
+  crizotinib-reports verify --no-rebuild                     hashes and inputs only (under a second)
   crizotinib-reports verify outputs/runs/20261126T060000Z    a run folder
 exit codes: 0 everything matches; 1 a file differs (named); 2 the inputs changed since the build (named)""",
 }
@@ -229,8 +229,8 @@ def make_parser() -> argparse.ArgumentParser:
                              help="the build's output folder (default: outputs/)")
     check_build.add_argument("--no-rebuild", dest="rebuild", action="store_false",
                              help="check the files' hashes and the inputs only; do not execute the reports again")
-    check_build.add_argument("--data-dir", type=Path, help="data folder to rebuild from (default: as recorded)")
-    check_build.add_argument("--notebook-dir", type=Path, help="notebooks folder (default: as recorded)")
+    check_build.add_argument("--data-dir", type=Path, help="data folder the build read, if it has moved (default: as recorded)")
+    check_build.add_argument("--notebook-dir", type=Path, help="notebooks folder the build read, if it has moved (default: as recorded)")
     check_build.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
                              help="reports rebuilt at the same time (default: the number of cores)")
     check_build.set_defaults(run=cmd_verify)
