@@ -263,7 +263,7 @@ def test_two_scheduled_runs_compare_combine_and_mail(tmp_path):
     latest_ok = subprocess.run([*verify, str(latest)], capture_output=True, text=True, timeout=120)
     assert latest_ok.returncode == 0, latest_ok.stdout + latest_ok.stderr
     first_now = subprocess.run([*verify, str(archived)], capture_output=True, text=True, timeout=120)
-    assert first_now.returncode == 2 and f"{data / 'outcomes.csv'} changed since the build" in first_now.stdout
+    assert first_now.returncode == 2 and f"{tmp_path / 'data' / 'outcomes.csv'} changed since the build" in first_now.stdout
 
 
 def test_keep_prunes_the_oldest_runs_but_never_latest_the_new_one_or_a_stranger(tmp_path):
