@@ -21,7 +21,9 @@ from .analysis import (ANALYSES, CNS_ENDPOINTS, CROSSOVER, LANDMARK_PFS_ENDPOINT
 from .citations import (LEVEL_MEANINGS, Credit, cited_sources, credit_of, credit_text, credits_of, full_citation,
                         marks, short_citation, source_credit, source_line)
 from .data import TABLE_NAMES, Evidence
+from .provenance import CellSource, annotate_table_html, combine, from_rows, provenance_columns, provenance_frame
 from ..plain_text import spreadsheet_safe
+from ..paths import SCHEMA_FILE_NAME as SCHEMA_FILE
 from .stats import CI_METHOD_LABELS, POOLED_INTERVALS, derived_count, proportion_interval
 
 NOT_STATED = "not stated"
@@ -52,6 +54,7 @@ class ReportTable:
     data: pd.DataFrame | None = None  # unformatted numbers for the CSV; the shown frame if None
     group_column: str | None = None
     number: str = ""  # '2.1' once a report shows it (the report's number, then the table's within it)
+    provenance: pd.DataFrame | None = None  # the frame's shape: each shown cell's CellSource (provenance.py) or None
 
     @property
     def label(self) -> str:
@@ -76,15 +79,51 @@ class ReportTable:
     def _repr_html_(self) -> str:
         # CSS inlined into each element: JupyterLab drops a <style> from output it does not trust, which left
         # the executed notebooks' tables unstyled. The wrapper carries the number for contents and bookmarks.
+        gt = self.to_gt()
+        body = annotate_table_html(gt.as_raw_html(inline_css=True), self.frame, self.provenance,
+                                   *drawn_order(gt, self.frame, self.group_column))
         return (f'<div class="report-table" id="{html.escape(self.anchor)}" '
-                f'data-label="{html.escape(self.label)}">{self.to_gt().as_raw_html(inline_css=True)}</div>')
+                f'data-label="{html.escape(self.label)}">{body}</div>')
 
     def csv_text(self) -> str:
         """The table's numbers as CSV; a text cell that a spreadsheet would run as a formula starts with `'`."""
-        frame = self.frame if self.data is None else self.data
+        # Each shown column's source, citation and derivation as extra columns, where a CSV row is a shown row.
+        frame = provenance_columns(self.frame if self.data is None else self.data, self.provenance)
         text_columns = [c for c in frame.columns
                         if pd.api.types.is_object_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c])]
         return frame.assign(**{c: frame[c].map(spreadsheet_safe) for c in text_columns}).to_csv(index=False)
+
+
+def drawn_order(gt: GT, frame: pd.DataFrame, group_column: str | None) -> tuple[list[int], list[str]]:
+    """The frame's row positions in the order great_tables draws them (a row group gathers its rows) and the
+    columns it draws as cells, in order."""
+    order = [int(i) for group in gt._stub.group_rows for i in group.indices] or list(range(len(frame)))
+    columns = [b.var for b in gt._boxhead if b.visible and b.var != group_column]
+    return order, columns
+
+
+def trial_source(evidence: Evidence, trial_id: str, *columns: str) -> CellSource:
+    """A cell naming a trial: its trials.csv row (trial_name and whatever else the cell shows)."""
+    row = evidence.trials[evidence.trials["trial_id"] == trial_id]
+    return from_rows(evidence, "trials", [r for _, r in row.iterrows()], *(columns or ("trial_name",)))
+
+
+def outcome_source(evidence: Evidence, row: pd.Series | dict, column: str = "value", endpoint: str | None = None,
+                   derived: str = "") -> CellSource:
+    """A cell showing an outcomes.csv figure; `endpoint` for a row that lost it (response_rates rows are ORR)."""
+    row = dict(row)
+    if endpoint is not None:
+        row["endpoint"] = endpoint
+    return from_rows(evidence, "outcomes", row, column, derived=derived)
+
+
+def interval_derivation(method: str, count: object, n: object, level: float) -> str:
+    """'Clopper-Pearson (exact) 95% interval on 127 of 172 (derived responders)'."""
+    return f"{CI_METHOD_LABELS.get(method, method)} {level_text(level)} interval on {count} of {n} (derived responders)"
+
+
+def responders_derivation(pct: float, n: object, count: object) -> str:
+    return f"responders = round({pct:g}% × {n}) = {count}"
 
 
 def numbered_anchor(kind: str, number: str, name: str) -> str:
@@ -99,12 +138,14 @@ def percent(value: float) -> str:
 def _table(name: str, title: str, population: str, frame: pd.DataFrame, evidence: Evidence,
            credits: list[Credit], footnotes: list[str] = (), spanners: dict | None = None,
            data: pd.DataFrame | None = None, group_column: str | None = None,
-           trial_ids: list[str] | None = None, source_note: str | None = None) -> ReportTable:
+           trial_ids: list[str] | None = None, source_note: str | None = None,
+           provenance: list[dict] | None = None) -> ReportTable:
     """A ReportTable whose source line credits exactly `credits` (one per figure shown).
 
     Figures from more than one trial (`trial_ids`) get the cross-trial caveat; a table with an
     Evidence column gets the key to its marks. A table about the bundle itself (its references,
     its data files) has no figures to credit and says where it comes from in `source_note`.
+    `provenance`: per shown row, its cells' CellSources by column (provenance.py).
     """
     footnotes = list(footnotes)
     if trial_ids is not None and len(set(trial_ids)) > 1:
@@ -116,7 +157,7 @@ def _table(name: str, title: str, population: str, frame: pd.DataFrame, evidence
         source_ids=tuple(cited_sources(evidence.sources, credits)),
         source_text=source_note if source_note is not None else source_line(evidence.sources, credits),
         credits=tuple(credits), footnotes=tuple(footnotes), spanners=spanners or {}, data=data,
-        group_column=group_column,
+        group_column=group_column, provenance=provenance_frame(frame, provenance) if provenance is not None else None,
     )
 
 
@@ -235,7 +276,7 @@ def efficacy_table(evidence: Evidence, setting: str = "all", include_single_arm:
     pfs = {(o.trial_id, o.arm, o.analysis): o for o in pfs_rows.itertuples()}
     groups = design_groups(trials)
     level = level_text(confidence_level)
-    rows, data, credits = [], [], []
+    rows, data, credits, cells = [], [], [], []
     for trial in trials.itertuples():
         arms_first = [trial.drug] + [a for a in dict.fromkeys(rates["arm"]) if a != trial.drug]
         own = rates[rates["trial_id"] == trial.trial_id]
@@ -265,6 +306,21 @@ def efficacy_table(evidence: Evidence, setting: str = "all", include_single_arm:
                 "Median PFS, months": pfs_shown,
                 EVIDENCE_COLUMN: marks(shown_credits),
             })
+            r = rate._asdict()
+            orr = outcome_source(evidence, r, endpoint="ORR")
+            n = outcome_source(evidence, r, "denominator", endpoint="ORR")
+            cells.append({
+                "Trial": trial_source(evidence, trial.trial_id, "trial_name", "setting", "comparator"),
+                "Analysis": outcome_source(evidence, r, "analysis_label", endpoint="ORR"),
+                "N": n if known else None, "ORR": orr,
+                f"{level} CI": combine(orr, n, derived=interval_derivation(
+                    ci_method, rate.responders_derived, int(rate.denominator), confidence_level)) if known else None,
+                "Responders (derived)": combine(orr, n, derived=responders_derivation(
+                    rate.orr_pct, int(rate.denominator), rate.responders_derived)) if known else None,
+                "Median PFS, months": (outcome_source(evidence, median._asdict(), "value")
+                                       + outcome_source(evidence, median._asdict(), "assessor"))
+                if median is not None else None,
+            })
             data.append({**{k: v for k, v in rate._asdict().items() if k != "Index"}, "design": trial.design,
                          "pfs_median_months": median.value if median is not None else float("nan"),
                          "pfs_assessor": median.assessor if median is not None else pd.NA})
@@ -290,7 +346,7 @@ def efficacy_table(evidence: Evidence, setting: str = "all", include_single_arm:
     credits += [source_credit(evidence.sources, s) for s in derived_from]  # the arm sizes, read in their own source
     return _table("efficacy", "Efficacy of crizotinib by trial and arm", population, frame, evidence,
                   credits, footnotes, data=pd.DataFrame(data), group_column="Design",
-                  trial_ids=list(trials["trial_id"]))
+                  trial_ids=list(trials["trial_id"]), provenance=cells)
 
 
 def comparisons_table(evidence: Evidence, confidence_level: float = 0.95, setting: str = "all") -> ReportTable:
@@ -301,9 +357,33 @@ def comparisons_table(evidence: Evidence, confidence_level: float = 0.95, settin
     hazard_rows = rows_of(evidence.hazard_ratios, shown, "primary", endpoint="PFS")
     hazard_rows = hazard_rows[hazard_rows["adjustment"].isna()]
     hazard = hazard_rows.set_index("trial_id")
-    rows = []
+    rows, cells = [], []
+    orr_rows = rows_of(evidence.outcomes, shown, "primary", endpoint="ORR")
     for c in comparisons.itertuples():
         hr = hazard.loc[c.trial_id] if c.trial_id in hazard.index else None
+        arms = orr_rows[orr_rows["trial_id"] == c.trial_id]
+        arms = {a: arms[arms["arm"] == a] for a in ("crizotinib", "chemotherapy")}
+        orr = combine(*[from_rows(evidence, "outcomes", [r for _, r in arms[a].iterrows()], "value") for a in arms])
+        n = combine(*[from_rows(evidence, "outcomes", [r for _, r in arms[a].iterrows()], "denominator") for a in arms])
+        counts = (f"round({c.orr_crizotinib_pct:g}% × {c.n_crizotinib}) = {c.responders_crizotinib} of {c.n_crizotinib} "
+                  f"against round({c.orr_chemotherapy_pct:g}% × {c.n_chemotherapy}) = {c.responders_chemotherapy} of "
+                  f"{c.n_chemotherapy}")
+        both = combine(orr, n)
+        hr = hr.copy().set_axis(list(hr.index)) if hr is not None else None
+        if hr is not None:
+            hr["trial_id"] = c.trial_id  # the index of `hazard`, part of the row's key
+        hr_cell = (from_rows(evidence, "hazard_ratios", hr, "hazard_ratio", "ci_low", "ci_high", "ci_level")
+                   if hr is not None else None)
+        cells.append({
+            "Trial": trial_source(evidence, c.trial_id, "trial_name", "setting"),
+            "N (crizotinib / chemo)": n, "ORR (crizotinib / chemo)": orr,
+            "ORR difference, points (derived)": both.with_derived(f"difference of two rates, {counts}"),
+            f"Difference {level} CI": both.with_derived(f"Newcombe hybrid score {level} interval, {counts}"),
+            "Odds ratio (derived)": both.with_derived(f"odds ratio, {counts}"),
+            f"OR {level} CI": both.with_derived(f"Woolf (logit) {level} interval, {counts}"),
+            "PFS HR (published)": hr_cell,
+            "PFS assessor": from_rows(evidence, "hazard_ratios", hr, "assessor") if hr is not None else None,
+        })
         rows.append({
             "Trial": f"{c.trial_name} ({c.setting})",
             "N (crizotinib / chemo)": f"{c.n_crizotinib} / {c.n_chemotherapy}",
@@ -333,7 +413,7 @@ def comparisons_table(evidence: Evidence, confidence_level: float = 0.95, settin
         "comparisons", "Crizotinib against chemotherapy: between-arm comparisons",
         f"Randomized patients: N={n_total} in "
         f"{trials_counted(evidence.trials[evidence.trials['trial_id'].isin(shown)])}", pd.DataFrame(rows), evidence,
-        credits, footnotes, data=comparisons, trial_ids=shown,
+        credits, footnotes, data=comparisons, trial_ids=shown, provenance=cells,
     )
 
 
@@ -472,6 +552,24 @@ def interval_checks_table(evidence: Evidence, ci_method: str = "exact", setting:
                   for ok, gap in zip(checks.get("consistent", []), checks.get("gap_beyond_rounding", []))],
     })
     flagged = int((~checks["consistent"]).sum()) if len(checks) else 0
+    cells = []
+    for c in checks.to_dict("records"):
+        row = getattr(evidence, c["data_table"]).loc[c["data_row"]]
+        if c["data_table"] == "published_intervals":
+            published = from_rows(evidence, "published_intervals", row, "estimate", "ci_low", "ci_high")
+            inputs = from_rows(evidence, "published_intervals", row, "estimate", "denominator", "ci_level")
+            recomputed = inputs.with_derived(
+                f"{CI_METHOD_LABELS[ci_method]} interval at {level_text(row['ci_level'])} on round({row['estimate']:g}% "
+                f"× {row['denominator']}) of {row['denominator']}")
+            what = from_rows(evidence, "published_intervals", row, "arm", "study_label")
+        else:
+            published = from_rows(evidence, "hazard_ratios", row, "hazard_ratio", "ci_low", "ci_high")
+            recomputed = published.with_derived(f"geometric mean of the bounds √({row['ci_low']:g} × {row['ci_high']:g})")
+            what = from_rows(evidence, "hazard_ratios", row, "endpoint", "analysis")
+        gap = recomputed.with_derived(f"gap beyond rounding = {c['gap_beyond_rounding']:.2f}")
+        cells.append({"Trial": trial_source(evidence, c["trial_id"]), "What": what,
+                      "Level": from_rows(evidence, c["data_table"], row, "ci_level"), "Published": published,
+                      "Recomputed": recomputed, "Check": gap})
     return _table(
         "interval_checks", "Published intervals against recomputed ones",
         f"{_count(len(checks), 'published interval')} checked; {flagged} flagged", frame, evidence,
@@ -482,7 +580,7 @@ def interval_checks_table(evidence: Evidence, ci_method: str = "exact", setting:
          "mean of its bounds, to within the rounding of all three numbers.",
          "A flag means the published numbers and the recomputation disagree beyond rounding: the publication may "
          "have used another interval method or another denominator."],
-        data=checks, trial_ids=list(checks.get("trial_id", [])),
+        data=checks, trial_ids=list(checks.get("trial_id", [])), provenance=cells,
     )
 
 
@@ -511,6 +609,29 @@ def pooled_orr_table(evidence: Evidence, confidence_level: float = 0.95, ci_meth
                                                    if has_prediction else "n/a (fewer than 3 trials)"),
                   "Weight": "100%"}
     frame = pd.concat([frame, pd.DataFrame([pooled_row])], ignore_index=True)
+    cells = []
+    for a in arms.to_dict("records"):
+        orr, n = outcome_source(evidence, a, endpoint="ORR"), outcome_source(evidence, a, "denominator", endpoint="ORR")
+        count = combine(orr, n, derived=responders_derivation(a["orr_pct"], int(a["denominator"]),
+                                                              int(a["responders_derived"])))
+        cells.append({"Crizotinib arm": trial_source(evidence, a["trial_id"]), "N": n, "ORR": orr,
+                      "Responders (derived)": count,
+                      f"{level} CI": count.with_derived(interval_derivation(ci_method, int(a["responders_derived"]),
+                                                                            int(a["denominator"]), confidence_level)),
+                      "Weight": count.with_derived("random-effects weight (DerSimonian–Laird, logit scale)")})
+    every = combine(*[c["Responders (derived)"] for c in cells])
+    pooled_from = f"{summary['studies']} arms: " + ", ".join(
+        f"{int(c)} of {int(n)}" for c, n in zip(arms["responders_derived"], arms["denominator"]))
+    if every is not None:
+        cells.append({"N": every.with_derived(f"sum of N of {pooled_from}"),
+                      "ORR": every.with_derived(f"random-effects pooled rate (DerSimonian–Laird, logit scale) of {pooled_from}"),
+                      "Responders (derived)": every.with_derived(f"sum of derived responders of {pooled_from}"),
+                      f"{level} CI": every.with_derived(f"{POOLED_INTERVALS[summary['interval']]} interval on the pooled "
+                                                         f"rate of {pooled_from}"),
+                      f"{level} prediction interval": every.with_derived(
+                          f"prediction interval (Higgins et al. 2009, t with k−2 df) of {pooled_from}")
+                      if has_prediction else None,
+                      "Weight": every.with_derived("sum of the weights")})
     data = arms.assign(**{f"pooled_{key}": value for key, value in summary.items()})
     pooled_trials = evidence.trials[evidence.trials["trial_id"].isin(arms["trial_id"])]
     differences = [f"{what} ({or_list(pooled_trials[column], 'and')})"
@@ -533,7 +654,7 @@ def pooled_orr_table(evidence: Evidence, confidence_level: float = 0.95, ci_meth
          "spread of the trials' true rates (τ²), which the interval on the pooled rate does not.",
          "Responder counts are derived from published percentages and N; arm intervals are "
          f"{CI_METHOD_LABELS[ci_method]} on those derived counts."],
-        data=data, trial_ids=list(arms["trial_id"]),
+        data=data, trial_ids=list(arms["trial_id"]), provenance=cells,
     )
 
 
@@ -782,9 +903,14 @@ def references_table(evidence: Evidence, source_ids: list[str] | None = None) ->
 def data_tables_table(evidence: Evidence) -> ReportTable:
     """What data this bundle holds: each table, its purpose, size and content hash."""
     specs, hashes = evidence.schema, evidence.hashes
-    rows = []
+    rows, cells = [], []
     for name, spec in specs.items():
         frame = getattr(evidence, name)
+        cells.append({"Holds": CellSource((f"{SCHEMA_FILE}#{name}:description",)),
+                      "Rows": CellSource((spec.file_name,), derived=f"rows of {spec.file_name} = {len(frame)}"),
+                      "Columns": CellSource((spec.file_name,), derived=f"columns of {spec.file_name} = {len(frame.columns)}"),
+                      "SHA-256 (first 16)": CellSource((spec.file_name,),
+                                                       derived=f"SHA-256 of {spec.file_name}, first 16 hex digits")})
         rows.append({"Table": spec.file_name, "Holds": spec.description, "Rows": str(len(frame)),
                      "Columns": str(len(frame.columns)), "Key": ", ".join(spec.key),
                      "SHA-256 (first 16)": hashes.get(spec.file_name, "")[:16]})
@@ -793,15 +919,20 @@ def data_tables_table(evidence: Evidence) -> ReportTable:
                   frame, evidence, [],
                   ["Every row carries a source_id that resolves in sources.csv; rules are in data/schema.yaml and "
                    "are checked before any report runs."], data=pd.DataFrame(rows),
-                  source_note="Source: the files in data/ and data/schema.yaml.")
+                  source_note="Source: the files in data/ and data/schema.yaml.", provenance=cells)
 
 
 def derivations_table(evidence: Evidence, confidence_level: float = 0.95, ci_method: str = "exact") -> ReportTable:
     """Every value the reports compute rather than read, with the inputs and the rule."""
-    rows = []
+    rows, cells = [], []
     names = evidence.trials.set_index("trial_id")["trial_name"]
     for o in evidence.outcomes.dropna(subset=["denominator"]).itertuples():
         exact = float(o.value) / 100 * int(o.denominator)
+        both = outcome_source(evidence, o._asdict()) + outcome_source(evidence, o._asdict(), "denominator")
+        count = derived_count(float(o.value), int(o.denominator))
+        cells.append({"Derived value": trial_source(evidence, o.trial_id, "trial_name") + outcome_source(
+                          evidence, o._asdict(), "arm"), "From": both, "Rule": both,
+                      "Result": both.with_derived(responders_derivation(float(o.value), o.denominator, count))})
         rows.append({"Derived value": f"Responders, {names[o.trial_id]}, {o.arm}",
                      "From": f"{o.value:g}% of N={o.denominator}",
                      "Rule": f"{o.value:g}/100 × {o.denominator} = {exact:.2f}, rounded half up",
@@ -809,6 +940,9 @@ def derivations_table(evidence: Evidence, confidence_level: float = 0.95, ci_met
                      "source_id": o.source_id})
     for m in evidence.resistance_mechanisms.dropna(subset=["frequency_low_pct"]).itertuples():
         if m.frequency_low_pct == m.frequency_high_pct:
+            share = from_rows(evidence, "resistance_mechanisms", m._asdict(), "frequency_as_stated", "frequency_low_pct")
+            cells.append({"Derived value": share, "From": share, "Rule": share, "Result": share.with_derived(
+                f"stated fraction '{m.frequency_as_stated}' as a percentage = {m.frequency_low_pct:g}%")})
             rows.append({"Derived value": f"Share of resistant patients: {m.mechanism}",
                          "From": m.frequency_as_stated, "Rule": "stated fraction as a percentage, one decimal",
                          "Result": f"{m.frequency_low_pct:g}%", "source_id": m.source_id})
@@ -841,7 +975,7 @@ def derivations_table(evidence: Evidence, confidence_level: float = 0.95, ci_met
                   f"{len(frame)} derivations: every value computed rather than transcribed", frame.drop(columns="source_id"),
                   evidence, credits,
                   ["A derived value is never typed into a report: the package computes it from data/ at build time."],
-                  data=frame)
+                  data=frame, provenance=cells)
 
 
 
@@ -873,13 +1007,17 @@ def _figure_label(evidence: Evidence, table: str, row: pd.Series) -> str:
 
 def verification_table(evidence: Evidence) -> ReportTable:
     """Every figure in the data with where it was read, its primary publication, where it was checked, its level."""
-    rows, credits = [], []
+    rows, credits, cells = [], [], []
     for table in TABLE_NAMES:
         if table == "sources":
             continue
         frame = getattr(evidence, table)
         for credit, (_, row) in zip(row_credits(frame), frame.iterrows()):
             credits.append(credit)
+            shown = [c for c in ("value", "hazard_ratio", "estimate", "frequency_as_stated", "date", "statement")
+                     if c in row.index and pd.notna(row[c])][:1]
+            cells.append({"Figure": from_rows(evidence, table, row, *(shown or (["trial_name"] if table == "trials" else list(
+                evidence.schema[table].key if table in evidence.schema else ["source_id"]))))})
             rows.append({
                 "Data table": f"{table}.csv",
                 "Figure": _figure_label(evidence, table, row),
@@ -899,7 +1037,7 @@ def verification_table(evidence: Evidence) -> ReportTable:
                    "of that section is named only as what the review cites, never as the figure's source.",
                    "Primary publication: the publication that reports the figure, when one is known; Checked in: the "
                    "secondary summary in which a figure was checked when no primary copy was read."],
-                  group_column="Data table")
+                  group_column="Data table", provenance=cells)
 
 
 # --- the landscape: crizotinib as the comparator of the newer drugs ------------------------------------
