@@ -671,6 +671,8 @@ def approvals_table(evidence: Evidence) -> ReportTable:
         "Source": credit_column(evidence, approvals),
         EVIDENCE_COLUMN: [marks([c]) for c in row_credits(approvals)],
     })
+    cells = [{"Date": from_rows(evidence, "approvals", r, "date"),
+              "Based on": from_rows(evidence, "approvals", r, "basis_trial_ids")} for _, r in approvals.iterrows()]
     agencies = "; ".join(f"{agency}, {AGENCIES[agency]}" for agency in dict.fromkeys(approvals["agency"]))
     notes = [f"{a.agency} {a.approval_type} ({a.setting}): no date in {short_citation(evidence.sources, a.source_id)}."
              for a in approvals[approvals["date"].isna()].itertuples()]
@@ -679,7 +681,8 @@ def approvals_table(evidence: Evidence) -> ReportTable:
     return _table("approvals", "Regulatory approvals of crizotinib for ALK-positive NSCLC",
                   f"{_count(len(frame), 'approval')}, as read in {read_in(evidence, approvals)}", frame, evidence,
                   row_credits(approvals),
-                  [f"{agencies}. Dates (YYYY-MM-DD) as read in the source of each row (column Source).", *notes])
+                  [f"{agencies}. Dates (YYYY-MM-DD) as read in the source of each row (column Source).", *notes],
+                  provenance=cells)
 
 
 def key_numbers_table(evidence: Evidence, confidence_level: float = 0.95, ci_method: str = "exact") -> ReportTable:
@@ -688,7 +691,7 @@ def key_numbers_table(evidence: Evidence, confidence_level: float = 0.95, ci_met
     development = list(select_trials(evidence.trials)["trial_id"])
     rates = response_rates(evidence, confidence_level, ci_method, development, ANALYSES).set_index(
         ["trial_id", "arm", "analysis"])
-    rows, trial_of_row = [], []
+    rows, trial_of_row, cells = [], [], []
     names = evidence.trials.set_index("trial_id")["trial_name"]
     drugs = evidence.trials.set_index("trial_id")["drug"]
     outcomes = evidence.outcomes[evidence.outcomes["trial_id"].isin(development)]
@@ -706,6 +709,16 @@ def key_numbers_table(evidence: Evidence, confidence_level: float = 0.95, ci_met
         if pd.notna(o.denominator):
             context += f", n={o.denominator}"
         rows.append(("Clinical activity", measure, shown, context, credit_of(o._asdict())))
+        value = outcome_source(evidence, o._asdict())
+        if o.endpoint == "ORR" and (o.trial_id, o.arm, o.analysis) in rates.index and pd.notna(
+                rates.loc[(o.trial_id, o.arm, o.analysis)]["responders_derived"]):
+            count = rates.loc[(o.trial_id, o.arm, o.analysis)]["responders_derived"]
+            value = combine(value, outcome_source(evidence, o._asdict(), "denominator"),
+                            derived=interval_derivation(ci_method, count, o.denominator, confidence_level))
+        cells.append({"Measure": outcome_source(evidence, o._asdict(), "endpoint"), "Value": value,
+                      "Context": combine(trial_source(evidence, o.trial_id),
+                                         outcome_source(evidence, o._asdict(), "analysis_label"),
+                                         outcome_source(evidence, o._asdict(), "denominator"))})
         trial_of_row.append(o.trial_id)
     for _, h in evidence.hazard_ratios[evidence.hazard_ratios["trial_id"].isin(development)].iterrows():
         measure = f"{h['endpoint']} hazard ratio" + (f", {h['adjustment']}" if pd.notna(h["adjustment"]) else "")
@@ -715,25 +728,40 @@ def key_numbers_table(evidence: Evidence, confidence_level: float = 0.95, ci_met
                                               analysis_text(h["analysis"], h["analysis_label"]),
                                               assessor_text(h["assessor"])) if part)
         rows.append(("Clinical activity", measure, shown, context, credit_of(h)))
+        cells.append({"Measure": from_rows(evidence, "hazard_ratios", h, "endpoint", "adjustment"),
+                      "Value": from_rows(evidence, "hazard_ratios", h, "hazard_ratio", "ci_low", "ci_high", "ci_level",
+                                         "p_value"),
+                      "Context": combine(trial_source(evidence, h["trial_id"]),
+                                         from_rows(evidence, "hazard_ratios", h, "analysis_label"))})
         trial_of_row.append(h["trial_id"])
     # Each trial's figures together: response and PFS, then survival and its hazard ratios.
-    rows = [row for _, row in sorted(zip(trial_of_row, rows), key=lambda pair: development.index(pair[0]))]
+    order = sorted(range(len(rows)), key=lambda i: development.index(trial_of_row[i]))
+    rows, cells = [rows[i] for i in order], [cells[i] for i in order]
     safety = evidence.findings[(evidence.findings["topic"] == "safety") & evidence.findings["trial_ids"].map(
         lambda ids: pd.notna(ids) and bool(set(ids.split(";")) & set(development)))]
     for f in safety.itertuples():
         rows.append(("Harms", "Safety (in words)", f.statement,
                      ", ".join(names[t] for t in f.trial_ids.split(";") if t in names), credit_of(f._asdict())))
+        cells.append({"Value": from_rows(evidence, "findings", f._asdict(), "statement"),
+                      "Context": from_rows(evidence, "findings", f._asdict(), "trial_ids")})
     for a in evidence.approvals.dropna(subset=["date"]).itertuples():
         rows.append(("Approvals", f"{a.agency} {a.approval_type}", a.date.strftime("%Y-%m-%d"), a.setting,
                      credit_of(a._asdict())))
+        cells.append({"Value": from_rows(evidence, "approvals", a._asdict(), "date")})
     for p in evidence.relapse_patterns.itertuples():
         rows.append(("Clinical relapses", p.pattern, p.frequency_as_stated, p.aspect, credit_of(p._asdict())))
+        cells.append({"Measure": from_rows(evidence, "relapse_patterns", p._asdict(), "pattern"),
+                      "Value": from_rows(evidence, "relapse_patterns", p._asdict(), "frequency_as_stated")})
     for m in evidence.resistance_measures.itertuples():
         shown = percent(m.value) if m.unit == "%" else f"{m.value:g} {m.unit}"
         rows.append(("Resistance", m.measure, shown, m.qualifier if pd.notna(m.qualifier) else "",
                      credit_of(m._asdict())))
+        cells.append({"Measure": from_rows(evidence, "resistance_measures", m._asdict(), "measure"),
+                      "Value": from_rows(evidence, "resistance_measures", m._asdict(), "value", "unit")})
     for m in evidence.resistance_mechanisms.itertuples():
         rows.append(("Resistance", m.mechanism, m.frequency_as_stated, m.alk_dependence, credit_of(m._asdict())))
+        cells.append({"Measure": from_rows(evidence, "resistance_mechanisms", m._asdict(), "mechanism"),
+                      "Value": from_rows(evidence, "resistance_mechanisms", m._asdict(), "frequency_as_stated")})
     frame = pd.DataFrame([r[:4] for r in rows], columns=["Section", "Measure", "Value", "Context"])
     frame["Source"] = [credit_text(evidence.sources, r[4]) for r in rows]
     frame[EVIDENCE_COLUMN] = [r[4].mark for r in rows]
@@ -750,7 +778,7 @@ def key_numbers_table(evidence: Evidence, confidence_level: float = 0.95, ci_met
     return _table("key_numbers", "Key numbers",
                   "The headline figures of every section, each with where it was read and its evidence level",
                   frame, evidence, [r[4] for r in rows], footnotes,
-                  trial_ids=development)
+                  trial_ids=development, provenance=cells)
 
 
 def relapse_table(evidence: Evidence) -> ReportTable:
@@ -772,13 +800,19 @@ def relapse_table(evidence: Evidence) -> ReportTable:
         "Source": credit_column(evidence, patterns),
         EVIDENCE_COLUMN: [marks([c]) for c in row_credits(patterns)],
     })
+    cells = [{"Pattern": from_rows(evidence, "relapse_patterns", r, "pattern"),
+              "Frequency (as stated)": from_rows(evidence, "relapse_patterns", r, "frequency_as_stated"),
+              "Time (as stated)": from_rows(evidence, "relapse_patterns", r, "time_threshold", "time_unit"),
+              "Why": from_rows(evidence, "relapse_patterns", r, "explanation"),
+              "Management": from_rows(evidence, "relapse_patterns", r, "management")} for _, r in patterns.iterrows()]
     thresholds = patterns.dropna(subset=["time_threshold"])
     notes = [f"Frequencies and times in the words of {read_in(evidence, patterns)}, with no counts."]
     if len(thresholds):
         notes.append("Times are thresholds, not medians: " + "; ".join(f"'{p}'" for p in thresholds["pattern"]) + ".")
     return _table("relapse_patterns", "Patterns of clinical relapse on crizotinib",
                   f"Patients relapsing on crizotinib (no N in {read_in(evidence, patterns)})", frame, evidence,
-                  row_credits(patterns), [*abbreviations(frame, {"CNS": "central nervous system"}), *notes])
+                  row_credits(patterns), [*abbreviations(frame, {"CNS": "central nervous system"}), *notes],
+                  provenance=cells)
 
 
 def study_measures_table(evidence: Evidence, topic: str) -> ReportTable:
@@ -804,6 +838,11 @@ def study_measures_table(evidence: Evidence, topic: str) -> ReportTable:
         "Source": credit_column(evidence, m),
         EVIDENCE_COLUMN: [marks([c]) for c in row_credits(m)],
     })
+    cells = [{"Study": from_rows(evidence, "study_measures", r, "study"),
+              "Measure": from_rows(evidence, "study_measures", r, "measure"),
+              "Result": from_rows(evidence, "study_measures", r, "count", "denominator", "value"),
+              "Population": from_rows(evidence, "study_measures", r, "population"),
+              "Note": from_rows(evidence, "study_measures", r, "note")} for _, r in m.iterrows()]
     studies = m["study"].nunique()
     title = {"relapse": "The studies behind the relapse patterns",
              "resistance": "The studies behind the resistance mechanisms"}[topic]
@@ -812,7 +851,7 @@ def study_measures_table(evidence: Evidence, topic: str) -> ReportTable:
                   "its own patients (N in the Result column)",
                   frame, evidence, row_credits(m),
                   ["Each study had its own population and methods; their figures are not pooled. Where a count is "
-                   "given, the percentage is the publication's own."], data=m)
+                   "given, the percentage is the publication's own."], data=m, provenance=cells)
 
 
 def resistance_measures_table(evidence: Evidence) -> ReportTable:
@@ -826,7 +865,11 @@ def resistance_measures_table(evidence: Evidence) -> ReportTable:
     })
     return _table("resistance_measures", "Response and time to resistance on crizotinib",
                   f"Patients treated with crizotinib (no N in {read_in(evidence, m)}, so no interval)", frame, evidence,
-                  row_credits(m), ["Disease control rate: share of patients whose disease responds or is stable."])
+                  row_credits(m), ["Disease control rate: share of patients whose disease responds or is stable."],
+                  provenance=[{"Measure": from_rows(evidence, "resistance_measures", r, "measure"),
+                               "Value": from_rows(evidence, "resistance_measures", r, "value", "unit"),
+                               "Statistic": from_rows(evidence, "resistance_measures", r, "qualifier")}
+                              for _, r in m.iterrows()])
 
 
 #: Abbreviations the mechanisms' names and examples use, spelt out under a table where one appears.
@@ -863,13 +906,21 @@ def mechanisms_table(evidence: Evidence, include_unquantified: bool = True) -> R
         "Source": credit_column(evidence, m),
         EVIDENCE_COLUMN: [marks([c]) for c in row_credits(m)],
     })
+    cells = [{"Mechanism": from_rows(evidence, "resistance_mechanisms", r, "mechanism"),
+              "Examples": from_rows(evidence, "resistance_mechanisms", r, "examples"),
+              "Effect": from_rows(evidence, "resistance_mechanisms", r, "effect"),
+              "Share of resistant patients": from_rows(
+                  evidence, "resistance_mechanisms", r, "frequency_low_pct", "frequency_high_pct", "frequency_as_stated",
+                  derived="" if pd.isna(r["frequency_low_pct"]) or r["frequency_low_pct"] != r["frequency_high_pct"]
+                  else f"stated fraction '{r['frequency_as_stated']}' as a percentage = {r['frequency_low_pct']:g}%")}
+             for _, r in m.iterrows()]
     notes = [*abbreviations(frame, MECHANISM_ABBREVIATIONS),
              f"Shares as {read_in(evidence, m)} states them, ranges as published, with no N."]
     notes += [f"{r.mechanism}: {r.note}" for r in m.dropna(subset=["note"]).itertuples()]
     return _table("resistance_mechanisms", "Mechanisms of acquired resistance to crizotinib",
                   f"Patients with acquired resistance (no N in {read_in(evidence, m)}, so no interval)", frame, evidence,
                   row_credits(m), notes, data=m.assign(share_is_derived=m["frequency_as_stated"].str.contains(
-                      r"\d", regex=True).map(lambda has_digits: not has_digits)))
+                      r"\d", regex=True).map(lambda has_digits: not has_digits)), provenance=cells)
 
 
 def references_table(evidence: Evidence, source_ids: list[str] | None = None) -> ReportTable:
