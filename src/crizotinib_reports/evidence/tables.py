@@ -126,6 +126,18 @@ def responders_derivation(pct: float, n: object, count: object) -> str:
     return f"responders = round({pct:g}% × {n}) = {count}"
 
 
+def frame_source(evidence: Evidence, table: str, rows: pd.DataFrame, *columns: str, derived: str = "") -> CellSource:
+    """A cell showing `columns` of every row of `rows` (a slice of data table `table`)."""
+    return from_rows(evidence, table, [r for _, r in rows.iterrows()], *columns, derived=derived)
+
+
+def harm_source(evidence: Evidence, item: dict) -> CellSource:
+    """A harms_by_trial item: its adverse_events rows (value) or its findings row (statement)."""
+    if item["kind"] == "adverse event":
+        return frame_source(evidence, "adverse_events", item["rows"], "value")
+    return frame_source(evidence, "findings", item["rows"], "statement")
+
+
 def numbered_anchor(kind: str, number: str, name: str) -> str:
     """'table-2-1' for Table 2.1; an item not yet numbered is named by its builder ('table-efficacy')."""
     return f"{kind}-{number.replace('.', '-')}" if number else f"{kind}-{name}"
@@ -458,7 +470,7 @@ def survival_table(evidence: Evidence, setting: str = "all") -> ReportTable:
     """Overall survival of each randomized trial of crizotinib against chemotherapy, with the crossover that dilutes it:
     OS hazard ratios (unadjusted and crossover-adjusted, each with analysis, level and p), median and landmark OS."""
     trials = select_trials(evidence.trials, setting, include_single_arm=False)
-    rows, data, credits, missing, notes = [], [], [], [], []
+    rows, data, credits, missing, notes, cells = [], [], [], [], [], []
     for _, trial in trials.iterrows():
         group = f"{trial['trial_name']} · {trial['setting']} · {trial['drug']} vs {trial['comparator']}"
         measures = _survival_measures(evidence, trial)
@@ -467,6 +479,20 @@ def survival_table(evidence: Evidence, setting: str = "all") -> ReportTable:
             credits += measure_credits
             credits += [source_credit(evidence.sources, r["denominator_source_id"]) for r in m["rows"]
                         if pd.notna(r.get("denominator_source_id")) and r["denominator_source_id"] != r["source_id"]]
+            table = "hazard_ratios" if m["endpoint"] == "OS hazard ratio" else "outcomes"
+            result = (from_rows(evidence, table, m["rows"], "hazard_ratio", "ci_low", "ci_high", "ci_level")
+                      if table == "hazard_ratios" else from_rows(evidence, table, m["rows"], "value"))
+            if m["endpoint"] == "crossover":
+                counts = [responders_derivation(float(r["value"]), int(r["denominator"]),
+                                                derived_count(float(r["value"]), int(r["denominator"])))
+                          .replace("responders", f"crossed over ({r['arm']} arm)")
+                          for r in m["rows"] if pd.notna(r["denominator"])]
+                if counts:
+                    result = (result + from_rows(evidence, table, m["rows"], "denominator")).with_derived("; ".join(counts))
+            cells.append({"Measure": from_rows(evidence, table, m["rows"], "endpoint"),
+                          "Analysis": from_rows(evidence, table, m["rows"], "analysis", "analysis_label"),
+                          "Result": result,
+                          "p value": from_rows(evidence, table, m["rows"], "p_value") if table == "hazard_ratios" else None})
             rows.append({"Trial": group, "Measure": m["measure"], "Analysis": analysis_text(m["analysis"], m["label"]),
                          "Result": m["result"], "p value": m["p"],
                          "Source": "; ".join(dict.fromkeys(credit_text(evidence.sources, c) for c in measure_credits)),
@@ -503,7 +529,7 @@ def survival_table(evidence: Evidence, setting: str = "all") -> ReportTable:
     return _table("survival", "Overall survival and crossover in the randomized trials",
                   f"Randomized patients: N={n_total} in {trials_counted(trials)} (as randomized)",
                   pd.DataFrame(rows), evidence, credits, footnotes, data=pd.DataFrame(data), group_column="Trial",
-                  trial_ids=list(trials["trial_id"]))
+                  trial_ids=list(trials["trial_id"]), provenance=cells)
 
 
 def safety_table(evidence: Evidence, setting: str = "all", include_single_arm: bool = True) -> ReportTable:
@@ -524,6 +550,11 @@ def safety_table(evidence: Evidence, setting: str = "all", include_single_arm: b
         "Source": list(credit_column(evidence, findings)) + list(credit_column(evidence, events)),
         EVIDENCE_COLUMN: [marks([c]) for c in row_credits(findings) + row_credits(events)],
     }, columns=["Trial", "Harms", "Source", EVIDENCE_COLUMN])
+    cells = ([{"Trial": from_rows(evidence, "findings", f, "trial_ids"), "Harms": from_rows(evidence, "findings", f, "statement")}
+              for _, f in findings.iterrows()]
+             + [{"Trial": trial_source(evidence, e["trial_id"]),
+                 "Harms": from_rows(evidence, "adverse_events", e, "event", "arm", "value", "analysis_label")}
+                for _, e in events.iterrows()])
     footnotes = ["Findings are statements in the source's words, not rates per arm; a percentage per arm appears "
                  "only where the bundle holds a verified one."]
     missing = missing_adverse_events_note(evidence, shown)
@@ -534,7 +565,7 @@ def safety_table(evidence: Evidence, setting: str = "all", include_single_arm: b
                   f"{_count(len(findings), 'finding')} in words, {_count(len(events), 'adverse-event percentage')}",
                   frame, evidence,
                   row_credits(findings) + row_credits(events), footnotes, data=pd.concat([findings, events]),
-                  trial_ids=shown)
+                  trial_ids=shown, provenance=cells)
 
 
 def interval_checks_table(evidence: Evidence, ci_method: str = "exact", setting: str = "all",
@@ -1125,6 +1156,18 @@ def analysis_name(row: pd.Series | dict) -> str:
     return str(label) if label is not None and pd.notna(label) else f"{row.get('analysis')} analysis"
 
 
+def pair_cells(evidence: Evidence, pair, experimental: str, control: str, endpoint: str) -> dict[str, CellSource]:
+    """The cells of one outcome_pairs row: each arm's value, the endpoint, trial and analysis from both rows."""
+    rows = pair_rows(evidence, pair)
+    arm = {a: rows[rows["arm"] == a] for a in (pair.experimental_arm, pair.control_arm)}
+    return {experimental: frame_source(evidence, "outcomes", arm[pair.experimental_arm], "value"),
+            control: frame_source(evidence, "outcomes", arm[pair.control_arm], "value"),
+            endpoint: frame_source(evidence, "outcomes", rows, "endpoint"),
+            "Trial": trial_source(evidence, pair.trial_id),
+            "Analysis": frame_source(evidence, "outcomes", rows, "analysis", "analysis_label"),
+            "Patients and analysis": frame_source(evidence, "outcomes", rows, "analysis", "analysis_label")}
+
+
 def pair_credits(evidence: Evidence, pairs: pd.DataFrame) -> list[Credit]:
     """The credits of both arms' rows behind each pair of outcome_pairs."""
     return [c for p in pairs.itertuples() for c in row_credits(pair_rows(evidence, p))]
@@ -1237,7 +1280,7 @@ def landscape_table(evidence: Evidence, analysis: str = "primary", drugs: str = 
     harms = harms_by_trial(evidence, list(trials["trial_id"]))
     level = level_text(confidence_level)
     median_label, orr_label = f"Median PFS, months ({new} / {control})", f"ORR ({new} / {control}), {level} CI"
-    rows, data, sources = [], [], []
+    rows, data, sources, cells = [], [], [], []
     for t in trials.itertuples():
         row = {"Trial": trial_group(pd.Series(t._asdict())),
                f"N ({new} / {control})": f"{t.patients_experimental} / {t.patients_control}"}
@@ -1245,8 +1288,14 @@ def landscape_table(evidence: Evidence, analysis: str = "primary", drugs: str = 
                    "population": t.population, "doses": t.doses, "patients_experimental": t.patients_experimental,
                    "patients_control": t.patients_control}
         analyses, cited = [], [credit_of(t._asdict())]
+        cell = {f"N ({new} / {control})": trial_source(evidence, t.trial_id, "patients_experimental", "patients_control")}
+        analysis_cells = []
         if t.trial_id in hr.index:
-            h = hr.loc[t.trial_id]
+            h = hr.loc[t.trial_id].copy()
+            h["trial_id"] = t.trial_id
+            cell["PFS HR"] = from_rows(evidence, "hazard_ratios", h, "hazard_ratio", "ci_low", "ci_high", "ci_level",
+                                       "p_value", "assessor", "analysis_label")
+            analysis_cells.append(from_rows(evidence, "hazard_ratios", h, "analysis", "analysis_label"))
             row["PFS HR"] = hazard_ratio_detail(h)
             analyses.append(h["analysis"])
             cited.append(credit_of(h))
@@ -1259,8 +1308,19 @@ def landscape_table(evidence: Evidence, analysis: str = "primary", drugs: str = 
             if len(pairs) and key in pairs.index:
                 p = pairs.loc[key]
                 analyses.append(p["analysis"])
-                cited += row_credits(rows_of(evidence.outcomes, [t.trial_id], p["analysis"], endpoint=endpoint,
-                                             arm=[p["experimental_arm"], p["control_arm"]]))
+                both_arms = rows_of(evidence.outcomes, [t.trial_id], p["analysis"], endpoint=endpoint,
+                                    arm=[p["experimental_arm"], p["control_arm"]])
+                cited += row_credits(both_arms)
+                shown_cell = frame_source(evidence, "outcomes", both_arms, "value")
+                if endpoint == "ORR":
+                    derivations = [interval_derivation(ci_method, derived_count(float(a["value"]), int(a["denominator"])),
+                                                       int(a["denominator"]), confidence_level)
+                                   for _, a in both_arms.iterrows() if pd.notna(a["denominator"])]
+                    if derivations:
+                        shown_cell = (shown_cell + frame_source(evidence, "outcomes", both_arms, "denominator")).with_derived(
+                            "; ".join(derivations))
+                cell[label] = shown_cell
+                analysis_cells.append(frame_source(evidence, "outcomes", both_arms, "analysis", "analysis_label"))
                 prefix = endpoint.split(" ")[0].lower()
                 numbers.update({f"{prefix}_experimental": p["experimental_value"],
                                 f"{prefix}_control": p["control_value"], f"{prefix}_analysis": p["analysis"]})
@@ -1273,6 +1333,9 @@ def landscape_table(evidence: Evidence, analysis: str = "primary", drugs: str = 
             else:
                 row[label] = NOT_IN_BUNDLE
         row["Harms in this bundle"] = harms_summary(harms[t.trial_id])
+        cell["Harms in this bundle"] = combine(*[harm_source(evidence, item) for item in harms[t.trial_id]])
+        cell["Analysis"] = combine(*analysis_cells)
+        cells.append(cell)
         cited += [c for item in harms[t.trial_id] for c in item["credits"]]
         row["Analysis"] = " + ".join(dict.fromkeys(analyses)) or "—"
         row[EVIDENCE_COLUMN] = marks(cited)
@@ -1302,7 +1365,7 @@ def landscape_table(evidence: Evidence, analysis: str = "primary", drugs: str = 
          "published percentage and arm size.",
          f"Harms: the adverse-event figures and safety findings this bundle holds for each trial (safety table); "
          f"'{NOT_IN_BUNDLE}' means none was verified for this bundle, not that the trial reported none."],
-        data=pd.DataFrame(data), group_column="Trial", trial_ids=list(trials["trial_id"]),
+        data=pd.DataFrame(data), group_column="Trial", trial_ids=list(trials["trial_id"]), provenance=cells,
     )
 
 
@@ -1317,6 +1380,7 @@ def landmark_table(evidence: Evidence, analysis: str = "primary", drugs: str = "
              "Newer drug": percent(p.experimental_value), "Crizotinib": percent(p.control_value),
              EVIDENCE_COLUMN: marks(row_credits(pair_rows(evidence, p))),
              "Source": _sources(evidence, row_credits(pair_rows(evidence, p)))} for p in pairs.itertuples()]
+    cells = [pair_cells(evidence, p, "Newer drug", "Crizotinib", "Outcome") for p in pairs.itertuples()]
     return _table(
         "landmark_pfs", "Landmark progression-free survival against crizotinib",
         f"{_count(len(rows), 'result')} from the publications of "
@@ -1325,7 +1389,7 @@ def landmark_table(evidence: Evidence, analysis: str = "primary", drugs: str = "
         pd.DataFrame(rows), evidence, pair_credits(evidence, pairs),
         ["PFS, progression-free survival; event-free survival as the publication defines it. Rates as published, "
          "at the time point each endpoint names."],
-        data=pairs, trial_ids=list(pairs.get("trial_id", [])),
+        data=pairs, trial_ids=list(pairs.get("trial_id", [])), provenance=cells,
     )
 
 
@@ -1335,7 +1399,7 @@ def landscape_survival_table(evidence: Evidence, drugs: str = "all") -> ReportTa
     trials = landscape_trials(evidence, drugs)
     trial_ids = list(trials["trial_id"])
     hr, outcomes = survival_rows(evidence, trial_ids)
-    rows, credits, data = [], [], []
+    rows, credits, data, cells = [], [], [], []
     without = []
     for t in trials.itertuples():
         group = trial_group(pd.Series(t._asdict()))
@@ -1350,6 +1414,11 @@ def landscape_survival_table(evidence: Evidence, drugs: str = "all") -> ReportTa
                          "Assessor": h["assessor"], "Analysis": analysis_name(h),
                          "Note": h["note"] if pd.notna(h["note"]) else "—",
                          EVIDENCE_COLUMN: credit.mark, "Source": credit_text(evidence.sources, credit)})
+            cells.append({"Result": from_rows(evidence, "hazard_ratios", h, "endpoint", "adjustment"),
+                          "Value": from_rows(evidence, "hazard_ratios", h, "hazard_ratio", "ci_low", "ci_high", "ci_level"),
+                          "p value": from_rows(evidence, "hazard_ratios", h, "p_value"),
+                          "Analysis": from_rows(evidence, "hazard_ratios", h, "analysis", "analysis_label"),
+                          "Note": from_rows(evidence, "hazard_ratios", h, "note")})
             credits.append(credit)
             data.append({"kind": "hazard ratio", **h.to_dict()})
         mine = outcomes[outcomes["trial_id"] == t.trial_id]
@@ -1366,12 +1435,16 @@ def landscape_survival_table(evidence: Evidence, drugs: str = "all") -> ReportTa
                          "Assessor": or_list(arms["assessor"].dropna()) if arms["assessor"].notna().any() else "—",
                          "Analysis": analysis_name(arms.iloc[0]), "Note": "—",
                          EVIDENCE_COLUMN: marks(row_credits_), "Source": _sources(evidence, row_credits_)})
+            cells.append({"Result": frame_source(evidence, "outcomes", arms, "endpoint"),
+                          "Value": frame_source(evidence, "outcomes", arms, "value"),
+                          "Analysis": frame_source(evidence, "outcomes", arms, "analysis", "analysis_label")})
             credits += row_credits_
             data += [{"kind": "outcome", **r} for r in arms.to_dict("records")]
         if len(rows) == shown_before:
             without.append(t.trial_name)
             rows.append({"Trial": group, "Result": "overall survival", "Value": NOT_IN_BUNDLE, "p value": "—",
                          "Assessor": "—", "Analysis": "—", "Note": "—", EVIDENCE_COLUMN: "—", "Source": "—"})
+            cells.append({})
         design = evidence.findings[(evidence.findings["topic"] == "design")
                                    & evidence.findings["trial_ids"].fillna("").str.split(";").map(
                                        lambda ids: t.trial_id in ids)]
@@ -1380,6 +1453,7 @@ def landscape_survival_table(evidence: Evidence, drugs: str = "all") -> ReportTa
             rows.append({"Trial": group, "Result": "trial design", "Value": finding["statement"], "p value": "—",
                          "Assessor": "—", "Analysis": "—", "Note": "—", EVIDENCE_COLUMN: credit.mark,
                          "Source": credit_text(evidence.sources, credit)})
+            cells.append({"Value": from_rows(evidence, "findings", finding, "statement")})
             credits.append(credit)
     shown = sum(r["Value"] != NOT_IN_BUNDLE and r["Result"] != "trial design" for r in rows)
     population = (f"{_count(shown, 'result')} from {len(trials) - len(without)} of {_count(len(trials), 'trial')}, "
@@ -1394,7 +1468,7 @@ def landscape_survival_table(evidence: Evidence, drugs: str = "all") -> ReportTa
          "the share of an arm that later received the other arm's drug, as the publication states it (column "
          "Analysis); it dilutes any difference in overall survival.",
          _levels_footnote(hr, trials.set_index("trial_id")["trial_name"])],
-        data=pd.DataFrame(data), group_column="Trial", trial_ids=trial_ids,
+        data=pd.DataFrame(data), group_column="Trial", trial_ids=trial_ids, provenance=cells,
     )
 
 
@@ -1404,10 +1478,17 @@ def landscape_safety_table(evidence: Evidence, drugs: str = "all") -> ReportTabl
     trials = landscape_trials(evidence, drugs)
     trial_ids = list(trials["trial_id"])
     harms = harms_by_trial(evidence, trial_ids)
-    rows, credits, data, without = [], [], [], []
+    rows, credits, data, without, cells = [], [], [], [], []
     for t in trials.itertuples():
         group = trial_group(pd.Series(t._asdict()))
         for item in harms[t.trial_id]:
+            source = harm_source(evidence, item)
+            table = "adverse_events" if item["kind"] == "adverse event" else "findings"
+            cells.append({"Harm": source if item["kind"] == "safety finding" else frame_source(
+                              evidence, table, item["rows"], "event", "note"),
+                          "Result": source,
+                          "Analysis": frame_source(evidence, table, item["rows"], "analysis", "analysis_label")
+                          if item["kind"] == "adverse event" else None})
             result = item["result"]
             if item["missing_arms"]:
                 result += f" ({or_list(item['missing_arms'], 'and')} arm: {NOT_IN_BUNDLE})"
@@ -1419,6 +1500,7 @@ def landscape_safety_table(evidence: Evidence, drugs: str = "all") -> ReportTabl
             without.append(t.trial_name)
             rows.append({"Trial": group, "Harm": "adverse events", "Result": "no verified safety figure in this bundle",
                          "Analysis": "—", EVIDENCE_COLUMN: "—", "Source": "—"})
+            cells.append({})
     events, findings = safety_rows(evidence, trial_ids)
     population = (f"{_count(len(events), 'adverse-event figure')} and {_count(len(findings), 'safety finding')} from "
                   f"{len(trials) - len(without)} of {_count(len(trials), 'trial')}")
@@ -1430,7 +1512,7 @@ def landscape_safety_table(evidence: Evidence, drugs: str = "all") -> ReportTabl
         ["Adverse events as percentages of treated patients, as published, each with its own grading and analysis; "
          "a finding in words is the publication's statement without its numbers.",
          f"'{NOT_IN_BUNDLE}': no figure was verified for this bundle; the trial's publication may report one."],
-        data=pd.DataFrame(data), group_column="Trial", trial_ids=trial_ids,
+        data=pd.DataFrame(data), group_column="Trial", trial_ids=trial_ids, provenance=cells,
     )
 
 
@@ -1449,6 +1531,21 @@ def comparator_consistency_table(evidence: Evidence, analysis: str = "primary") 
         EVIDENCE_COLUMN: [c.mark for c in credits_of(frame)],
         "Source": [credit_text(evidence.sources, c) for c in credits_of(frame)],
     })
+    reference_analysis = frame.loc[frame["trial_id"] == reference["trial_id"], "analysis"].iloc[0] if len(frame) else None
+    reference_cell = frame_source(evidence, "outcomes", rows_of(evidence.outcomes, [reference["trial_id"]],
+                                                                reference_analysis, endpoint="PFS median",
+                                                                arm="crizotinib"), "value")
+    cells = []
+    for _, r in frame.iterrows():
+        median = rows_of(evidence.outcomes, [r["trial_id"]], r["analysis"], endpoint="PFS median", arm="crizotinib")
+        median_cell = frame_source(evidence, "outcomes", median, "value")
+        cells.append({"Trial": trial_source(evidence, r["trial_id"]),
+                      "Population": trial_source(evidence, r["trial_id"], "population"),
+                      "Median PFS on crizotinib, months": median_cell,
+                      f"Difference from {reference['trial_name']}, months": combine(median_cell, reference_cell,
+                          derived=f"difference of two medians: {r['median_pfs_months']:.1f} − "
+                                  f"{r['median_pfs_months'] - r['difference_from_reference']:.1f} months"),
+                      "Analysis": frame_source(evidence, "outcomes", median, "analysis", "analysis_label")})
     spread = frame["median_pfs_months"]
     return _table(
         "crizotinib_medians", "How consistent is the comparator? Crizotinib's median PFS in first-line trials",
@@ -1457,7 +1554,7 @@ def comparator_consistency_table(evidence: Evidence, analysis: str = "primary") 
         shown, evidence, credits_of(frame),
         ["PFS, progression-free survival. Medians as published; trials differ in population (column Population), "
          "assessor and follow-up, so differences are descriptive."],
-        data=frame, trial_ids=list(frame["trial_id"]),
+        data=frame, trial_ids=list(frame["trial_id"]), provenance=cells,
     )
 
 
@@ -1474,6 +1571,7 @@ def cns_table(evidence: Evidence, analysis: str = "primary", drugs: str = "all")
         EVIDENCE_COLUMN: [marks(row_credits(pair_rows(evidence, p))) for p in pairs.itertuples()],
         "Source": [_sources(evidence, row_credits(pair_rows(evidence, p))) for p in pairs.itertuples()],
     })
+    cells = [pair_cells(evidence, p, "Newer drug", "Crizotinib", "Endpoint") for p in pairs.itertuples()]
     notes = ["CNS, central nervous system; ORR, objective response rate. Intracranial response among the patients "
              "each publication names (column Patients and analysis)."]
     progression = pairs[pairs["endpoint"] == "CNS progression"] if len(pairs) else pairs
@@ -1484,7 +1582,7 @@ def cns_table(evidence: Evidence, analysis: str = "primary", drugs: str = "all")
         f"{_count(len(pairs), 'result')} from {_count(pairs['trial_id'].nunique() if len(pairs) else 0, 'trial')}; "
         "the publications' "
         "CNS populations (no N transcribed, so no interval)", shown, evidence,
-        pair_credits(evidence, pairs), notes, data=pairs, trial_ids=list(pairs.get("trial_id", [])),
+        pair_credits(evidence, pairs), notes, data=pairs, trial_ids=list(pairs.get("trial_id", [])), provenance=cells,
     )
 
 
@@ -1492,7 +1590,7 @@ def all_analyses_table(evidence: Evidence, drugs: str = "all") -> ReportTable:
     """Each analysis of progression-free survival in the bundle side by side, whichever one the report's
     parameter chose above."""
     trials = comparator_trials(evidence, drugs)
-    rows, sources, data = [], [], []
+    rows, sources, data, cells = [], [], [], []
     median_label = "Median PFS, months (newer drug / crizotinib)"
     for t in trials.itertuples():
         hr = evidence.hazard_ratios[(evidence.hazard_ratios["trial_id"] == t.trial_id)
@@ -1507,7 +1605,10 @@ def all_analyses_table(evidence: Evidence, drugs: str = "all") -> ReportTable:
             row = {"Trial": trial_group(pd.Series(t._asdict())), "Analysis": analysis, "PFS HR": NOT_IN_BUNDLE,
                    median_label: NOT_IN_BUNDLE}
             cited = []
+            cell = {}
             for _, one in h.iterrows():
+                cell["PFS HR"] = from_rows(evidence, "hazard_ratios", one, "hazard_ratio", "ci_low", "ci_high",
+                                           "ci_level", "p_value", "adjustment", "assessor", "analysis_label")
                 row["PFS HR"] = hazard_ratio_detail(one)
                 cited.append(credit_of(one))
                 data.append({"kind": "hazard ratio", **one.to_dict()})
@@ -1515,11 +1616,14 @@ def all_analyses_table(evidence: Evidence, drugs: str = "all") -> ReportTable:
                 row[median_label] = (f"{_median_text(m.loc[t.drug, 'value'], m.loc[t.drug, 'note'])} / "
                                      f"{_median_text(m.loc['crizotinib', 'value'], m.loc['crizotinib', 'note'])}")
                 cited += [credit_of(m.loc[t.drug]), credit_of(m.loc["crizotinib"])]
+                cell[median_label] = frame_source(evidence, "outcomes", m.reset_index().loc[
+                    lambda f: f["arm"].isin([t.drug, "crizotinib"])], "value")
                 data += [{"kind": "outcome", **r} for r in m.reset_index().to_dict("records")]
             row[EVIDENCE_COLUMN] = marks(cited) or "—"
             row["Source"] = _sources(evidence, cited) or "—"
             sources += cited
             rows.append(row)
+            cells.append(cell)
     shown_hr = evidence.hazard_ratios[evidence.hazard_ratios["trial_id"].isin(trials["trial_id"])
                                       & (evidence.hazard_ratios["endpoint"] == "PFS")]
     names = trials.set_index("trial_id")["trial_name"]
@@ -1533,7 +1637,7 @@ def all_analyses_table(evidence: Evidence, drugs: str = "all") -> ReportTable:
                   evidence, sources,
                   [*hazard_ratio_footnote(shown_hr, newer_drugs(evidence)), follow_up,
                    _levels_footnote(shown_hr, trials.set_index("trial_id")["trial_name"])],
-                  data=pd.DataFrame(data), group_column="Trial", trial_ids=list(trials["trial_id"]))
+                  data=pd.DataFrame(data), group_column="Trial", trial_ids=list(trials["trial_id"]), provenance=cells)
 
 
 def _finding_trials(finding: pd.Series, trial_ids: list[str]) -> list[str]:
