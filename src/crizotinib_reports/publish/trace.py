@@ -57,8 +57,10 @@ def cells(html_text: str) -> list[Occurrence]:
             tds = tr.find_all("td", recursive=False)
             texts = [_clean(td.get_text(" ")) for td in tds]
             level = texts[headers.index(EVIDENCE_HEADER)] if EVIDENCE_HEADER in headers[:len(texts)] else ""
-            row = " · ".join(part for part in (group, texts[0] if texts else "") if part)
             for i, td in enumerate(tds):
+                # the row as a reader finds it: its group heading, its first cells (not the one that holds TEXT)
+                named = [t for j, t in enumerate(texts[:2]) if j != i and t][: 1 if len(texts[0]) > 40 else 2]
+                row = " · ".join(part for part in (group, *named) if part)
                 found.append(Occurrence(label, row, headers[i] if i < len(headers) else str(i + 1), texts[i],
                                         td.get("data-source", ""), td.get("data-citation", ""),
                                         td.get("data-derived", ""), level or td.get("data-level", "")))
