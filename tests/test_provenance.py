@@ -55,6 +55,8 @@ def test_efficacy_cells_trace_to_their_outcome_rows_and_derivations():
     responders = table.provenance.at[row, "Responders (derived)"]
     assert responders.derived == "responders = round(74% × 172) = 127"
     assert "of 172" in table.provenance.at[row, "95% CI"].derived
+    # N of a randomized arm is read in its own source (denominator_source_id), and cited as such
+    assert table.provenance.at[row, "N"].citation == "Solomon et al. 2018 (P)"
 
 
 def test_html_cells_get_their_own_provenance_in_drawn_order_with_groups():

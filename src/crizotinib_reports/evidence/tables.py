@@ -114,7 +114,12 @@ def outcome_source(evidence: Evidence, row: pd.Series | dict, column: str = "val
     row = dict(row)
     if endpoint is not None:
         row["endpoint"] = endpoint
-    return from_rows(evidence, "outcomes", row, column, derived=derived)
+    cell = from_rows(evidence, "outcomes", row, column, derived=derived)
+    other = row.get("denominator_source_id")
+    if column == "denominator" and isinstance(other, str) and other != row.get("source_id"):
+        credit = source_credit(evidence.sources, other)  # N read in its own source (the table's footnote says so)
+        cell = CellSource(cell.sources, credit_text(evidence.sources, credit), credit.mark, cell.derived)
+    return cell
 
 
 def interval_derivation(method: str, count: object, n: object, level: float) -> str:
