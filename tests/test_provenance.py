@@ -102,10 +102,26 @@ def test_csv_carries_source_citation_and_derivation_columns_formula_safe():
     assert "Trial source" not in rows[0]
 
 
-def test_csv_rows_not_one_per_shown_row_get_no_provenance_columns():
+def test_csv_rows_carry_the_provenance_of_the_shown_row_they_are_in():
     frame = pd.DataFrame({"a": [1, 2, 3]})
-    provenance = pd.DataFrame({"A": [cell("x"), None]}, dtype=object)
-    assert list(provenance_columns(frame, provenance).columns) == ["a"]
+    provenance = pd.DataFrame({"A": [cell("x"), cell("y")]}, dtype=object)
+    assert list(provenance_columns(frame, provenance).columns) == ["a"]  # no mapping: no columns, never a guess
+    assert list(provenance_columns(frame, provenance, [0, 1, 1])["A source"]) == ["x", "y", "y"]
+    assert list(provenance_columns(frame, provenance, [0, 2, 1]).columns) == ["a"]  # a row not shown: no guess
+
+
+@pytest.mark.parametrize("builder", ["survival_table", "landscape_survival_table", "landscape_safety_table",
+                                     "all_analyses_table", "pooled_orr_table"])
+def test_each_csv_row_of_a_gathering_table_is_traced_to_its_own_trial(builder):
+    from crizotinib_reports.evidence import tables
+    table = getattr(tables, builder)(load_evidence())
+    rows = list(csv.DictReader(io.StringIO(table.csv_text())))
+    sources = [c for c in rows[0] if c.endswith(" source")]
+    assert sources, builder
+    for row in rows:
+        named = " ".join(row[c] for c in sources)
+        own = f"finding_id={row['finding_id']}" if row.get("finding_id") else f"trial_id={row['trial_id']}"
+        assert own in named, (builder, own, named)
 
 
 def _report(tmp_path, body: str):

@@ -121,11 +121,19 @@ def provenance_frame(frame: pd.DataFrame, cells: list[Mapping[str, CellSource | 
     return pd.DataFrame(rows, columns=frame.columns, dtype=object).reset_index(drop=True)
 
 
-def provenance_columns(frame: pd.DataFrame, provenance: pd.DataFrame | None) -> pd.DataFrame:
-    """`frame` (a table's CSV rows, one per shown row) with '<column> source', '<column> citation' and
-    '<column> derived' appended for each shown column that has any provenance; unchanged when its rows are not
-    the shown rows one for one (a CSV of several data rows per shown row)."""
-    if provenance is None or len(provenance) != len(frame):
+def provenance_columns(frame: pd.DataFrame, provenance: pd.DataFrame | None,
+                       shown_rows: Iterable[int] | None = None) -> pd.DataFrame:
+    """`frame` (a table's CSV rows) with '<column> source', '<column> citation' and '<column> derived' appended for
+    each shown column that has any provenance: each CSV row carries those of the shown row it is in (`shown_rows`,
+    by position; one for one when None). Unchanged when that mapping is unknown."""
+    if provenance is None:
+        return frame
+    if shown_rows is not None:
+        shown_rows = list(shown_rows)
+        if len(shown_rows) != len(frame) or not all(0 <= i < len(provenance) for i in shown_rows):
+            return frame
+        provenance = provenance.iloc[shown_rows].reset_index(drop=True)
+    elif len(provenance) != len(frame):
         return frame
     out = frame.reset_index(drop=True).copy()
     for column in provenance.columns:

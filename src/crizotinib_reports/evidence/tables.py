@@ -55,6 +55,7 @@ class ReportTable:
     group_column: str | None = None
     number: str = ""  # '2.1' once a report shows it (the report's number, then the table's within it)
     provenance: pd.DataFrame | None = None  # the frame's shape: each shown cell's CellSource (provenance.py) or None
+    data_shown_rows: tuple[int, ...] | None = None  # per row of `data`, the shown row it is in (when not one for one)
 
     @property
     def label(self) -> str:
@@ -88,7 +89,8 @@ class ReportTable:
     def csv_text(self) -> str:
         """The table's numbers as CSV; a text cell that a spreadsheet would run as a formula starts with `'`."""
         # Each shown column's source, citation and derivation as extra columns, where a CSV row is a shown row.
-        frame = provenance_columns(self.frame if self.data is None else self.data, self.provenance)
+        frame = provenance_columns(self.frame if self.data is None else self.data, self.provenance,
+                                   self.data_shown_rows if self.data is not None else None)
         text_columns = [c for c in frame.columns
                         if pd.api.types.is_object_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c])]
         return frame.assign(**{c: frame[c].map(spreadsheet_safe) for c in text_columns}).to_csv(index=False)
@@ -156,13 +158,14 @@ def _table(name: str, title: str, population: str, frame: pd.DataFrame, evidence
            credits: list[Credit], footnotes: list[str] = (), spanners: dict | None = None,
            data: pd.DataFrame | None = None, group_column: str | None = None,
            trial_ids: list[str] | None = None, source_note: str | None = None,
-           provenance: list[dict] | None = None) -> ReportTable:
+           provenance: list[dict] | None = None, data_shown_rows: list[int] | None = None) -> ReportTable:
     """A ReportTable whose source line credits exactly `credits` (one per figure shown).
 
     Figures from more than one trial (`trial_ids`) get the cross-trial caveat; a table with an
     Evidence column gets the key to its marks. A table about the bundle itself (its references,
     its data files) has no figures to credit and says where it comes from in `source_note`.
-    `provenance`: per shown row, its cells' CellSources by column (provenance.py).
+    `provenance`: per shown row, its cells' CellSources by column (provenance.py); `data_shown_rows`: per row
+    of `data`, the shown row it is in, where a shown row gathers several data rows.
     """
     footnotes = list(footnotes)
     if trial_ids is not None and len(set(trial_ids)) > 1:
@@ -175,6 +178,7 @@ def _table(name: str, title: str, population: str, frame: pd.DataFrame, evidence
         source_text=source_note if source_note is not None else source_line(evidence.sources, credits),
         credits=tuple(credits), footnotes=tuple(footnotes), spanners=spanners or {}, data=data,
         group_column=group_column, provenance=provenance_frame(frame, provenance) if provenance is not None else None,
+        data_shown_rows=tuple(data_shown_rows) if data_shown_rows is not None else None,
     )
 
 
@@ -475,7 +479,7 @@ def survival_table(evidence: Evidence, setting: str = "all") -> ReportTable:
     """Overall survival of each randomized trial of crizotinib against chemotherapy, with the crossover that dilutes it:
     OS hazard ratios (unadjusted and crossover-adjusted, each with analysis, level and p), median and landmark OS."""
     trials = select_trials(evidence.trials, setting, include_single_arm=False)
-    rows, data, credits, missing, notes, cells = [], [], [], [], [], []
+    rows, data, credits, missing, notes, cells, shown_at = [], [], [], [], [], [], []
     for _, trial in trials.iterrows():
         group = f"{trial['trial_name']} · {trial['setting']} · {trial['drug']} vs {trial['comparator']}"
         measures = _survival_measures(evidence, trial)
@@ -504,6 +508,7 @@ def survival_table(evidence: Evidence, setting: str = "all") -> ReportTable:
                          EVIDENCE_COLUMN: marks(measure_credits)})
             for r in m["rows"]:
                 data.append({**r.to_dict(), "measure": m["measure"]})
+                shown_at.append(len(rows) - 1)
                 if m["endpoint"] == "OS hazard ratio" and pd.notna(r.get("note")):
                     notes.append(f"{trial['trial_name']}, {m['measure']} ({analysis_text(m['analysis'], m['label'])})"
                                  f": {r['note']}.")
@@ -534,7 +539,7 @@ def survival_table(evidence: Evidence, setting: str = "all") -> ReportTable:
     return _table("survival", "Overall survival and crossover in the randomized trials",
                   f"Randomized patients: N={n_total} in {trials_counted(trials)} (as randomized)",
                   pd.DataFrame(rows), evidence, credits, footnotes, data=pd.DataFrame(data), group_column="Trial",
-                  trial_ids=list(trials["trial_id"]), provenance=cells)
+                  trial_ids=list(trials["trial_id"]), provenance=cells, data_shown_rows=shown_at)
 
 
 def safety_table(evidence: Evidence, setting: str = "all", include_single_arm: bool = True) -> ReportTable:
@@ -690,7 +695,7 @@ def pooled_orr_table(evidence: Evidence, confidence_level: float = 0.95, ci_meth
          "spread of the trials' true rates (τ²), which the interval on the pooled rate does not.",
          "Responder counts are derived from published percentages and N; arm intervals are "
          f"{CI_METHOD_LABELS[ci_method]} on those derived counts."],
-        data=data, trial_ids=list(arms["trial_id"]), provenance=cells,
+        data=data, trial_ids=list(arms["trial_id"]), provenance=cells, data_shown_rows=list(range(len(arms))),
     )
 
 
@@ -1404,7 +1409,7 @@ def landscape_survival_table(evidence: Evidence, drugs: str = "all") -> ReportTa
     trials = landscape_trials(evidence, drugs)
     trial_ids = list(trials["trial_id"])
     hr, outcomes = survival_rows(evidence, trial_ids)
-    rows, credits, data, cells = [], [], [], []
+    rows, credits, data, cells, shown_at = [], [], [], [], []
     without = []
     for t in trials.itertuples():
         group = trial_group(pd.Series(t._asdict()))
@@ -1426,6 +1431,7 @@ def landscape_survival_table(evidence: Evidence, drugs: str = "all") -> ReportTa
                           "Note": from_rows(evidence, "hazard_ratios", h, "note")})
             credits.append(credit)
             data.append({"kind": "hazard ratio", **h.to_dict()})
+            shown_at.append(len(rows) - 1)
         mine = outcomes[outcomes["trial_id"] == t.trial_id]
         for (endpoint, analysis), arms in mine.groupby(["endpoint", "analysis"], sort=False):
             if endpoint == CROSSOVER:
@@ -1445,6 +1451,7 @@ def landscape_survival_table(evidence: Evidence, drugs: str = "all") -> ReportTa
                           "Analysis": frame_source(evidence, "outcomes", arms, "analysis", "analysis_label")})
             credits += row_credits_
             data += [{"kind": "outcome", **r} for r in arms.to_dict("records")]
+            shown_at += [len(rows) - 1] * len(arms)
         if len(rows) == shown_before:
             without.append(t.trial_name)
             rows.append({"Trial": group, "Result": "overall survival", "Value": NOT_IN_BUNDLE, "p value": "—",
@@ -1474,6 +1481,7 @@ def landscape_survival_table(evidence: Evidence, drugs: str = "all") -> ReportTa
          "Analysis); it dilutes any difference in overall survival.",
          _levels_footnote(hr, trials.set_index("trial_id")["trial_name"])],
         data=pd.DataFrame(data), group_column="Trial", trial_ids=trial_ids, provenance=cells,
+        data_shown_rows=shown_at,
     )
 
 
@@ -1483,7 +1491,7 @@ def landscape_safety_table(evidence: Evidence, drugs: str = "all") -> ReportTabl
     trials = landscape_trials(evidence, drugs)
     trial_ids = list(trials["trial_id"])
     harms = harms_by_trial(evidence, trial_ids)
-    rows, credits, data, without, cells = [], [], [], [], []
+    rows, credits, data, without, cells, shown_at = [], [], [], [], [], []
     for t in trials.itertuples():
         group = trial_group(pd.Series(t._asdict()))
         for item in harms[t.trial_id]:
@@ -1501,6 +1509,7 @@ def landscape_safety_table(evidence: Evidence, drugs: str = "all") -> ReportTabl
                          EVIDENCE_COLUMN: marks(item["credits"]), "Source": _sources(evidence, item["credits"])})
             credits += item["credits"]
             data += [{"kind": item["kind"], **r} for r in item["rows"].to_dict("records")]
+            shown_at += [len(rows) - 1] * len(item["rows"])
         if not harms[t.trial_id]:
             without.append(t.trial_name)
             rows.append({"Trial": group, "Harm": "adverse events", "Result": "no verified safety figure in this bundle",
@@ -1518,6 +1527,7 @@ def landscape_safety_table(evidence: Evidence, drugs: str = "all") -> ReportTabl
          "a finding in words is the publication's statement without its numbers.",
          f"'{NOT_IN_BUNDLE}': no figure was verified for this bundle; the trial's publication may report one."],
         data=pd.DataFrame(data), group_column="Trial", trial_ids=trial_ids, provenance=cells,
+        data_shown_rows=shown_at,
     )
 
 
@@ -1595,7 +1605,7 @@ def all_analyses_table(evidence: Evidence, drugs: str = "all") -> ReportTable:
     """Each analysis of progression-free survival in the bundle side by side, whichever one the report's
     parameter chose above."""
     trials = comparator_trials(evidence, drugs)
-    rows, sources, data, cells = [], [], [], []
+    rows, sources, data, cells, shown_at = [], [], [], [], []
     median_label = "Median PFS, months (newer drug / crizotinib)"
     for t in trials.itertuples():
         hr = evidence.hazard_ratios[(evidence.hazard_ratios["trial_id"] == t.trial_id)
@@ -1617,6 +1627,7 @@ def all_analyses_table(evidence: Evidence, drugs: str = "all") -> ReportTable:
                 row["PFS HR"] = hazard_ratio_detail(one)
                 cited.append(credit_of(one))
                 data.append({"kind": "hazard ratio", **one.to_dict()})
+                shown_at.append(len(rows))  # the row about to be shown
             if t.drug in m.index and "crizotinib" in m.index:
                 row[median_label] = (f"{_median_text(m.loc[t.drug, 'value'], m.loc[t.drug, 'note'])} / "
                                      f"{_median_text(m.loc['crizotinib', 'value'], m.loc['crizotinib', 'note'])}")
@@ -1624,6 +1635,7 @@ def all_analyses_table(evidence: Evidence, drugs: str = "all") -> ReportTable:
                 cell[median_label] = frame_source(evidence, "outcomes", m.reset_index().loc[
                     lambda f: f["arm"].isin([t.drug, "crizotinib"])], "value")
                 data += [{"kind": "outcome", **r} for r in m.reset_index().to_dict("records")]
+                shown_at += [len(rows)] * len(m)
             row[EVIDENCE_COLUMN] = marks(cited) or "—"
             row["Source"] = _sources(evidence, cited) or "—"
             sources += cited
@@ -1642,7 +1654,8 @@ def all_analyses_table(evidence: Evidence, drugs: str = "all") -> ReportTable:
                   evidence, sources,
                   [*hazard_ratio_footnote(shown_hr, newer_drugs(evidence)), follow_up,
                    _levels_footnote(shown_hr, trials.set_index("trial_id")["trial_name"])],
-                  data=pd.DataFrame(data), group_column="Trial", trial_ids=list(trials["trial_id"]), provenance=cells)
+                  data=pd.DataFrame(data), group_column="Trial", trial_ids=list(trials["trial_id"]), provenance=cells,
+                  data_shown_rows=shown_at)
 
 
 def _finding_trials(finding: pd.Series, trial_ids: list[str]) -> list[str]:
