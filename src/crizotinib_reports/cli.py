@@ -160,6 +160,18 @@ exit codes: 0 everything matches; 1 a file differs (named); 2 the inputs changed
 }
 
 
+def cmd_trace(args: argparse.Namespace) -> int:
+    from .publish.trace import report_html, trace_lines
+
+    path = report_html(args.output_dir, args.report)
+    lines = trace_lines(path.read_text(encoding="utf-8"), args.text, args.report)
+    if lines is None:
+        print(f"'{visible(args.text)}' is not a traced number in {args.report} (no table cell with provenance holds it)")
+        return 1
+    print("\n".join(lines))
+    return 0
+
+
 def make_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .publish.runs import PDF_PROFILES
@@ -234,6 +246,13 @@ def make_parser() -> argparse.ArgumentParser:
     check_build.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
                              help="reports rebuilt at the same time (default: the number of cores)")
     check_build.set_defaults(run=cmd_verify)
+    tracing = commands.add_parser(
+        "trace", help="where a number of a built report comes from: data file, row, column, citation, evidence",
+        epilog="examples:\n  crizotinib-reports trace clinical_activity 74%", formatter_class=help_format)
+    tracing.add_argument("report", metavar="REPORT", help="a built report (its folder under the output folder)")
+    tracing.add_argument("text", metavar="TEXT", help="the number as the report shows it, e.g. 74%% or 0.49")
+    tracing.add_argument("--output-dir", type=Path, default=OUTPUT_DIR, help="where reports are (default: outputs/)")
+    tracing.set_defaults(run=cmd_trace)
     return parser
 
 
