@@ -3,6 +3,7 @@ build of every report that the end-to-end, browser and combine tests all read (b
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -52,12 +53,19 @@ def seed_text() -> str:
     return seed.read_text(encoding="utf-8")
 
 
+#: The shared build's recorded time (2025-12-01 00:00 UTC): fixed, so `verify` can rebuild it byte for byte and
+#: no test depends on the day it runs.
+SHARED_BUILD_EPOCH = "1764547200"
+
+
 @pytest.fixture(scope="session")
 def built(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
-    """Every report, HTML and PDF, built once by the real CLI with the defaults (the result, read by each user)."""
+    """Every report, HTML and PDF, built once by the real CLI with the defaults (the result, read by each user),
+    at a fixed recorded build time (SOURCE_DATE_EPOCH)."""
     output = tmp_path_factory.mktemp("outputs")
     result = subprocess.run([sys.executable, "-m", "crizotinib_reports.cli", "build", "--output-dir", str(output)],
-                            capture_output=True, text=True, timeout=900)
+                            capture_output=True, text=True, timeout=900,
+                            env={**os.environ, "SOURCE_DATE_EPOCH": SHARED_BUILD_EPOCH})
     return output, result
 
 

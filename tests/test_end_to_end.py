@@ -296,7 +296,7 @@ def test_parameters_reach_the_report(tmp_path):
     folder = ("clinical_activity--confidence_level-0.9--setting-second-line--include_single_arm-false"
               "--show_pooled_orr-false")
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == sorted([
-        "current", folder, "manifest.json"])
+        "current", folder, "manifest.json", "SHA256SUMS"])
     text = html_text(tmp_path, folder)
     # PROFILE 1014 (first-line) is named only where a finding from the review about both trials says it is
     # not among the trials this report shows.

@@ -184,8 +184,12 @@ def test_comparison_and_interval_check_frames_have_exactly_their_columns(evidenc
     assert list(checks.columns) == [
         "check", "trial_name", "trial_id", "what", "published", "published_low", "published_high", "level",
         "recomputed", "recomputed_low", "recomputed_high", "method", "gap_beyond_rounding", "source_id",
-        "primary_source_id", "verified_in_id", "verification", "review_section", "consistent"]
+        "primary_source_id", "verified_in_id", "verification", "review_section", "data_table", "data_row", "consistent"]
     assert checks["recomputed"].notna().all() and len(checks) >= 2
+    # data_table and data_row: the row each check read, for the table's provenance (evidence/provenance.py)
+    for check in checks.to_dict("records"):
+        row = getattr(evidence, check["data_table"]).loc[check["data_row"]]
+        assert row["trial_id"] == check["trial_id"] and row["ci_low"] == check["published_low"]
 
 
 # --- the third seeded sample's survivors in analysis.py (docs/testing.md) ------------------------------------

@@ -254,6 +254,17 @@ def test_two_scheduled_runs_compare_combine_and_mail(tmp_path):
     assert attachment.get_content_type() == "application/pdf"
     assert attachment.get_content() == pdf_path.read_bytes()
 
+    # Each run folder checks with coreutils alone (SHA256SUMS rewritten after the mail's outcome reached run.json),
+    # and `verify` finds the latest run's inputs as recorded, the first run's data edited since.
+    check = subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=latest, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "run.json" in (latest / "SHA256SUMS").read_text() and "data/outcomes.csv" in (latest / "SHA256SUMS").read_text()
+    verify = [sys.executable, "-m", "crizotinib_reports.cli", "verify", "--no-rebuild"]
+    latest_ok = subprocess.run([*verify, str(latest)], capture_output=True, text=True, timeout=120)
+    assert latest_ok.returncode == 0, latest_ok.stdout + latest_ok.stderr
+    first_now = subprocess.run([*verify, str(archived)], capture_output=True, text=True, timeout=120)
+    assert first_now.returncode == 2 and f"{tmp_path / 'data' / 'outcomes.csv'} changed since the build" in first_now.stdout
+
 
 def test_keep_prunes_the_oldest_runs_but_never_latest_the_new_one_or_a_stranger(tmp_path):
     from crizotinib_reports.publish.build import Builder

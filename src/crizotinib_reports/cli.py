@@ -1,8 +1,8 @@
-"""The command line: `crizotinib-reports list | validate | build | run`.
+"""The command line: `crizotinib-reports list | validate | build | run | verify`.
 
 Exit codes: 0 all built; 1 a report failed to execute or render (or, for `run`, the mail failed);
-2 bad usage or invalid data, found before any kernel starts. Errors are one line (what, where,
-how to mend it) unless --debug.
+2 bad usage or invalid data, found before any kernel starts (`verify`: 0 everything matches, 1 a file
+differs, 2 the inputs changed since the build). Errors are one line (what, where, how to mend it) unless --debug.
 """
 
 from __future__ import annotations
@@ -119,6 +119,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if progress.lost and exit_code == 0 else exit_code
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .publish.progress import LogLines
+    from .publish.verify import verify
+
+    return verify(args.folder or args.output_dir, rebuild_reports=args.rebuild, data_dir=args.data_dir,
+                  notebook_dir=args.notebook_dir, jobs=args.jobs, progress=LogLines(sys.stderr, timestamps=False))
+
+
 EXAMPLES = {
     "main": """examples:
   crizotinib-reports list
@@ -144,7 +152,24 @@ EXAMPLES = {
   crizotinib-reports run --pdf-profile plain                 a combined PDF that carries no files
   CRIZOTINIB_SMTP_HOST=smtp.example.org CRIZOTINIB_SMTP_SENDER=reports@example.org \\
     crizotinib-reports run --mail-to a@example.org --mail-when always""",
+    "verify": """examples:
+  crizotinib-reports verify                                  outputs/: hashes, inputs, then a rebuild compared byte for byte
+  crizotinib-reports verify --no-rebuild                     hashes and inputs only (under a second)
+  crizotinib-reports verify outputs/runs/20261126T060000Z    a run folder
+exit codes: 0 everything matches; 1 a file differs (named); 2 the inputs changed since the build (named)""",
 }
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from .publish.trace import report_html, trace_lines
+
+    path = report_html(args.output_dir, args.report)
+    lines = trace_lines(path.read_text(encoding="utf-8"), args.text, args.report)
+    if lines is None:
+        print(f"'{visible(args.text)}' is not a traced number in {args.report} (no table cell with provenance holds it)")
+        return 1
+    print("\n".join(lines))
+    return 0
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -207,6 +232,27 @@ def make_parser() -> argparse.ArgumentParser:
                           "whose systems reject PDFs with attachments")
     _add_build_options(run)
     run.set_defaults(run=cmd_run)
+
+    check_build = commands.add_parser("verify", help="check a build or a run against its manifest, and rebuild it "
+                                      "to compare byte for byte", epilog=EXAMPLES["verify"], formatter_class=help_format)
+    check_build.add_argument("folder", nargs="?", type=Path, metavar="RUN_FOLDER",
+                             help="a run folder (outputs/runs/<run id>); default: the build in --output-dir")
+    check_build.add_argument("--output-dir", type=Path, default=OUTPUT_DIR,
+                             help="the build's output folder (default: outputs/)")
+    check_build.add_argument("--no-rebuild", dest="rebuild", action="store_false",
+                             help="check the files' hashes and the inputs only; do not execute the reports again")
+    check_build.add_argument("--data-dir", type=Path, help="data folder the build read, if it has moved (default: as recorded)")
+    check_build.add_argument("--notebook-dir", type=Path, help="notebooks folder the build read, if it has moved (default: as recorded)")
+    check_build.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                             help="reports rebuilt at the same time (default: the number of cores)")
+    check_build.set_defaults(run=cmd_verify)
+    tracing = commands.add_parser(
+        "trace", help="where a number of a built report comes from: data file, row, column, citation, evidence",
+        epilog="examples:\n  crizotinib-reports trace clinical_activity 74%", formatter_class=help_format)
+    tracing.add_argument("report", metavar="REPORT", help="a built report (its folder under the output folder)")
+    tracing.add_argument("text", metavar="TEXT", help="the number as the report shows it, e.g. 74%% or 0.49")
+    tracing.add_argument("--output-dir", type=Path, default=OUTPUT_DIR, help="where reports are (default: outputs/)")
+    tracing.set_defaults(run=cmd_trace)
     return parser
 
 

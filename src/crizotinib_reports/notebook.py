@@ -7,7 +7,6 @@ A notebook's code stays three kinds of line: `report = open_report(...)`, then
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from IPython.display import HTML, Markdown, display
 
 from . import __version__
+from .build_time import build_time
 from .evidence.data import Evidence, load_evidence
 from .evidence.figures import ReportFigure
 from .plain_text import ReportMarkdown, markdown_escaped
@@ -81,7 +81,7 @@ class ReportSession:
 def provenance_html(parameters: dict[str, Any], hashes: dict[str, str]) -> str:
     params = ", ".join(f"{k}={v}" for k, v in parameters.items())
     data = ", ".join(f"{name} {digest[:12]}" for name, digest in hashes.items())
-    built = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    built = build_time().strftime("%Y-%m-%d %H:%M UTC")  # the build's recorded time (SOURCE_DATE_EPOCH), not now
     rows = [("Built", f"{built} by crizotinib-reports {__version__}"), ("Parameters", params),
             ("Data (SHA-256, first 12 hex digits)", data)]
     body = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)

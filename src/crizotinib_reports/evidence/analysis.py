@@ -151,6 +151,7 @@ def interval_checks(evidence: Evidence, ci_method: str = "exact", trial_ids: lis
             "recomputed": f"{100 * count / p.denominator:.1f}% ({low:.1f}–{high:.1f}%), {count}/{p.denominator}",
             "recomputed_low": low, "recomputed_high": high, "method": ci_method,
             "gap_beyond_rounding": gap, **{c: getattr(p, c) for c in ATTRIBUTION_COLUMNS},
+            "data_table": "published_intervals", "data_row": p.Index,  # where it was read, for provenance
         })
     # Adjusted ratios (e.g. for crossover, by RPSFTM) have bootstrap or other intervals, not log-symmetric ones.
     for h in hazard_ratios[hazard_ratios["adjustment"].isna()].dropna(subset=["ci_low", "ci_high"]).itertuples():
@@ -163,6 +164,7 @@ def interval_checks(evidence: Evidence, ci_method: str = "exact", trial_ids: lis
             "recomputed": f"{implied:.{int(h.decimals) + 1}f} (geometric mean of the bounds)", "recomputed_low": implied,
             "recomputed_high": implied, "method": "log-symmetry", "gap_beyond_rounding": gap,
             **{c: getattr(h, c) for c in ATTRIBUTION_COLUMNS},
+            "data_table": "hazard_ratios", "data_row": h.Index,
         })
     frame = pd.DataFrame(rows)
     if not frame.empty:

@@ -21,7 +21,9 @@ from .analysis import (ANALYSES, CNS_ENDPOINTS, CROSSOVER, LANDMARK_PFS_ENDPOINT
 from .citations import (LEVEL_MEANINGS, Credit, cited_sources, credit_of, credit_text, credits_of, full_citation,
                         marks, short_citation, source_credit, source_line)
 from .data import TABLE_NAMES, Evidence
+from .provenance import CellSource, annotate_table_html, combine, from_rows, provenance_columns, provenance_frame
 from ..plain_text import spreadsheet_safe
+from ..paths import SCHEMA_FILE_NAME as SCHEMA_FILE
 from .stats import CI_METHOD_LABELS, POOLED_INTERVALS, derived_count, proportion_interval
 
 NOT_STATED = "not stated"
@@ -52,6 +54,8 @@ class ReportTable:
     data: pd.DataFrame | None = None  # unformatted numbers for the CSV; the shown frame if None
     group_column: str | None = None
     number: str = ""  # '2.1' once a report shows it (the report's number, then the table's within it)
+    provenance: pd.DataFrame | None = None  # the frame's shape: each shown cell's CellSource (provenance.py) or None
+    data_shown_rows: tuple[int, ...] | None = None  # per row of `data`, the shown row it is in (when not one for one)
 
     @property
     def label(self) -> str:
@@ -76,15 +80,69 @@ class ReportTable:
     def _repr_html_(self) -> str:
         # CSS inlined into each element: JupyterLab drops a <style> from output it does not trust, which left
         # the executed notebooks' tables unstyled. The wrapper carries the number for contents and bookmarks.
+        gt = self.to_gt()
+        body = annotate_table_html(gt.as_raw_html(inline_css=True), self.frame, self.provenance,
+                                   *drawn_order(gt, self.frame, self.group_column))
         return (f'<div class="report-table" id="{html.escape(self.anchor)}" '
-                f'data-label="{html.escape(self.label)}">{self.to_gt().as_raw_html(inline_css=True)}</div>')
+                f'data-label="{html.escape(self.label)}">{body}</div>')
 
     def csv_text(self) -> str:
         """The table's numbers as CSV; a text cell that a spreadsheet would run as a formula starts with `'`."""
-        frame = self.frame if self.data is None else self.data
+        # Each shown column's source, citation and derivation as extra columns, where a CSV row is a shown row.
+        frame = provenance_columns(self.frame if self.data is None else self.data, self.provenance,
+                                   self.data_shown_rows if self.data is not None else None)
         text_columns = [c for c in frame.columns
                         if pd.api.types.is_object_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c])]
         return frame.assign(**{c: frame[c].map(spreadsheet_safe) for c in text_columns}).to_csv(index=False)
+
+
+def drawn_order(gt: GT, frame: pd.DataFrame, group_column: str | None) -> tuple[list[int], list[str]]:
+    """The frame's row positions in the order great_tables draws them (a row group gathers its rows) and the
+    columns it draws as cells, in order."""
+    order = [int(i) for group in gt._stub.group_rows for i in group.indices] or list(range(len(frame)))
+    columns = [b.var for b in gt._boxhead if b.visible and b.var != group_column]
+    return order, columns
+
+
+def trial_source(evidence: Evidence, trial_id: str, *columns: str) -> CellSource:
+    """A cell naming a trial: its trials.csv row (trial_name and whatever else the cell shows)."""
+    row = evidence.trials[evidence.trials["trial_id"] == trial_id]
+    return from_rows(evidence, "trials", [r for _, r in row.iterrows()], *(columns or ("trial_name",)))
+
+
+def outcome_source(evidence: Evidence, row: pd.Series | dict, column: str = "value", endpoint: str | None = None,
+                   derived: str = "") -> CellSource:
+    """A cell showing an outcomes.csv figure; `endpoint` for a row that lost it (response_rates rows are ORR)."""
+    row = dict(row)
+    if endpoint is not None:
+        row["endpoint"] = endpoint
+    cell = from_rows(evidence, "outcomes", row, column, derived=derived)
+    other = row.get("denominator_source_id")
+    if column == "denominator" and isinstance(other, str) and other != row.get("source_id"):
+        credit = source_credit(evidence.sources, other)  # N read in its own source (the table's footnote says so)
+        cell = CellSource(cell.sources, credit_text(evidence.sources, credit), credit.mark, cell.derived)
+    return cell
+
+
+def interval_derivation(method: str, count: object, n: object, level: float) -> str:
+    """'Clopper-Pearson (exact) 95% interval on 127 of 172 (derived responders)'."""
+    return f"{CI_METHOD_LABELS.get(method, method)} {level_text(level)} interval on {count} of {n} (derived responders)"
+
+
+def responders_derivation(pct: float, n: object, count: object) -> str:
+    return f"responders = round({pct:g}% × {n}) = {count}"
+
+
+def frame_source(evidence: Evidence, table: str, rows: pd.DataFrame, *columns: str, derived: str = "") -> CellSource:
+    """A cell showing `columns` of every row of `rows` (a slice of data table `table`)."""
+    return from_rows(evidence, table, [r for _, r in rows.iterrows()], *columns, derived=derived)
+
+
+def harm_source(evidence: Evidence, item: dict) -> CellSource:
+    """A harms_by_trial item: its adverse_events rows (value) or its findings row (statement)."""
+    if item["kind"] == "adverse event":
+        return frame_source(evidence, "adverse_events", item["rows"], "value")
+    return frame_source(evidence, "findings", item["rows"], "statement")
 
 
 def numbered_anchor(kind: str, number: str, name: str) -> str:
@@ -99,12 +157,15 @@ def percent(value: float) -> str:
 def _table(name: str, title: str, population: str, frame: pd.DataFrame, evidence: Evidence,
            credits: list[Credit], footnotes: list[str] = (), spanners: dict | None = None,
            data: pd.DataFrame | None = None, group_column: str | None = None,
-           trial_ids: list[str] | None = None, source_note: str | None = None) -> ReportTable:
+           trial_ids: list[str] | None = None, source_note: str | None = None,
+           provenance: list[dict] | None = None, data_shown_rows: list[int] | None = None) -> ReportTable:
     """A ReportTable whose source line credits exactly `credits` (one per figure shown).
 
     Figures from more than one trial (`trial_ids`) get the cross-trial caveat; a table with an
     Evidence column gets the key to its marks. A table about the bundle itself (its references,
     its data files) has no figures to credit and says where it comes from in `source_note`.
+    `provenance`: per shown row, its cells' CellSources by column (provenance.py); `data_shown_rows`: per row
+    of `data`, the shown row it is in, where a shown row gathers several data rows.
     """
     footnotes = list(footnotes)
     if trial_ids is not None and len(set(trial_ids)) > 1:
@@ -116,7 +177,8 @@ def _table(name: str, title: str, population: str, frame: pd.DataFrame, evidence
         source_ids=tuple(cited_sources(evidence.sources, credits)),
         source_text=source_note if source_note is not None else source_line(evidence.sources, credits),
         credits=tuple(credits), footnotes=tuple(footnotes), spanners=spanners or {}, data=data,
-        group_column=group_column,
+        group_column=group_column, provenance=provenance_frame(frame, provenance) if provenance is not None else None,
+        data_shown_rows=tuple(data_shown_rows) if data_shown_rows is not None else None,
     )
 
 
@@ -235,7 +297,7 @@ def efficacy_table(evidence: Evidence, setting: str = "all", include_single_arm:
     pfs = {(o.trial_id, o.arm, o.analysis): o for o in pfs_rows.itertuples()}
     groups = design_groups(trials)
     level = level_text(confidence_level)
-    rows, data, credits = [], [], []
+    rows, data, credits, cells = [], [], [], []
     for trial in trials.itertuples():
         arms_first = [trial.drug] + [a for a in dict.fromkeys(rates["arm"]) if a != trial.drug]
         own = rates[rates["trial_id"] == trial.trial_id]
@@ -265,6 +327,21 @@ def efficacy_table(evidence: Evidence, setting: str = "all", include_single_arm:
                 "Median PFS, months": pfs_shown,
                 EVIDENCE_COLUMN: marks(shown_credits),
             })
+            r = rate._asdict()
+            orr = outcome_source(evidence, r, endpoint="ORR")
+            n = outcome_source(evidence, r, "denominator", endpoint="ORR")
+            cells.append({
+                "Trial": trial_source(evidence, trial.trial_id, "trial_name", "setting", "comparator"),
+                "Analysis": outcome_source(evidence, r, "analysis_label", endpoint="ORR"),
+                "N": n if known else None, "ORR": orr,
+                f"{level} CI": combine(orr, n, derived=interval_derivation(
+                    ci_method, rate.responders_derived, int(rate.denominator), confidence_level)) if known else None,
+                "Responders (derived)": combine(orr, n, derived=responders_derivation(
+                    rate.orr_pct, int(rate.denominator), rate.responders_derived)) if known else None,
+                "Median PFS, months": (outcome_source(evidence, median._asdict(), "value")
+                                       + outcome_source(evidence, median._asdict(), "assessor"))
+                if median is not None else None,
+            })
             data.append({**{k: v for k, v in rate._asdict().items() if k != "Index"}, "design": trial.design,
                          "pfs_median_months": median.value if median is not None else float("nan"),
                          "pfs_assessor": median.assessor if median is not None else pd.NA})
@@ -290,7 +367,7 @@ def efficacy_table(evidence: Evidence, setting: str = "all", include_single_arm:
     credits += [source_credit(evidence.sources, s) for s in derived_from]  # the arm sizes, read in their own source
     return _table("efficacy", "Efficacy of crizotinib by trial and arm", population, frame, evidence,
                   credits, footnotes, data=pd.DataFrame(data), group_column="Design",
-                  trial_ids=list(trials["trial_id"]))
+                  trial_ids=list(trials["trial_id"]), provenance=cells)
 
 
 def comparisons_table(evidence: Evidence, confidence_level: float = 0.95, setting: str = "all") -> ReportTable:
@@ -301,9 +378,33 @@ def comparisons_table(evidence: Evidence, confidence_level: float = 0.95, settin
     hazard_rows = rows_of(evidence.hazard_ratios, shown, "primary", endpoint="PFS")
     hazard_rows = hazard_rows[hazard_rows["adjustment"].isna()]
     hazard = hazard_rows.set_index("trial_id")
-    rows = []
+    rows, cells = [], []
+    orr_rows = rows_of(evidence.outcomes, shown, "primary", endpoint="ORR")
     for c in comparisons.itertuples():
         hr = hazard.loc[c.trial_id] if c.trial_id in hazard.index else None
+        arms = orr_rows[orr_rows["trial_id"] == c.trial_id]
+        arms = {a: arms[arms["arm"] == a] for a in ("crizotinib", "chemotherapy")}
+        orr = combine(*[from_rows(evidence, "outcomes", [r for _, r in arms[a].iterrows()], "value") for a in arms])
+        n = combine(*[from_rows(evidence, "outcomes", [r for _, r in arms[a].iterrows()], "denominator") for a in arms])
+        counts = (f"round({c.orr_crizotinib_pct:g}% × {c.n_crizotinib}) = {c.responders_crizotinib} of {c.n_crizotinib} "
+                  f"against round({c.orr_chemotherapy_pct:g}% × {c.n_chemotherapy}) = {c.responders_chemotherapy} of "
+                  f"{c.n_chemotherapy}")
+        both = combine(orr, n)
+        hr = hr.copy().set_axis(list(hr.index)) if hr is not None else None
+        if hr is not None:
+            hr["trial_id"] = c.trial_id  # the index of `hazard`, part of the row's key
+        hr_cell = (from_rows(evidence, "hazard_ratios", hr, "hazard_ratio", "ci_low", "ci_high", "ci_level")
+                   if hr is not None else None)
+        cells.append({
+            "Trial": trial_source(evidence, c.trial_id, "trial_name", "setting"),
+            "N (crizotinib / chemo)": n, "ORR (crizotinib / chemo)": orr,
+            "ORR difference, points (derived)": both.with_derived(f"difference of two rates, {counts}"),
+            f"Difference {level} CI": both.with_derived(f"Newcombe hybrid score {level} interval, {counts}"),
+            "Odds ratio (derived)": both.with_derived(f"odds ratio, {counts}"),
+            f"OR {level} CI": both.with_derived(f"Woolf (logit) {level} interval, {counts}"),
+            "PFS HR (published)": hr_cell,
+            "PFS assessor": from_rows(evidence, "hazard_ratios", hr, "assessor") if hr is not None else None,
+        })
         rows.append({
             "Trial": f"{c.trial_name} ({c.setting})",
             "N (crizotinib / chemo)": f"{c.n_crizotinib} / {c.n_chemotherapy}",
@@ -333,7 +434,7 @@ def comparisons_table(evidence: Evidence, confidence_level: float = 0.95, settin
         "comparisons", "Crizotinib against chemotherapy: between-arm comparisons",
         f"Randomized patients: N={n_total} in "
         f"{trials_counted(evidence.trials[evidence.trials['trial_id'].isin(shown)])}", pd.DataFrame(rows), evidence,
-        credits, footnotes, data=comparisons, trial_ids=shown,
+        credits, footnotes, data=comparisons, trial_ids=shown, provenance=cells,
     )
 
 
@@ -378,7 +479,7 @@ def survival_table(evidence: Evidence, setting: str = "all") -> ReportTable:
     """Overall survival of each randomized trial of crizotinib against chemotherapy, with the crossover that dilutes it:
     OS hazard ratios (unadjusted and crossover-adjusted, each with analysis, level and p), median and landmark OS."""
     trials = select_trials(evidence.trials, setting, include_single_arm=False)
-    rows, data, credits, missing, notes = [], [], [], [], []
+    rows, data, credits, missing, notes, cells, shown_at = [], [], [], [], [], [], []
     for _, trial in trials.iterrows():
         group = f"{trial['trial_name']} · {trial['setting']} · {trial['drug']} vs {trial['comparator']}"
         measures = _survival_measures(evidence, trial)
@@ -387,12 +488,27 @@ def survival_table(evidence: Evidence, setting: str = "all") -> ReportTable:
             credits += measure_credits
             credits += [source_credit(evidence.sources, r["denominator_source_id"]) for r in m["rows"]
                         if pd.notna(r.get("denominator_source_id")) and r["denominator_source_id"] != r["source_id"]]
+            table = "hazard_ratios" if m["endpoint"] == "OS hazard ratio" else "outcomes"
+            result = (from_rows(evidence, table, m["rows"], "hazard_ratio", "ci_low", "ci_high", "ci_level")
+                      if table == "hazard_ratios" else from_rows(evidence, table, m["rows"], "value"))
+            if m["endpoint"] == "crossover":
+                counts = [responders_derivation(float(r["value"]), int(r["denominator"]),
+                                                derived_count(float(r["value"]), int(r["denominator"])))
+                          .replace("responders", f"crossed over ({r['arm']} arm)")
+                          for r in m["rows"] if pd.notna(r["denominator"])]
+                if counts:
+                    result = (result + from_rows(evidence, table, m["rows"], "denominator")).with_derived("; ".join(counts))
+            cells.append({"Measure": from_rows(evidence, table, m["rows"], "endpoint"),
+                          "Analysis": from_rows(evidence, table, m["rows"], "analysis", "analysis_label"),
+                          "Result": result,
+                          "p value": from_rows(evidence, table, m["rows"], "p_value") if table == "hazard_ratios" else None})
             rows.append({"Trial": group, "Measure": m["measure"], "Analysis": analysis_text(m["analysis"], m["label"]),
                          "Result": m["result"], "p value": m["p"],
                          "Source": "; ".join(dict.fromkeys(credit_text(evidence.sources, c) for c in measure_credits)),
                          EVIDENCE_COLUMN: marks(measure_credits)})
             for r in m["rows"]:
                 data.append({**r.to_dict(), "measure": m["measure"]})
+                shown_at.append(len(rows) - 1)
                 if m["endpoint"] == "OS hazard ratio" and pd.notna(r.get("note")):
                     notes.append(f"{trial['trial_name']}, {m['measure']} ({analysis_text(m['analysis'], m['label'])})"
                                  f": {r['note']}.")
@@ -423,7 +539,7 @@ def survival_table(evidence: Evidence, setting: str = "all") -> ReportTable:
     return _table("survival", "Overall survival and crossover in the randomized trials",
                   f"Randomized patients: N={n_total} in {trials_counted(trials)} (as randomized)",
                   pd.DataFrame(rows), evidence, credits, footnotes, data=pd.DataFrame(data), group_column="Trial",
-                  trial_ids=list(trials["trial_id"]))
+                  trial_ids=list(trials["trial_id"]), provenance=cells, data_shown_rows=shown_at)
 
 
 def safety_table(evidence: Evidence, setting: str = "all", include_single_arm: bool = True) -> ReportTable:
@@ -444,6 +560,11 @@ def safety_table(evidence: Evidence, setting: str = "all", include_single_arm: b
         "Source": list(credit_column(evidence, findings)) + list(credit_column(evidence, events)),
         EVIDENCE_COLUMN: [marks([c]) for c in row_credits(findings) + row_credits(events)],
     }, columns=["Trial", "Harms", "Source", EVIDENCE_COLUMN])
+    cells = ([{"Trial": from_rows(evidence, "findings", f, "trial_ids"), "Harms": from_rows(evidence, "findings", f, "statement")}
+              for _, f in findings.iterrows()]
+             + [{"Trial": trial_source(evidence, e["trial_id"]),
+                 "Harms": from_rows(evidence, "adverse_events", e, "event", "arm", "value", "analysis_label")}
+                for _, e in events.iterrows()])
     footnotes = ["Findings are statements in the source's words, not rates per arm; a percentage per arm appears "
                  "only where the bundle holds a verified one."]
     missing = missing_adverse_events_note(evidence, shown)
@@ -454,7 +575,7 @@ def safety_table(evidence: Evidence, setting: str = "all", include_single_arm: b
                   f"{_count(len(findings), 'finding')} in words, {_count(len(events), 'adverse-event percentage')}",
                   frame, evidence,
                   row_credits(findings) + row_credits(events), footnotes, data=pd.concat([findings, events]),
-                  trial_ids=shown)
+                  trial_ids=shown, provenance=cells)
 
 
 def interval_checks_table(evidence: Evidence, ci_method: str = "exact", setting: str = "all",
@@ -472,6 +593,24 @@ def interval_checks_table(evidence: Evidence, ci_method: str = "exact", setting:
                   for ok, gap in zip(checks.get("consistent", []), checks.get("gap_beyond_rounding", []))],
     })
     flagged = int((~checks["consistent"]).sum()) if len(checks) else 0
+    cells = []
+    for c in checks.to_dict("records"):
+        row = getattr(evidence, c["data_table"]).loc[c["data_row"]]
+        if c["data_table"] == "published_intervals":
+            published = from_rows(evidence, "published_intervals", row, "estimate", "ci_low", "ci_high")
+            inputs = from_rows(evidence, "published_intervals", row, "estimate", "denominator", "ci_level")
+            recomputed = inputs.with_derived(
+                f"{CI_METHOD_LABELS[ci_method]} interval at {level_text(row['ci_level'])} on round({row['estimate']:g}% "
+                f"× {row['denominator']}) of {row['denominator']}")
+            what = from_rows(evidence, "published_intervals", row, "arm", "study_label")
+        else:
+            published = from_rows(evidence, "hazard_ratios", row, "hazard_ratio", "ci_low", "ci_high")
+            recomputed = published.with_derived(f"geometric mean of the bounds √({row['ci_low']:g} × {row['ci_high']:g})")
+            what = from_rows(evidence, "hazard_ratios", row, "endpoint", "analysis")
+        gap = recomputed.with_derived(f"gap beyond rounding = {c['gap_beyond_rounding']:.2f}")
+        cells.append({"Trial": trial_source(evidence, c["trial_id"]), "What": what,
+                      "Level": from_rows(evidence, c["data_table"], row, "ci_level"), "Published": published,
+                      "Recomputed": recomputed, "Check": gap})
     return _table(
         "interval_checks", "Published intervals against recomputed ones",
         f"{_count(len(checks), 'published interval')} checked; {flagged} flagged", frame, evidence,
@@ -482,7 +621,7 @@ def interval_checks_table(evidence: Evidence, ci_method: str = "exact", setting:
          "mean of its bounds, to within the rounding of all three numbers.",
          "A flag means the published numbers and the recomputation disagree beyond rounding: the publication may "
          "have used another interval method or another denominator."],
-        data=checks, trial_ids=list(checks.get("trial_id", [])),
+        data=checks, trial_ids=list(checks.get("trial_id", [])), provenance=cells,
     )
 
 
@@ -511,6 +650,29 @@ def pooled_orr_table(evidence: Evidence, confidence_level: float = 0.95, ci_meth
                                                    if has_prediction else "n/a (fewer than 3 trials)"),
                   "Weight": "100%"}
     frame = pd.concat([frame, pd.DataFrame([pooled_row])], ignore_index=True)
+    cells = []
+    for a in arms.to_dict("records"):
+        orr, n = outcome_source(evidence, a, endpoint="ORR"), outcome_source(evidence, a, "denominator", endpoint="ORR")
+        count = combine(orr, n, derived=responders_derivation(a["orr_pct"], int(a["denominator"]),
+                                                              int(a["responders_derived"])))
+        cells.append({"Crizotinib arm": trial_source(evidence, a["trial_id"]), "N": n, "ORR": orr,
+                      "Responders (derived)": count,
+                      f"{level} CI": count.with_derived(interval_derivation(ci_method, int(a["responders_derived"]),
+                                                                            int(a["denominator"]), confidence_level)),
+                      "Weight": count.with_derived("random-effects weight (DerSimonian–Laird, logit scale)")})
+    every = combine(*[c["Responders (derived)"] for c in cells])
+    pooled_from = f"{summary['studies']} arms: " + ", ".join(
+        f"{int(c)} of {int(n)}" for c, n in zip(arms["responders_derived"], arms["denominator"]))
+    if every is not None:
+        cells.append({"N": every.with_derived(f"sum of N of {pooled_from}"),
+                      "ORR": every.with_derived(f"random-effects pooled rate (DerSimonian–Laird, logit scale) of {pooled_from}"),
+                      "Responders (derived)": every.with_derived(f"sum of derived responders of {pooled_from}"),
+                      f"{level} CI": every.with_derived(f"{POOLED_INTERVALS[summary['interval']]} interval on the pooled "
+                                                         f"rate of {pooled_from}"),
+                      f"{level} prediction interval": every.with_derived(
+                          f"prediction interval (Higgins et al. 2009, t with k−2 df) of {pooled_from}")
+                      if has_prediction else None,
+                      "Weight": every.with_derived("sum of the weights")})
     data = arms.assign(**{f"pooled_{key}": value for key, value in summary.items()})
     pooled_trials = evidence.trials[evidence.trials["trial_id"].isin(arms["trial_id"])]
     differences = [f"{what} ({or_list(pooled_trials[column], 'and')})"
@@ -533,7 +695,7 @@ def pooled_orr_table(evidence: Evidence, confidence_level: float = 0.95, ci_meth
          "spread of the trials' true rates (τ²), which the interval on the pooled rate does not.",
          "Responder counts are derived from published percentages and N; arm intervals are "
          f"{CI_METHOD_LABELS[ci_method]} on those derived counts."],
-        data=data, trial_ids=list(arms["trial_id"]),
+        data=data, trial_ids=list(arms["trial_id"]), provenance=cells, data_shown_rows=list(range(len(arms))),
     )
 
 
@@ -550,6 +712,8 @@ def approvals_table(evidence: Evidence) -> ReportTable:
         "Source": credit_column(evidence, approvals),
         EVIDENCE_COLUMN: [marks([c]) for c in row_credits(approvals)],
     })
+    cells = [{"Date": from_rows(evidence, "approvals", r, "date"),
+              "Based on": from_rows(evidence, "approvals", r, "basis_trial_ids")} for _, r in approvals.iterrows()]
     agencies = "; ".join(f"{agency}, {AGENCIES[agency]}" for agency in dict.fromkeys(approvals["agency"]))
     notes = [f"{a.agency} {a.approval_type} ({a.setting}): no date in {short_citation(evidence.sources, a.source_id)}."
              for a in approvals[approvals["date"].isna()].itertuples()]
@@ -558,7 +722,8 @@ def approvals_table(evidence: Evidence) -> ReportTable:
     return _table("approvals", "Regulatory approvals of crizotinib for ALK-positive NSCLC",
                   f"{_count(len(frame), 'approval')}, as read in {read_in(evidence, approvals)}", frame, evidence,
                   row_credits(approvals),
-                  [f"{agencies}. Dates (YYYY-MM-DD) as read in the source of each row (column Source).", *notes])
+                  [f"{agencies}. Dates (YYYY-MM-DD) as read in the source of each row (column Source).", *notes],
+                  provenance=cells)
 
 
 def key_numbers_table(evidence: Evidence, confidence_level: float = 0.95, ci_method: str = "exact") -> ReportTable:
@@ -567,7 +732,7 @@ def key_numbers_table(evidence: Evidence, confidence_level: float = 0.95, ci_met
     development = list(select_trials(evidence.trials)["trial_id"])
     rates = response_rates(evidence, confidence_level, ci_method, development, ANALYSES).set_index(
         ["trial_id", "arm", "analysis"])
-    rows, trial_of_row = [], []
+    rows, trial_of_row, cells = [], [], []
     names = evidence.trials.set_index("trial_id")["trial_name"]
     drugs = evidence.trials.set_index("trial_id")["drug"]
     outcomes = evidence.outcomes[evidence.outcomes["trial_id"].isin(development)]
@@ -585,6 +750,16 @@ def key_numbers_table(evidence: Evidence, confidence_level: float = 0.95, ci_met
         if pd.notna(o.denominator):
             context += f", n={o.denominator}"
         rows.append(("Clinical activity", measure, shown, context, credit_of(o._asdict())))
+        value = outcome_source(evidence, o._asdict())
+        if o.endpoint == "ORR" and (o.trial_id, o.arm, o.analysis) in rates.index and pd.notna(
+                rates.loc[(o.trial_id, o.arm, o.analysis)]["responders_derived"]):
+            count = rates.loc[(o.trial_id, o.arm, o.analysis)]["responders_derived"]
+            value = combine(value, outcome_source(evidence, o._asdict(), "denominator"),
+                            derived=interval_derivation(ci_method, count, o.denominator, confidence_level))
+        cells.append({"Measure": outcome_source(evidence, o._asdict(), "endpoint"), "Value": value,
+                      "Context": combine(trial_source(evidence, o.trial_id),
+                                         outcome_source(evidence, o._asdict(), "analysis_label"),
+                                         outcome_source(evidence, o._asdict(), "denominator"))})
         trial_of_row.append(o.trial_id)
     for _, h in evidence.hazard_ratios[evidence.hazard_ratios["trial_id"].isin(development)].iterrows():
         measure = f"{h['endpoint']} hazard ratio" + (f", {h['adjustment']}" if pd.notna(h["adjustment"]) else "")
@@ -594,25 +769,40 @@ def key_numbers_table(evidence: Evidence, confidence_level: float = 0.95, ci_met
                                               analysis_text(h["analysis"], h["analysis_label"]),
                                               assessor_text(h["assessor"])) if part)
         rows.append(("Clinical activity", measure, shown, context, credit_of(h)))
+        cells.append({"Measure": from_rows(evidence, "hazard_ratios", h, "endpoint", "adjustment"),
+                      "Value": from_rows(evidence, "hazard_ratios", h, "hazard_ratio", "ci_low", "ci_high", "ci_level",
+                                         "p_value"),
+                      "Context": combine(trial_source(evidence, h["trial_id"]),
+                                         from_rows(evidence, "hazard_ratios", h, "analysis_label"))})
         trial_of_row.append(h["trial_id"])
     # Each trial's figures together: response and PFS, then survival and its hazard ratios.
-    rows = [row for _, row in sorted(zip(trial_of_row, rows), key=lambda pair: development.index(pair[0]))]
+    order = sorted(range(len(rows)), key=lambda i: development.index(trial_of_row[i]))
+    rows, cells = [rows[i] for i in order], [cells[i] for i in order]
     safety = evidence.findings[(evidence.findings["topic"] == "safety") & evidence.findings["trial_ids"].map(
         lambda ids: pd.notna(ids) and bool(set(ids.split(";")) & set(development)))]
     for f in safety.itertuples():
         rows.append(("Harms", "Safety (in words)", f.statement,
                      ", ".join(names[t] for t in f.trial_ids.split(";") if t in names), credit_of(f._asdict())))
+        cells.append({"Value": from_rows(evidence, "findings", f._asdict(), "statement"),
+                      "Context": from_rows(evidence, "findings", f._asdict(), "trial_ids")})
     for a in evidence.approvals.dropna(subset=["date"]).itertuples():
         rows.append(("Approvals", f"{a.agency} {a.approval_type}", a.date.strftime("%Y-%m-%d"), a.setting,
                      credit_of(a._asdict())))
+        cells.append({"Value": from_rows(evidence, "approvals", a._asdict(), "date")})
     for p in evidence.relapse_patterns.itertuples():
         rows.append(("Clinical relapses", p.pattern, p.frequency_as_stated, p.aspect, credit_of(p._asdict())))
+        cells.append({"Measure": from_rows(evidence, "relapse_patterns", p._asdict(), "pattern"),
+                      "Value": from_rows(evidence, "relapse_patterns", p._asdict(), "frequency_as_stated")})
     for m in evidence.resistance_measures.itertuples():
         shown = percent(m.value) if m.unit == "%" else f"{m.value:g} {m.unit}"
         rows.append(("Resistance", m.measure, shown, m.qualifier if pd.notna(m.qualifier) else "",
                      credit_of(m._asdict())))
+        cells.append({"Measure": from_rows(evidence, "resistance_measures", m._asdict(), "measure"),
+                      "Value": from_rows(evidence, "resistance_measures", m._asdict(), "value", "unit")})
     for m in evidence.resistance_mechanisms.itertuples():
         rows.append(("Resistance", m.mechanism, m.frequency_as_stated, m.alk_dependence, credit_of(m._asdict())))
+        cells.append({"Measure": from_rows(evidence, "resistance_mechanisms", m._asdict(), "mechanism"),
+                      "Value": from_rows(evidence, "resistance_mechanisms", m._asdict(), "frequency_as_stated")})
     frame = pd.DataFrame([r[:4] for r in rows], columns=["Section", "Measure", "Value", "Context"])
     frame["Source"] = [credit_text(evidence.sources, r[4]) for r in rows]
     frame[EVIDENCE_COLUMN] = [r[4].mark for r in rows]
@@ -629,7 +819,7 @@ def key_numbers_table(evidence: Evidence, confidence_level: float = 0.95, ci_met
     return _table("key_numbers", "Key numbers",
                   "The headline figures of every section, each with where it was read and its evidence level",
                   frame, evidence, [r[4] for r in rows], footnotes,
-                  trial_ids=development)
+                  trial_ids=development, provenance=cells)
 
 
 def relapse_table(evidence: Evidence) -> ReportTable:
@@ -651,13 +841,19 @@ def relapse_table(evidence: Evidence) -> ReportTable:
         "Source": credit_column(evidence, patterns),
         EVIDENCE_COLUMN: [marks([c]) for c in row_credits(patterns)],
     })
+    cells = [{"Pattern": from_rows(evidence, "relapse_patterns", r, "pattern"),
+              "Frequency (as stated)": from_rows(evidence, "relapse_patterns", r, "frequency_as_stated"),
+              "Time (as stated)": from_rows(evidence, "relapse_patterns", r, "time_threshold", "time_unit"),
+              "Why": from_rows(evidence, "relapse_patterns", r, "explanation"),
+              "Management": from_rows(evidence, "relapse_patterns", r, "management")} for _, r in patterns.iterrows()]
     thresholds = patterns.dropna(subset=["time_threshold"])
     notes = [f"Frequencies and times in the words of {read_in(evidence, patterns)}, with no counts."]
     if len(thresholds):
         notes.append("Times are thresholds, not medians: " + "; ".join(f"'{p}'" for p in thresholds["pattern"]) + ".")
     return _table("relapse_patterns", "Patterns of clinical relapse on crizotinib",
                   f"Patients relapsing on crizotinib (no N in {read_in(evidence, patterns)})", frame, evidence,
-                  row_credits(patterns), [*abbreviations(frame, {"CNS": "central nervous system"}), *notes])
+                  row_credits(patterns), [*abbreviations(frame, {"CNS": "central nervous system"}), *notes],
+                  provenance=cells)
 
 
 def study_measures_table(evidence: Evidence, topic: str) -> ReportTable:
@@ -683,6 +879,11 @@ def study_measures_table(evidence: Evidence, topic: str) -> ReportTable:
         "Source": credit_column(evidence, m),
         EVIDENCE_COLUMN: [marks([c]) for c in row_credits(m)],
     })
+    cells = [{"Study": from_rows(evidence, "study_measures", r, "study"),
+              "Measure": from_rows(evidence, "study_measures", r, "measure"),
+              "Result": from_rows(evidence, "study_measures", r, "count", "denominator", "value"),
+              "Population": from_rows(evidence, "study_measures", r, "population"),
+              "Note": from_rows(evidence, "study_measures", r, "note")} for _, r in m.iterrows()]
     studies = m["study"].nunique()
     title = {"relapse": "The studies behind the relapse patterns",
              "resistance": "The studies behind the resistance mechanisms"}[topic]
@@ -691,7 +892,7 @@ def study_measures_table(evidence: Evidence, topic: str) -> ReportTable:
                   "its own patients (N in the Result column)",
                   frame, evidence, row_credits(m),
                   ["Each study had its own population and methods; their figures are not pooled. Where a count is "
-                   "given, the percentage is the publication's own."], data=m)
+                   "given, the percentage is the publication's own."], data=m, provenance=cells)
 
 
 def resistance_measures_table(evidence: Evidence) -> ReportTable:
@@ -705,7 +906,11 @@ def resistance_measures_table(evidence: Evidence) -> ReportTable:
     })
     return _table("resistance_measures", "Response and time to resistance on crizotinib",
                   f"Patients treated with crizotinib (no N in {read_in(evidence, m)}, so no interval)", frame, evidence,
-                  row_credits(m), ["Disease control rate: share of patients whose disease responds or is stable."])
+                  row_credits(m), ["Disease control rate: share of patients whose disease responds or is stable."],
+                  provenance=[{"Measure": from_rows(evidence, "resistance_measures", r, "measure"),
+                               "Value": from_rows(evidence, "resistance_measures", r, "value", "unit"),
+                               "Statistic": from_rows(evidence, "resistance_measures", r, "qualifier")}
+                              for _, r in m.iterrows()])
 
 
 #: Abbreviations the mechanisms' names and examples use, spelt out under a table where one appears.
@@ -742,13 +947,21 @@ def mechanisms_table(evidence: Evidence, include_unquantified: bool = True) -> R
         "Source": credit_column(evidence, m),
         EVIDENCE_COLUMN: [marks([c]) for c in row_credits(m)],
     })
+    cells = [{"Mechanism": from_rows(evidence, "resistance_mechanisms", r, "mechanism"),
+              "Examples": from_rows(evidence, "resistance_mechanisms", r, "examples"),
+              "Effect": from_rows(evidence, "resistance_mechanisms", r, "effect"),
+              "Share of resistant patients": from_rows(
+                  evidence, "resistance_mechanisms", r, "frequency_low_pct", "frequency_high_pct", "frequency_as_stated",
+                  derived="" if pd.isna(r["frequency_low_pct"]) or r["frequency_low_pct"] != r["frequency_high_pct"]
+                  else f"stated fraction '{r['frequency_as_stated']}' as a percentage = {r['frequency_low_pct']:g}%")}
+             for _, r in m.iterrows()]
     notes = [*abbreviations(frame, MECHANISM_ABBREVIATIONS),
              f"Shares as {read_in(evidence, m)} states them, ranges as published, with no N."]
     notes += [f"{r.mechanism}: {r.note}" for r in m.dropna(subset=["note"]).itertuples()]
     return _table("resistance_mechanisms", "Mechanisms of acquired resistance to crizotinib",
                   f"Patients with acquired resistance (no N in {read_in(evidence, m)}, so no interval)", frame, evidence,
                   row_credits(m), notes, data=m.assign(share_is_derived=m["frequency_as_stated"].str.contains(
-                      r"\d", regex=True).map(lambda has_digits: not has_digits)))
+                      r"\d", regex=True).map(lambda has_digits: not has_digits)), provenance=cells)
 
 
 def references_table(evidence: Evidence, source_ids: list[str] | None = None) -> ReportTable:
@@ -782,9 +995,14 @@ def references_table(evidence: Evidence, source_ids: list[str] | None = None) ->
 def data_tables_table(evidence: Evidence) -> ReportTable:
     """What data this bundle holds: each table, its purpose, size and content hash."""
     specs, hashes = evidence.schema, evidence.hashes
-    rows = []
+    rows, cells = [], []
     for name, spec in specs.items():
         frame = getattr(evidence, name)
+        cells.append({"Holds": CellSource((f"{SCHEMA_FILE}#{name}:description",)),
+                      "Rows": CellSource((spec.file_name,), derived=f"rows of {spec.file_name} = {len(frame)}"),
+                      "Columns": CellSource((spec.file_name,), derived=f"columns of {spec.file_name} = {len(frame.columns)}"),
+                      "SHA-256 (first 16)": CellSource((spec.file_name,),
+                                                       derived=f"SHA-256 of {spec.file_name}, first 16 hex digits")})
         rows.append({"Table": spec.file_name, "Holds": spec.description, "Rows": str(len(frame)),
                      "Columns": str(len(frame.columns)), "Key": ", ".join(spec.key),
                      "SHA-256 (first 16)": hashes.get(spec.file_name, "")[:16]})
@@ -793,15 +1011,20 @@ def data_tables_table(evidence: Evidence) -> ReportTable:
                   frame, evidence, [],
                   ["Every row carries a source_id that resolves in sources.csv; rules are in data/schema.yaml and "
                    "are checked before any report runs."], data=pd.DataFrame(rows),
-                  source_note="Source: the files in data/ and data/schema.yaml.")
+                  source_note="Source: the files in data/ and data/schema.yaml.", provenance=cells)
 
 
 def derivations_table(evidence: Evidence, confidence_level: float = 0.95, ci_method: str = "exact") -> ReportTable:
     """Every value the reports compute rather than read, with the inputs and the rule."""
-    rows = []
+    rows, cells = [], []
     names = evidence.trials.set_index("trial_id")["trial_name"]
     for o in evidence.outcomes.dropna(subset=["denominator"]).itertuples():
         exact = float(o.value) / 100 * int(o.denominator)
+        both = outcome_source(evidence, o._asdict()) + outcome_source(evidence, o._asdict(), "denominator")
+        count = derived_count(float(o.value), int(o.denominator))
+        cells.append({"Derived value": trial_source(evidence, o.trial_id, "trial_name") + outcome_source(
+                          evidence, o._asdict(), "arm"), "From": both, "Rule": both,
+                      "Result": both.with_derived(responders_derivation(float(o.value), o.denominator, count))})
         rows.append({"Derived value": f"Responders, {names[o.trial_id]}, {o.arm}",
                      "From": f"{o.value:g}% of N={o.denominator}",
                      "Rule": f"{o.value:g}/100 × {o.denominator} = {exact:.2f}, rounded half up",
@@ -809,6 +1032,9 @@ def derivations_table(evidence: Evidence, confidence_level: float = 0.95, ci_met
                      "source_id": o.source_id})
     for m in evidence.resistance_mechanisms.dropna(subset=["frequency_low_pct"]).itertuples():
         if m.frequency_low_pct == m.frequency_high_pct:
+            share = from_rows(evidence, "resistance_mechanisms", m._asdict(), "frequency_as_stated", "frequency_low_pct")
+            cells.append({"Derived value": share, "From": share, "Rule": share, "Result": share.with_derived(
+                f"stated fraction '{m.frequency_as_stated}' as a percentage = {m.frequency_low_pct:g}%")})
             rows.append({"Derived value": f"Share of resistant patients: {m.mechanism}",
                          "From": m.frequency_as_stated, "Rule": "stated fraction as a percentage, one decimal",
                          "Result": f"{m.frequency_low_pct:g}%", "source_id": m.source_id})
@@ -841,7 +1067,7 @@ def derivations_table(evidence: Evidence, confidence_level: float = 0.95, ci_met
                   f"{len(frame)} derivations: every value computed rather than transcribed", frame.drop(columns="source_id"),
                   evidence, credits,
                   ["A derived value is never typed into a report: the package computes it from data/ at build time."],
-                  data=frame)
+                  data=frame, provenance=cells)
 
 
 
@@ -873,13 +1099,17 @@ def _figure_label(evidence: Evidence, table: str, row: pd.Series) -> str:
 
 def verification_table(evidence: Evidence) -> ReportTable:
     """Every figure in the data with where it was read, its primary publication, where it was checked, its level."""
-    rows, credits = [], []
+    rows, credits, cells = [], [], []
     for table in TABLE_NAMES:
         if table == "sources":
             continue
         frame = getattr(evidence, table)
         for credit, (_, row) in zip(row_credits(frame), frame.iterrows()):
             credits.append(credit)
+            shown = [c for c in ("value", "hazard_ratio", "estimate", "frequency_as_stated", "date", "statement")
+                     if c in row.index and pd.notna(row[c])][:1]
+            cells.append({"Figure": from_rows(evidence, table, row, *(shown or (["trial_name"] if table == "trials" else list(
+                evidence.schema[table].key if table in evidence.schema else ["source_id"]))))})
             rows.append({
                 "Data table": f"{table}.csv",
                 "Figure": _figure_label(evidence, table, row),
@@ -899,7 +1129,7 @@ def verification_table(evidence: Evidence) -> ReportTable:
                    "of that section is named only as what the review cites, never as the figure's source.",
                    "Primary publication: the publication that reports the figure, when one is known; Checked in: the "
                    "secondary summary in which a figure was checked when no primary copy was read."],
-                  group_column="Data table")
+                  group_column="Data table", provenance=cells)
 
 
 # --- the landscape: crizotinib as the comparator of the newer drugs ------------------------------------
@@ -934,6 +1164,18 @@ def analysis_name(row: pd.Series | dict) -> str:
     """An analysis as its publication labels it, else 'primary analysis' / 'updated analysis'."""
     label = row.get("analysis_label")
     return str(label) if label is not None and pd.notna(label) else f"{row.get('analysis')} analysis"
+
+
+def pair_cells(evidence: Evidence, pair, experimental: str, control: str, endpoint: str) -> dict[str, CellSource]:
+    """The cells of one outcome_pairs row: each arm's value, the endpoint, trial and analysis from both rows."""
+    rows = pair_rows(evidence, pair)
+    arm = {a: rows[rows["arm"] == a] for a in (pair.experimental_arm, pair.control_arm)}
+    return {experimental: frame_source(evidence, "outcomes", arm[pair.experimental_arm], "value"),
+            control: frame_source(evidence, "outcomes", arm[pair.control_arm], "value"),
+            endpoint: frame_source(evidence, "outcomes", rows, "endpoint"),
+            "Trial": trial_source(evidence, pair.trial_id),
+            "Analysis": frame_source(evidence, "outcomes", rows, "analysis", "analysis_label"),
+            "Patients and analysis": frame_source(evidence, "outcomes", rows, "analysis", "analysis_label")}
 
 
 def pair_credits(evidence: Evidence, pairs: pd.DataFrame) -> list[Credit]:
@@ -1048,7 +1290,7 @@ def landscape_table(evidence: Evidence, analysis: str = "primary", drugs: str = 
     harms = harms_by_trial(evidence, list(trials["trial_id"]))
     level = level_text(confidence_level)
     median_label, orr_label = f"Median PFS, months ({new} / {control})", f"ORR ({new} / {control}), {level} CI"
-    rows, data, sources = [], [], []
+    rows, data, sources, cells = [], [], [], []
     for t in trials.itertuples():
         row = {"Trial": trial_group(pd.Series(t._asdict())),
                f"N ({new} / {control})": f"{t.patients_experimental} / {t.patients_control}"}
@@ -1056,8 +1298,14 @@ def landscape_table(evidence: Evidence, analysis: str = "primary", drugs: str = 
                    "population": t.population, "doses": t.doses, "patients_experimental": t.patients_experimental,
                    "patients_control": t.patients_control}
         analyses, cited = [], [credit_of(t._asdict())]
+        cell = {f"N ({new} / {control})": trial_source(evidence, t.trial_id, "patients_experimental", "patients_control")}
+        analysis_cells = []
         if t.trial_id in hr.index:
-            h = hr.loc[t.trial_id]
+            h = hr.loc[t.trial_id].copy()
+            h["trial_id"] = t.trial_id
+            cell["PFS HR"] = from_rows(evidence, "hazard_ratios", h, "hazard_ratio", "ci_low", "ci_high", "ci_level",
+                                       "p_value", "assessor", "analysis_label")
+            analysis_cells.append(from_rows(evidence, "hazard_ratios", h, "analysis", "analysis_label"))
             row["PFS HR"] = hazard_ratio_detail(h)
             analyses.append(h["analysis"])
             cited.append(credit_of(h))
@@ -1070,8 +1318,19 @@ def landscape_table(evidence: Evidence, analysis: str = "primary", drugs: str = 
             if len(pairs) and key in pairs.index:
                 p = pairs.loc[key]
                 analyses.append(p["analysis"])
-                cited += row_credits(rows_of(evidence.outcomes, [t.trial_id], p["analysis"], endpoint=endpoint,
-                                             arm=[p["experimental_arm"], p["control_arm"]]))
+                both_arms = rows_of(evidence.outcomes, [t.trial_id], p["analysis"], endpoint=endpoint,
+                                    arm=[p["experimental_arm"], p["control_arm"]])
+                cited += row_credits(both_arms)
+                shown_cell = frame_source(evidence, "outcomes", both_arms, "value")
+                if endpoint == "ORR":
+                    derivations = [interval_derivation(ci_method, derived_count(float(a["value"]), int(a["denominator"])),
+                                                       int(a["denominator"]), confidence_level)
+                                   for _, a in both_arms.iterrows() if pd.notna(a["denominator"])]
+                    if derivations:
+                        shown_cell = (shown_cell + frame_source(evidence, "outcomes", both_arms, "denominator")).with_derived(
+                            "; ".join(derivations))
+                cell[label] = shown_cell
+                analysis_cells.append(frame_source(evidence, "outcomes", both_arms, "analysis", "analysis_label"))
                 prefix = endpoint.split(" ")[0].lower()
                 numbers.update({f"{prefix}_experimental": p["experimental_value"],
                                 f"{prefix}_control": p["control_value"], f"{prefix}_analysis": p["analysis"]})
@@ -1084,6 +1343,9 @@ def landscape_table(evidence: Evidence, analysis: str = "primary", drugs: str = 
             else:
                 row[label] = NOT_IN_BUNDLE
         row["Harms in this bundle"] = harms_summary(harms[t.trial_id])
+        cell["Harms in this bundle"] = combine(*[harm_source(evidence, item) for item in harms[t.trial_id]])
+        cell["Analysis"] = combine(*analysis_cells)
+        cells.append(cell)
         cited += [c for item in harms[t.trial_id] for c in item["credits"]]
         row["Analysis"] = " + ".join(dict.fromkeys(analyses)) or "—"
         row[EVIDENCE_COLUMN] = marks(cited)
@@ -1113,7 +1375,7 @@ def landscape_table(evidence: Evidence, analysis: str = "primary", drugs: str = 
          "published percentage and arm size.",
          f"Harms: the adverse-event figures and safety findings this bundle holds for each trial (safety table); "
          f"'{NOT_IN_BUNDLE}' means none was verified for this bundle, not that the trial reported none."],
-        data=pd.DataFrame(data), group_column="Trial", trial_ids=list(trials["trial_id"]),
+        data=pd.DataFrame(data), group_column="Trial", trial_ids=list(trials["trial_id"]), provenance=cells,
     )
 
 
@@ -1128,6 +1390,7 @@ def landmark_table(evidence: Evidence, analysis: str = "primary", drugs: str = "
              "Newer drug": percent(p.experimental_value), "Crizotinib": percent(p.control_value),
              EVIDENCE_COLUMN: marks(row_credits(pair_rows(evidence, p))),
              "Source": _sources(evidence, row_credits(pair_rows(evidence, p)))} for p in pairs.itertuples()]
+    cells = [pair_cells(evidence, p, "Newer drug", "Crizotinib", "Outcome") for p in pairs.itertuples()]
     return _table(
         "landmark_pfs", "Landmark progression-free survival against crizotinib",
         f"{_count(len(rows), 'result')} from the publications of "
@@ -1136,7 +1399,7 @@ def landmark_table(evidence: Evidence, analysis: str = "primary", drugs: str = "
         pd.DataFrame(rows), evidence, pair_credits(evidence, pairs),
         ["PFS, progression-free survival; event-free survival as the publication defines it. Rates as published, "
          "at the time point each endpoint names."],
-        data=pairs, trial_ids=list(pairs.get("trial_id", [])),
+        data=pairs, trial_ids=list(pairs.get("trial_id", [])), provenance=cells,
     )
 
 
@@ -1146,7 +1409,7 @@ def landscape_survival_table(evidence: Evidence, drugs: str = "all") -> ReportTa
     trials = landscape_trials(evidence, drugs)
     trial_ids = list(trials["trial_id"])
     hr, outcomes = survival_rows(evidence, trial_ids)
-    rows, credits, data = [], [], []
+    rows, credits, data, cells, shown_at = [], [], [], [], []
     without = []
     for t in trials.itertuples():
         group = trial_group(pd.Series(t._asdict()))
@@ -1161,8 +1424,14 @@ def landscape_survival_table(evidence: Evidence, drugs: str = "all") -> ReportTa
                          "Assessor": h["assessor"], "Analysis": analysis_name(h),
                          "Note": h["note"] if pd.notna(h["note"]) else "—",
                          EVIDENCE_COLUMN: credit.mark, "Source": credit_text(evidence.sources, credit)})
+            cells.append({"Result": from_rows(evidence, "hazard_ratios", h, "endpoint", "adjustment"),
+                          "Value": from_rows(evidence, "hazard_ratios", h, "hazard_ratio", "ci_low", "ci_high", "ci_level"),
+                          "p value": from_rows(evidence, "hazard_ratios", h, "p_value"),
+                          "Analysis": from_rows(evidence, "hazard_ratios", h, "analysis", "analysis_label"),
+                          "Note": from_rows(evidence, "hazard_ratios", h, "note")})
             credits.append(credit)
             data.append({"kind": "hazard ratio", **h.to_dict()})
+            shown_at.append(len(rows) - 1)
         mine = outcomes[outcomes["trial_id"] == t.trial_id]
         for (endpoint, analysis), arms in mine.groupby(["endpoint", "analysis"], sort=False):
             if endpoint == CROSSOVER:
@@ -1177,12 +1446,17 @@ def landscape_survival_table(evidence: Evidence, drugs: str = "all") -> ReportTa
                          "Assessor": or_list(arms["assessor"].dropna()) if arms["assessor"].notna().any() else "—",
                          "Analysis": analysis_name(arms.iloc[0]), "Note": "—",
                          EVIDENCE_COLUMN: marks(row_credits_), "Source": _sources(evidence, row_credits_)})
+            cells.append({"Result": frame_source(evidence, "outcomes", arms, "endpoint"),
+                          "Value": frame_source(evidence, "outcomes", arms, "value"),
+                          "Analysis": frame_source(evidence, "outcomes", arms, "analysis", "analysis_label")})
             credits += row_credits_
             data += [{"kind": "outcome", **r} for r in arms.to_dict("records")]
+            shown_at += [len(rows) - 1] * len(arms)
         if len(rows) == shown_before:
             without.append(t.trial_name)
             rows.append({"Trial": group, "Result": "overall survival", "Value": NOT_IN_BUNDLE, "p value": "—",
                          "Assessor": "—", "Analysis": "—", "Note": "—", EVIDENCE_COLUMN: "—", "Source": "—"})
+            cells.append({})
         design = evidence.findings[(evidence.findings["topic"] == "design")
                                    & evidence.findings["trial_ids"].fillna("").str.split(";").map(
                                        lambda ids: t.trial_id in ids)]
@@ -1191,6 +1465,7 @@ def landscape_survival_table(evidence: Evidence, drugs: str = "all") -> ReportTa
             rows.append({"Trial": group, "Result": "trial design", "Value": finding["statement"], "p value": "—",
                          "Assessor": "—", "Analysis": "—", "Note": "—", EVIDENCE_COLUMN: credit.mark,
                          "Source": credit_text(evidence.sources, credit)})
+            cells.append({"Value": from_rows(evidence, "findings", finding, "statement")})
             credits.append(credit)
     shown = sum(r["Value"] != NOT_IN_BUNDLE and r["Result"] != "trial design" for r in rows)
     population = (f"{_count(shown, 'result')} from {len(trials) - len(without)} of {_count(len(trials), 'trial')}, "
@@ -1205,7 +1480,8 @@ def landscape_survival_table(evidence: Evidence, drugs: str = "all") -> ReportTa
          "the share of an arm that later received the other arm's drug, as the publication states it (column "
          "Analysis); it dilutes any difference in overall survival.",
          _levels_footnote(hr, trials.set_index("trial_id")["trial_name"])],
-        data=pd.DataFrame(data), group_column="Trial", trial_ids=trial_ids,
+        data=pd.DataFrame(data), group_column="Trial", trial_ids=trial_ids, provenance=cells,
+        data_shown_rows=shown_at,
     )
 
 
@@ -1215,10 +1491,17 @@ def landscape_safety_table(evidence: Evidence, drugs: str = "all") -> ReportTabl
     trials = landscape_trials(evidence, drugs)
     trial_ids = list(trials["trial_id"])
     harms = harms_by_trial(evidence, trial_ids)
-    rows, credits, data, without = [], [], [], []
+    rows, credits, data, without, cells, shown_at = [], [], [], [], [], []
     for t in trials.itertuples():
         group = trial_group(pd.Series(t._asdict()))
         for item in harms[t.trial_id]:
+            source = harm_source(evidence, item)
+            table = "adverse_events" if item["kind"] == "adverse event" else "findings"
+            cells.append({"Harm": source if item["kind"] == "safety finding" else frame_source(
+                              evidence, table, item["rows"], "event", "note"),
+                          "Result": source,
+                          "Analysis": frame_source(evidence, table, item["rows"], "analysis", "analysis_label")
+                          if item["kind"] == "adverse event" else None})
             result = item["result"]
             if item["missing_arms"]:
                 result += f" ({or_list(item['missing_arms'], 'and')} arm: {NOT_IN_BUNDLE})"
@@ -1226,10 +1509,12 @@ def landscape_safety_table(evidence: Evidence, drugs: str = "all") -> ReportTabl
                          EVIDENCE_COLUMN: marks(item["credits"]), "Source": _sources(evidence, item["credits"])})
             credits += item["credits"]
             data += [{"kind": item["kind"], **r} for r in item["rows"].to_dict("records")]
+            shown_at += [len(rows) - 1] * len(item["rows"])
         if not harms[t.trial_id]:
             without.append(t.trial_name)
             rows.append({"Trial": group, "Harm": "adverse events", "Result": "no verified safety figure in this bundle",
                          "Analysis": "—", EVIDENCE_COLUMN: "—", "Source": "—"})
+            cells.append({})
     events, findings = safety_rows(evidence, trial_ids)
     population = (f"{_count(len(events), 'adverse-event figure')} and {_count(len(findings), 'safety finding')} from "
                   f"{len(trials) - len(without)} of {_count(len(trials), 'trial')}")
@@ -1241,7 +1526,8 @@ def landscape_safety_table(evidence: Evidence, drugs: str = "all") -> ReportTabl
         ["Adverse events as percentages of treated patients, as published, each with its own grading and analysis; "
          "a finding in words is the publication's statement without its numbers.",
          f"'{NOT_IN_BUNDLE}': no figure was verified for this bundle; the trial's publication may report one."],
-        data=pd.DataFrame(data), group_column="Trial", trial_ids=trial_ids,
+        data=pd.DataFrame(data), group_column="Trial", trial_ids=trial_ids, provenance=cells,
+        data_shown_rows=shown_at,
     )
 
 
@@ -1260,6 +1546,21 @@ def comparator_consistency_table(evidence: Evidence, analysis: str = "primary") 
         EVIDENCE_COLUMN: [c.mark for c in credits_of(frame)],
         "Source": [credit_text(evidence.sources, c) for c in credits_of(frame)],
     })
+    reference_analysis = frame.loc[frame["trial_id"] == reference["trial_id"], "analysis"].iloc[0] if len(frame) else None
+    reference_cell = frame_source(evidence, "outcomes", rows_of(evidence.outcomes, [reference["trial_id"]],
+                                                                reference_analysis, endpoint="PFS median",
+                                                                arm="crizotinib"), "value")
+    cells = []
+    for _, r in frame.iterrows():
+        median = rows_of(evidence.outcomes, [r["trial_id"]], r["analysis"], endpoint="PFS median", arm="crizotinib")
+        median_cell = frame_source(evidence, "outcomes", median, "value")
+        cells.append({"Trial": trial_source(evidence, r["trial_id"]),
+                      "Population": trial_source(evidence, r["trial_id"], "population"),
+                      "Median PFS on crizotinib, months": median_cell,
+                      f"Difference from {reference['trial_name']}, months": combine(median_cell, reference_cell,
+                          derived=f"difference of two medians: {r['median_pfs_months']:.1f} − "
+                                  f"{r['median_pfs_months'] - r['difference_from_reference']:.1f} months"),
+                      "Analysis": frame_source(evidence, "outcomes", median, "analysis", "analysis_label")})
     spread = frame["median_pfs_months"]
     return _table(
         "crizotinib_medians", "How consistent is the comparator? Crizotinib's median PFS in first-line trials",
@@ -1268,7 +1569,7 @@ def comparator_consistency_table(evidence: Evidence, analysis: str = "primary") 
         shown, evidence, credits_of(frame),
         ["PFS, progression-free survival. Medians as published; trials differ in population (column Population), "
          "assessor and follow-up, so differences are descriptive."],
-        data=frame, trial_ids=list(frame["trial_id"]),
+        data=frame, trial_ids=list(frame["trial_id"]), provenance=cells,
     )
 
 
@@ -1285,6 +1586,7 @@ def cns_table(evidence: Evidence, analysis: str = "primary", drugs: str = "all")
         EVIDENCE_COLUMN: [marks(row_credits(pair_rows(evidence, p))) for p in pairs.itertuples()],
         "Source": [_sources(evidence, row_credits(pair_rows(evidence, p))) for p in pairs.itertuples()],
     })
+    cells = [pair_cells(evidence, p, "Newer drug", "Crizotinib", "Endpoint") for p in pairs.itertuples()]
     notes = ["CNS, central nervous system; ORR, objective response rate. Intracranial response among the patients "
              "each publication names (column Patients and analysis)."]
     progression = pairs[pairs["endpoint"] == "CNS progression"] if len(pairs) else pairs
@@ -1295,7 +1597,7 @@ def cns_table(evidence: Evidence, analysis: str = "primary", drugs: str = "all")
         f"{_count(len(pairs), 'result')} from {_count(pairs['trial_id'].nunique() if len(pairs) else 0, 'trial')}; "
         "the publications' "
         "CNS populations (no N transcribed, so no interval)", shown, evidence,
-        pair_credits(evidence, pairs), notes, data=pairs, trial_ids=list(pairs.get("trial_id", [])),
+        pair_credits(evidence, pairs), notes, data=pairs, trial_ids=list(pairs.get("trial_id", [])), provenance=cells,
     )
 
 
@@ -1303,7 +1605,7 @@ def all_analyses_table(evidence: Evidence, drugs: str = "all") -> ReportTable:
     """Each analysis of progression-free survival in the bundle side by side, whichever one the report's
     parameter chose above."""
     trials = comparator_trials(evidence, drugs)
-    rows, sources, data = [], [], []
+    rows, sources, data, cells, shown_at = [], [], [], [], []
     median_label = "Median PFS, months (newer drug / crizotinib)"
     for t in trials.itertuples():
         hr = evidence.hazard_ratios[(evidence.hazard_ratios["trial_id"] == t.trial_id)
@@ -1318,19 +1620,27 @@ def all_analyses_table(evidence: Evidence, drugs: str = "all") -> ReportTable:
             row = {"Trial": trial_group(pd.Series(t._asdict())), "Analysis": analysis, "PFS HR": NOT_IN_BUNDLE,
                    median_label: NOT_IN_BUNDLE}
             cited = []
+            cell = {}
             for _, one in h.iterrows():
+                cell["PFS HR"] = from_rows(evidence, "hazard_ratios", one, "hazard_ratio", "ci_low", "ci_high",
+                                           "ci_level", "p_value", "adjustment", "assessor", "analysis_label")
                 row["PFS HR"] = hazard_ratio_detail(one)
                 cited.append(credit_of(one))
                 data.append({"kind": "hazard ratio", **one.to_dict()})
+                shown_at.append(len(rows))  # the row about to be shown
             if t.drug in m.index and "crizotinib" in m.index:
                 row[median_label] = (f"{_median_text(m.loc[t.drug, 'value'], m.loc[t.drug, 'note'])} / "
                                      f"{_median_text(m.loc['crizotinib', 'value'], m.loc['crizotinib', 'note'])}")
                 cited += [credit_of(m.loc[t.drug]), credit_of(m.loc["crizotinib"])]
+                cell[median_label] = frame_source(evidence, "outcomes", m.reset_index().loc[
+                    lambda f: f["arm"].isin([t.drug, "crizotinib"])], "value")
                 data += [{"kind": "outcome", **r} for r in m.reset_index().to_dict("records")]
+                shown_at += [len(rows)] * len(m)
             row[EVIDENCE_COLUMN] = marks(cited) or "—"
             row["Source"] = _sources(evidence, cited) or "—"
             sources += cited
             rows.append(row)
+            cells.append(cell)
     shown_hr = evidence.hazard_ratios[evidence.hazard_ratios["trial_id"].isin(trials["trial_id"])
                                       & (evidence.hazard_ratios["endpoint"] == "PFS")]
     names = trials.set_index("trial_id")["trial_name"]
@@ -1344,7 +1654,8 @@ def all_analyses_table(evidence: Evidence, drugs: str = "all") -> ReportTable:
                   evidence, sources,
                   [*hazard_ratio_footnote(shown_hr, newer_drugs(evidence)), follow_up,
                    _levels_footnote(shown_hr, trials.set_index("trial_id")["trial_name"])],
-                  data=pd.DataFrame(data), group_column="Trial", trial_ids=list(trials["trial_id"]))
+                  data=pd.DataFrame(data), group_column="Trial", trial_ids=list(trials["trial_id"]), provenance=cells,
+                  data_shown_rows=shown_at)
 
 
 def _finding_trials(finding: pd.Series, trial_ids: list[str]) -> list[str]:

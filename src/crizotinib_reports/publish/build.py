@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .. import __version__
+from ..build_time import SOURCE_DATE_EPOCH, build_epoch, epoch_time
 from ..exceptions import ReportFailed, UsageError
-from .files import atomic_write_bytes, atomic_write_json, sha256_bytes
+from .files import SHA256SUMS, atomic_write_bytes, atomic_write_json, sha256_bytes, write_sha256sums
 from .inputs import DataSnapshot, build_reasons, package_versions, report_inputs
 from .outputs import (BUILD_ID, BUILDS, FAILED, MANIFEST_NAME, STAGING, OutputTree, build_lock, check_top_level,
                       claim_output_dir, is_report_file_name, is_report_folder_name, new_build_id, real_folder,
@@ -85,6 +86,7 @@ class ReportResult:
     reasons: list[str] = field(default_factory=list)  # why it was built; empty when unchanged
     inputs: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    cell_seconds: list[float] = field(default_factory=list)  # each code cell's run time (kept out of the .ipynb)
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: str | None = None
     failing_cell: int | None = None
@@ -186,7 +188,8 @@ class Builder:
 
     def __init__(self, data_dir: Path = DATA_DIR, output_dir: Path = OUTPUT_DIR, formats: tuple[str, ...] = FORMATS,
                  notebook_dir: Path = NOTEBOOK_DIR, progress: Progress | None = None,
-                 timeout: int = DEFAULT_REPORT_TIMEOUT, jobs: int | None = None, adopt_output_dir: bool = False):
+                 timeout: int = DEFAULT_REPORT_TIMEOUT, jobs: int | None = None, adopt_output_dir: bool = False,
+                 source_date_epoch: int | None = None):
         unknown = [f for f in formats if f not in FORMATS]
         if unknown:
             raise UsageError(f"unknown format '{unknown[0]}'; choose from: {', '.join(FORMATS)}")
@@ -202,6 +205,8 @@ class Builder:
         self.timeout = timeout
         self.jobs = jobs or default_jobs()
         self.adopt_output_dir = adopt_output_dir
+        #: The recorded build time (SOURCE_DATE_EPOCH, else now): every date the reports print comes from it.
+        self.build_epoch = build_epoch() if source_date_epoch is None else source_date_epoch
         self._failed = threading.Event()
         self._kernels: Any = None  # WarmKernels while a build runs
         self._render_workers: Any = None  # RenderWorkers while a build runs
@@ -304,10 +309,15 @@ class Builder:
     def build(self, names: list[str], param_pairs: list[str], fail_fast: bool = False, wait: bool = True,
               force: bool = False, variants_file: Path | None = None) -> list[ReportResult]:
         """Check everything that can be checked before a kernel starts, then build what is stale."""
-        targets = self.targets(names, param_pairs, variants_file)
+        return self.build_targets(self.targets(names, param_pairs, variants_file), fail_fast, wait, force)
+
+    def build_targets(self, targets: list[Target], fail_fast: bool = False, wait: bool = True,
+                      force: bool = False) -> list[ReportResult]:
+        """Build these (report, parameter set) targets: `build`'s work once the targets are known (verify
+        rebuilds a manifest's recorded targets through it)."""
         with self.session(wait) as session:
             planned = self.plan(targets, session, force)
-            check_top_level(self.output_dir, [r.folder for r in planned] + [MANIFEST_NAME, FAILED])
+            check_top_level(self.output_dir, [r.folder for r in planned] + [MANIFEST_NAME, FAILED, SHA256SUMS])
             stale = sum(r.status != "unchanged" for r in planned)
             pruned = self._stale_variants(planned)
             if not stale and not pruned:
@@ -319,6 +329,7 @@ class Builder:
             try:
                 results = self._build_all(targets, planned, tree, fail_fast, pruned)
                 self._write_manifest(tree, results, session)
+                write_sha256sums(tree.new)
                 checkpoint("manifest-written")
                 tree.commit(checkpoint)
                 checkpoint("committed")
@@ -342,7 +353,7 @@ class Builder:
         self._validated(session)
         require_kernel(KERNEL_NAME)
         environment = {**without_secrets(dict(os.environ)), "MPLBACKEND": os.environ.get("MPLBACKEND", "agg"),
-                       VALIDATED_CACHE_ENV: str(session.validated_cache)}
+                       VALIDATED_CACHE_ENV: str(session.validated_cache), SOURCE_DATE_EPOCH: str(self.build_epoch)}
         self._kernels = WarmKernels(stale, min(self.jobs, stale), KERNEL_NAME, self.notebook_dir, KERNEL_ARGUMENTS,
                                     environment, f"{output_key(self.output_dir)}:{os.getpid()}")
         self._render_workers = RenderWorkers(min(self.jobs, stale))
@@ -474,9 +485,10 @@ class Builder:
             notebook.metadata.papermill.update(input_path=notebook_path.name if Path(shown).is_absolute() else shown,
                                                output_path=f"{target.folder}/{target.folder}.ipynb")
             _name_input_files(notebook, target)
+            result.seconds.update(_cell_seconds(notebook, result.seconds["execute"] - result.seconds["kernel_wait"]))
+            result.cell_seconds = without_timings(notebook)
             executed_bytes = (nbformat.writes(notebook) + "\n").encode("utf-8")
             executed_path.write_bytes(executed_bytes)
-            result.seconds.update(_cell_seconds(notebook, result.seconds["execute"] - result.seconds["kernel_wait"]))
             started = time.perf_counter()
             self.progress.state(target.folder, "rendering")
             outputs, seconds = self._render_workers.render(str(executed_path), self.formats,
@@ -559,6 +571,8 @@ class Builder:
                 "title": report.title,
                 "status": result.status,
                 "built_at": _now(),
+                "build_time": epoch_time(self.build_epoch).isoformat(),
+                "source_date_epoch": self.build_epoch,
                 "variant": report.variant_of(result.inputs["parameters"]),
                 "parameters": result.inputs["parameters"],
                 "rebuilt_because": result.reasons,
@@ -569,6 +583,7 @@ class Builder:
                 "versions": result.inputs["versions"],
                 "inputs": result.inputs,
                 "seconds": result.seconds,
+                "cell_seconds": result.cell_seconds,
                 "outputs": result.outputs,
             }
             if not result.ok:
@@ -579,7 +594,8 @@ class Builder:
                              outputs=kept.get("outputs", {}) if carried else {},
                              kept_from=kept.get("built_at") if carried else None)
             entries[result.folder] = entry
-        manifest = {"generated_at": _now(), "package": {"name": "crizotinib-reports", "version": __version__},
+        manifest = {"generated_at": _now(), "build_time": epoch_time(self.build_epoch).isoformat(),
+                    "source_date_epoch": self.build_epoch, "package": {"name": "crizotinib-reports", "version": __version__},
                     "build": tree.new.name, "versions": package_versions(),
                     "data": {"dir": display_path(self.data_dir), "sha256": session.snapshot.hashes},
                     "reports": entries}
@@ -599,3 +615,26 @@ def _cell_seconds(notebook: Any, papermill_seconds: float) -> dict[str, float]:
     cells = sum(durations)
     return {"papermill_overhead": round(max(papermill_seconds - cells, 0.0), 3), "setup_cell": round(setup, 3),
             "other_cells": round(cells - setup, 3)}
+
+
+#: The injected parameters cell's id: papermill draws a random one, which would differ between two builds.
+INJECTED_CELL_ID = "injected-parameters"
+
+
+def without_timings(notebook: Any) -> list[float]:
+    """Take out of an executed notebook what differs between two runs of the same inputs: papermill's and
+    nbclient's clocks (start and end times, durations, iopub timestamps) and the injected cell's random id.
+    Returns each code cell's duration in seconds, which the manifest keeps instead."""
+    durations = []
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)
+        timing = cell.metadata.get("papermill", {})
+        if cell.cell_type == "code":
+            durations.append(round(timing.get("duration") or 0.0, 3))
+        for key in ("start_time", "end_time", "duration"):
+            timing.pop(key, None)
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.id = INJECTED_CELL_ID
+    for key in ("start_time", "end_time", "duration"):
+        notebook.metadata.get("papermill", {}).pop(key, None)
+    return durations

@@ -48,3 +48,20 @@ def sha256_bytes(data: bytes) -> str:
 
 def sha256_file(path: Path) -> str:
     return sha256_bytes(Path(path).read_bytes())
+
+
+#: Checksums in coreutils' format, beside a build's or a run's files: `sha256sum -c SHA256SUMS` checks them
+#: without this package.
+SHA256SUMS = "SHA256SUMS"
+
+
+def sha256sums_text(folder: Path) -> str:
+    """`<hex>  <relative path>` for every file under `folder` but SHA256SUMS, sorted by path (as sha256sum writes)."""
+    folder = Path(folder)
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                   if p.is_file() and not p.is_symlink() and p.name != SHA256SUMS and not p.name.endswith(".tmp"))
+    return "".join(f"{sha256_file(folder / name)}  {name}\n" for name in files)
+
+
+def write_sha256sums(folder: Path) -> None:
+    atomic_write_text(Path(folder) / SHA256SUMS, sha256sums_text(folder))

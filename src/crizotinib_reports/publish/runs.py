@@ -11,6 +11,7 @@
                                      PDF/A-3a carrying every table's CSV, the manifest and the run
                                      record (--pdf-profile archival), or PDF/UA-1 carrying nothing (plain)
         index.html                   links to every report of the run
+        SHA256SUMS                   every file's SHA-256, for `sha256sum -c SHA256SUMS`
       latest -> runs/<id>            the newest successful run (moved only by a run that succeeded)
 
 A run builds with the same Builder as `build` (so unchanged reports are not executed again),
@@ -39,7 +40,8 @@ from .build import Builder, BuildSession, ReportResult, checkpoint, load_manifes
 from .changes import (ChangeSummary, compare_data, compare_runs, read_data_csvs, read_table_csvs, schema_keys,
                       trial_names)
 from ..exceptions import CrizotinibReportsError, UsageError
-from .files import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file
+from ..build_time import epoch_time
+from .files import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file, write_sha256sums
 from .inputs import package_versions
 from .outputs import CURRENT, MANIFEST_NAME, fsync_tree, link_or_copy, link_target, point_link, real_folder, remove_ours
 from ..paths import display_path
@@ -160,6 +162,7 @@ class Runner:
         outcome.record = self._record(run_id, started, clock, previous, results, changes, error, outcome, session)
         outcome.summary = run_summary(outcome.record, changes)
         atomic_write_json(partial / "run.json", outcome.record)
+        write_sha256sums(partial)
         fsync_tree(partial)
         checkpoint("run-written")
         os.rename(partial, outcome.folder)
@@ -221,7 +224,7 @@ class Runner:
                    for r in ordered]
         archival = self.pdf_profile == "archival"
         attachments = self._attachments(partial, run_id, ordered, record) if archival else []
-        date = f"{_run_time(run_id):%d %B %Y, %H:%M UTC}"
+        date = f"{epoch_time(self.builder.build_epoch):%d %B %Y, %H:%M UTC}"  # the recorded build time
         pdf = combined_pdf(reports, title=BUNDLE_TITLE, date=date, data_version=data_version(session.snapshot.hashes),
                            notes=[f"Run {run_id}; crizotinib-reports {__version__}", changes.headline],
                            variant=ARCHIVAL_VARIANT if archival else REPORT_PDF_VARIANT, attachments=attachments)
@@ -319,6 +322,7 @@ def record_mail(outcome: RunOutcome, status: str, recipients: int, detail: str |
     """The mail's outcome in run.json: no server, user or address (the run folder is shared and archived)."""
     outcome.record["mail"] = {"status": status, "recipients": recipients, "detail": detail}
     atomic_write_json(outcome.folder / "run.json", outcome.record)
+    write_sha256sums(outcome.folder)
 
 
 def _run_time(run_id: str) -> datetime:
