@@ -151,6 +151,15 @@ def test_trace_of_text_in_no_traced_cell_is_one_line_and_exit_1(tmp_path, capsys
         assert out == [f"'{text}' is not a traced number in clinical_activity (no table cell with provenance holds it)"]
 
 
+def test_trace_of_nothing_is_refused_not_every_cell(tmp_path, capsys):
+    table = tiny_table([{"ORR": cell("outcomes.csv#trial_id=t1:value")}, {}, {}])
+    output = _report(tmp_path, table._repr_html_())
+    for text in ("", "  "):
+        assert main(["trace", "clinical_activity", text, "--output-dir", str(output)]) == 2
+        captured = capsys.readouterr()
+        assert not captured.out and captured.err.count("\n") == 1 and "text of a number" in captured.err
+
+
 def test_trace_of_a_report_not_built_is_one_line_exit_2(tmp_path):
     result = subprocess.run([sys.executable, "-m", "crizotinib_reports.cli", "trace", "overview", "74%",
                              "--output-dir", str(tmp_path)], capture_output=True, text=True, timeout=60)

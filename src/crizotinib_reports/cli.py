@@ -163,6 +163,8 @@ exit codes: 0 everything matches; 1 a file differs (named); 2 the inputs changed
 def cmd_trace(args: argparse.Namespace) -> int:
     from .publish.trace import report_html, trace_lines
 
+    if not args.text.strip():  # an empty pattern would match every cell
+        raise UsageError("trace needs the text of a number to look for, e.g. 74% or 9.7 months")
     path = report_html(args.output_dir, args.report)
     lines = trace_lines(path.read_text(encoding="utf-8"), args.text, args.report)
     if lines is None:
