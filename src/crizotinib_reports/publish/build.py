@@ -355,7 +355,7 @@ class Builder:
         environment = {**without_secrets(dict(os.environ)), "MPLBACKEND": os.environ.get("MPLBACKEND", "agg"),
                        VALIDATED_CACHE_ENV: str(session.validated_cache), SOURCE_DATE_EPOCH: str(self.build_epoch)}
         self._kernels = WarmKernels(stale, min(self.jobs, stale), KERNEL_NAME, self.notebook_dir, KERNEL_ARGUMENTS,
-                                    environment, f"{output_key(self.output_dir)}:{os.getpid()}")
+                                    environment, f"{output_key(self.output_dir)}:{os.getpid()}", self.progress.message)
         self._render_workers = RenderWorkers(min(self.jobs, stale))
 
     def _stale_variants(self, planned: list[ReportResult]) -> list[str]:
