@@ -357,6 +357,7 @@ class Builder:
         self._kernels = WarmKernels(stale, min(self.jobs, stale), KERNEL_NAME, self.notebook_dir, KERNEL_ARGUMENTS,
                                     environment, f"{output_key(self.output_dir)}:{os.getpid()}", self.progress.message)
         self._render_workers = RenderWorkers(min(self.jobs, stale))
+        self._render_workers.prestart()
 
     def _stale_variants(self, planned: list[ReportResult]) -> list[str]:
         """Folders of the reports being built whose parameter sets were not asked for this time."""

@@ -35,7 +35,11 @@ from typing import Any
 #: Linux) forks it from the fork server.
 KERNELS_ENV = "CRIZOTINIB_REPORTS_KERNELS"
 #: What the server imports before it forks (the package's notebook imports, and the kernel's own code).
-WARM_IMPORTS = ("crizotinib_reports.notebook", "ipykernel.kernelapp", "ipykernel.ipkernel", "matplotlib_inline")
+#: Beyond the notebook's own imports, what reports import on first use (statsmodels' intervals and
+#: meta-analysis, great_tables' CSS inliner, the CSV writer, PIL's image plugins) is imported here once too.
+WARM_IMPORTS = ("crizotinib_reports.notebook", "crizotinib_reports.evidence.text", "ipykernel.kernelapp",
+                "ipykernel.ipkernel", "matplotlib_inline", "statsmodels.stats.proportion",
+                "statsmodels.stats.meta_analysis", "css_inline", "pandas.io.formats.csvs", "PIL.Image")
 SERVER_STARTUP_TIMEOUT = 120
 _LAUNCHER = ("-m", "ipykernel_launcher")
 
@@ -230,6 +234,7 @@ def _serve(request_fd: int, reply_fd: int) -> None:
     except Exception as exc:  # the kernels fall back to separate programs, which will show the error
         replies.write(json.dumps({"error": f"the fork server could not import {module}: {exc}"}) + "\n")
         return
+    sys.modules["PIL.Image"].preinit()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped as they end
     children: list[int] = []
     replies.write(json.dumps({"ready": os.getpid()}) + "\n")

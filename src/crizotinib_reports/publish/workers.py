@@ -25,12 +25,12 @@ class RenderFailed(Exception):
 
 
 class _Worker:
-    def __init__(self, job: Callable[..., Any]) -> None:
+    def __init__(self, job: Callable[..., Any], warm_up: Callable[[], None] | None = None) -> None:
         import multiprocessing
 
         context = multiprocessing.get_context("spawn")
         self.connection, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, os.getpid(), job), daemon=True,
+        self.process = context.Process(target=_serve, args=(child, os.getpid(), job, warm_up), daemon=True,
                                        name="crizotinib-render")
         self.process.start()
         child.close()
@@ -63,6 +63,15 @@ class RenderWorkers:
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
         self._closed = False
+
+    def prestart(self) -> None:
+        """Start the workers now, so that their imports (nbconvert, WeasyPrint) overlap the first reports'
+        execution instead of delaying their renders."""
+        with self._lock:
+            missing = self.count - len(self._idle) if not self._closed else 0
+        started = [_Worker(self.job or _render, _warm_up if self.job is None else None) for _ in range(missing)]
+        with self._lock:
+            self._idle.extend(started)
 
     def render(self, notebook_path: str, formats: tuple[str, ...], timeout: float) -> Any:
         """The requested formats of one executed notebook, or RenderTimeout after `timeout` seconds."""
@@ -103,7 +112,14 @@ def _render(notebook_path: str, formats: tuple[str, ...]) -> Any:
     return render_in_worker(notebook_path, formats)
 
 
-def _serve(connection: Any, parent_pid: int, job: Callable[..., Any]) -> None:
+def _warm_up() -> None:
+    from .render import warm_up_worker
+
+    warm_up_worker()
+
+
+def _serve(connection: Any, parent_pid: int, job: Callable[..., Any],
+           warm_up: Callable[[], None] | None = None) -> None:
     """The worker's loop: run what it is sent until told to stop or the build is gone."""
 
     def exit_with_parent() -> None:
@@ -112,6 +128,11 @@ def _serve(connection: Any, parent_pid: int, job: Callable[..., Any]) -> None:
         os._exit(0)
 
     threading.Thread(target=exit_with_parent, daemon=True, name="exit-with-parent").start()
+    if warm_up is not None:
+        try:
+            warm_up()
+        except Exception:  # the first render meets the same error and reports it
+            pass
     while True:
         try:
             arguments = connection.recv()
