@@ -345,17 +345,25 @@ class Builder:
         return results
 
     def _start_workers(self, session: BuildSession, stale: int) -> None:
-        """Validate the snapshot, then start the kernels (without secrets) and the render workers."""
+        """Validate the snapshot (while the fork server imports), then start the kernels (without secrets) and the
+        render workers."""
         from ..evidence.data import VALIDATED_CACHE_ENV
-        from .kernels import WarmKernels, output_key
+        from .kernels import WarmKernels, output_key, start_fork_server, stop_fork_server
         from .workers import RenderWorkers
 
-        self._validated(session)
         require_kernel(KERNEL_NAME)
         environment = {**without_secrets(dict(os.environ)), "MPLBACKEND": os.environ.get("MPLBACKEND", "agg"),
                        VALIDATED_CACHE_ENV: str(session.validated_cache), SOURCE_DATE_EPOCH: str(self.build_epoch)}
+        token_prefix = f"{output_key(self.output_dir)}:{os.getpid()}"
+        # The fork server imports the report stack while the data are validated: it starts no kernel.
+        fork_server = start_fork_server(KERNEL_NAME, self.notebook_dir, environment, token_prefix)
+        try:
+            self._validated(session)
+        except BaseException:
+            stop_fork_server(fork_server)
+            raise
         self._kernels = WarmKernels(stale, min(self.jobs, stale), KERNEL_NAME, self.notebook_dir, KERNEL_ARGUMENTS,
-                                    environment, f"{output_key(self.output_dir)}:{os.getpid()}", self.progress.message)
+                                    environment, token_prefix, self.progress.message, fork_server)
         self._render_workers = RenderWorkers(min(self.jobs, stale))
         self._render_workers.prestart()
 

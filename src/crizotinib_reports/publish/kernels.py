@@ -44,7 +44,8 @@ class WarmKernels:
     """A queue of started kernels (jupyter_client AsyncKernelManagers) for `total` reports."""
 
     def __init__(self, total: int, running: int, kernel_name: str, cwd: Path, extra_arguments: list[str],
-                 env: dict[str, str], token_prefix: str, say: Callable[[str], None] = lambda message: None):
+                 env: dict[str, str], token_prefix: str, say: Callable[[str], None] = lambda message: None,
+                 fork_server: Future | None = None):
         self.kernel_name = kernel_name
         self.say = say  # tells the user, once, when kernels cannot be forked
         self.cwd = cwd
@@ -58,6 +59,7 @@ class WarmKernels:
         self._in_use: set[Any] = set()
         self._fork_lock = threading.Lock()
         self._fork_server: Any = None
+        self._fork_server_start = fork_server  # started by the build while it validated the data
         self._fork_refused: str | None = None
         self._starter = ThreadPoolExecutor(max_workers=running, thread_name_prefix="kernel-start")
         for _ in range(min(total, running)):
@@ -70,15 +72,14 @@ class WarmKernels:
 
     def _forking(self) -> Any:
         """The build's fork server, started by the first kernel that needs it; None when kernels cannot fork."""
-        from .kernel_fork import ForkServer, ForkUnavailable
+        from .kernel_fork import ForkUnavailable
 
         with self._fork_lock:
             if self._fork_server is None and self._fork_refused is None:
+                if self._fork_server_start is None:
+                    self._fork_server_start = start_fork_server(self.kernel_name, self.cwd, self.env, self.token_prefix)
                 try:
-                    from jupyter_client.kernelspec import KernelSpecManager
-
-                    argv = KernelSpecManager().get_kernel_spec(self.kernel_name).argv
-                    self._fork_server = ForkServer(argv, self.cwd, {**self.env, KERNEL_TOKEN_ENV: f"{self.token_prefix}:0"})
+                    self._fork_server = self._fork_server_start.result()
                 except ForkUnavailable as exc:
                     self._refuse_forks(str(exc))
             return self._fork_server
@@ -164,9 +165,36 @@ class WarmKernels:
             except BaseException:
                 pass
         self._starter.shutdown(wait=True)
-        if self._fork_server is not None:
-            self._fork_server.close()
+        if self._fork_server_start is not None:
+            stop_fork_server(self._fork_server_start)
         end_processes(lambda token: token.startswith(f"{self.token_prefix}:") if kill_running else False)
+
+
+def start_fork_server(kernel_name: str, cwd: Path, env: dict[str, str], token_prefix: str) -> Future:
+    """Start the build's fork server in the background (its imports take seconds): a Future of the
+    server, or of the ForkUnavailable that says why kernels will start as separate programs."""
+    def start() -> Any:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        from .kernel_fork import ForkServer
+
+        argv = KernelSpecManager().get_kernel_spec(kernel_name).argv
+        return ForkServer(argv, cwd, {**env, KERNEL_TOKEN_ENV: f"{token_prefix}:0"})
+
+    starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fork-server")
+    try:
+        return starter.submit(start)
+    finally:
+        starter.shutdown(wait=False)
+
+
+def stop_fork_server(started: Future) -> None:
+    """End a fork server started by start_fork_server (waiting for it if it is still starting)."""
+    try:
+        server = started.result()
+    except Exception:
+        return
+    server.close()
 
 
 def kill_kernel(manager: Any) -> None:
