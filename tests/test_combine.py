@@ -329,10 +329,15 @@ def test_great_tables_styles_follow_their_tables(built_reports):
                          "html.parser")
     ids = [tag["id"] for tag in soup.find_all(id=True)]
     assert len(ids) == len(set(ids))
-    # great_tables' look travels inline with each table (see test_numbering), so nothing depends on an id...
+    # great_tables' look travels with each table (see test_numbering): inline, or in the class print hoisted it
+    # into (render.hoist_inline_styles), so nothing depends on an id...
+    hoisted = dict(re.findall(r":where\(\.(crz-s-[0-9a-f]{12})\)\{([^}]*)\}",
+                              "".join(style.string or "" for style in soup.find_all("style"))))
     tables = soup.body.find_all("table", class_="gt_table")
     assert len(tables) >= len(built_reports)
-    assert all("border-top-style: solid" in table.get("style", "") for table in tables)
+    assert all("border-top-style: solid" in table.get("style", "") + "".join(hoisted.get(name, "")
+                                                                              for name in table.get("class", []))
+               for table in tables)
     # ...and any style a report still scopes by id names ids of the combined page, inside its container.
     for style in soup.body.find_all("style"):
         named = selector_ids(style.string or "")
