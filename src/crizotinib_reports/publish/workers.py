@@ -138,8 +138,9 @@ def _serve(connection: Any, parent_pid: int, job: Callable[..., Any],
             arguments = connection.recv()
         except (EOFError, OSError):
             return
-        if arguments is None:
-            return
+        if arguments is None:  # the build is done with it: exit without tearing down WeasyPrint and nbconvert
+            connection.close()
+            os._exit(0)
         try:
             connection.send(("ok", job(*arguments)))
         except Exception as exc:  # the build turns it into the report's one-line error
