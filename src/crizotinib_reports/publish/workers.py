@@ -6,6 +6,14 @@ a fresh interpreter, not a fork of this one with its threads and sockets). A ren
 past its report's deadline cannot be interrupted inside WeasyPrint, so its worker is killed and
 a fresh one takes its place for the next report. A worker exits by itself when the build
 process is gone (kill -9 leaves no one to stop it).
+
+A scheduled run's workers keep documents (``keep_documents``): every render of the run goes to one
+worker, which keeps each report's laid-out PDF document, and the run's combined PDF is then made in
+that same worker from those pages (assemble.py), instead of laying every page out a second time.
+Laid-out documents cannot leave the process that made them (WeasyPrint's boxes hold Pango
+objects), hence one worker: with two, half the reports would be laid out again at the end, and the
+combined PDF's layout is the larger cost (measured in docs/performance.md); renders then wait for
+each other, which the run's kernels, executing meanwhile, mostly hide.
 """
 
 from __future__ import annotations
@@ -25,18 +33,19 @@ class RenderFailed(Exception):
 
 
 class _Worker:
-    def __init__(self, job: Callable[..., Any]) -> None:
+    def __init__(self) -> None:
         import multiprocessing
 
         context = multiprocessing.get_context("spawn")
         self.connection, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, os.getpid(), job), daemon=True,
+        self.process = context.Process(target=_serve, args=(child, os.getpid()), daemon=True,
                                        name="crizotinib-render")
         self.process.start()
         child.close()
 
-    def call(self, job: tuple[Any, ...], timeout: float) -> Any:
-        self.connection.send(job)
+    def call(self, function: Callable[..., Any], arguments: tuple[Any, ...], timeout: float) -> Any:
+        """``function(*arguments)`` in the worker (a module-level function: it is sent by name)."""
+        self.connection.send((function, arguments))
         if not self.connection.poll(max(timeout, 0.0)):
             raise RenderTimeout()
         try:
@@ -55,25 +64,31 @@ class _Worker:
 
 
 class RenderWorkers:
-    """At most `count` render workers, one per report being rendered at a time."""
+    """At most `count` render workers, one per report being rendered at a time; or, with
+    ``keep_documents``, one worker that keeps what it lays out, for :meth:`combine`."""
 
-    def __init__(self, count: int, job: Callable[..., Any] | None = None):
+    def __init__(self, count: int, job: Callable[..., Any] | None = None, keep_documents: bool = False):
         self.count = count
         self.job = job  # what a worker runs for each call (a module-level function); rendering by default
+        self.keep_documents = keep_documents
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
+        self._keeper: _Worker | None = None
+        self._keeper_lock = threading.Lock()  # one call at a time in the keeping worker
         self._closed = False
 
     def render(self, notebook_path: str, formats: tuple[str, ...], timeout: float) -> Any:
         """The requested formats of one executed notebook, or RenderTimeout after `timeout` seconds."""
+        if self.keep_documents:
+            return self._call_keeper(_render, (notebook_path, formats, True), timeout)
         with self._lock:
             if self._closed:
                 raise RenderFailed("the build is stopping")
             worker = self._idle.pop() if self._idle else None
         if worker is None:
-            worker = _Worker(self.job or _render)
+            worker = _Worker()
         try:
-            result = worker.call((notebook_path, formats), timeout)
+            result = worker.call(self.job or _render, (notebook_path, formats), timeout)
         except BaseException:
             worker.kill()  # late, dead or interrupted: never reused
             raise
@@ -84,10 +99,42 @@ class RenderWorkers:
                 self._idle.append(worker)
         return result
 
+    def combine(self, function: Callable[..., Any], arguments: tuple[Any, ...], timeout: float) -> Any:
+        """``function(*arguments)`` in the worker that kept the documents (a fresh one if it is gone: the
+        function then lays out what it lacks)."""
+        if not self.keep_documents:
+            raise ValueError("RenderWorkers.combine: these workers keep no documents")
+        return self._call_keeper(function, arguments, timeout)
+
+    def _call_keeper(self, function: Callable[..., Any], arguments: tuple[Any, ...], timeout: float) -> Any:
+        """One call at a time in the keeping worker; waiting for it counts against ``timeout``."""
+        deadline = time.monotonic() + timeout
+        if not self._keeper_lock.acquire(timeout=max(timeout, 0.0)):
+            raise RenderTimeout()
+        try:
+            with self._lock:
+                if self._closed:
+                    raise RenderFailed("the build is stopping")
+                if self._keeper is None:
+                    self._keeper = _Worker()
+                worker = self._keeper
+            try:
+                return worker.call(function, arguments, deadline - time.monotonic())
+            except BaseException:
+                worker.kill()  # late, dead or interrupted: its documents go with it
+                with self._lock:
+                    self._keeper = None
+                raise
+        finally:
+            self._keeper_lock.release()
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
             idle, self._idle = self._idle, []
+            if self._keeper is not None:
+                idle.append(self._keeper)
+                self._keeper = None
         for worker in idle:
             try:
                 worker.connection.send(None)  # asks it to exit
@@ -97,13 +144,13 @@ class RenderWorkers:
             worker.kill()
 
 
-def _render(notebook_path: str, formats: tuple[str, ...]) -> Any:
+def _render(notebook_path: str, formats: tuple[str, ...], keep: bool = False) -> Any:
     from .render import render_in_worker  # only workers load nbconvert and WeasyPrint, not the build process
 
-    return render_in_worker(notebook_path, formats)
+    return render_in_worker(notebook_path, formats, keep)
 
 
-def _serve(connection: Any, parent_pid: int, job: Callable[..., Any]) -> None:
+def _serve(connection: Any, parent_pid: int) -> None:
     """The worker's loop: run what it is sent until told to stop or the build is gone."""
 
     def exit_with_parent() -> None:
@@ -114,12 +161,13 @@ def _serve(connection: Any, parent_pid: int, job: Callable[..., Any]) -> None:
     threading.Thread(target=exit_with_parent, daemon=True, name="exit-with-parent").start()
     while True:
         try:
-            arguments = connection.recv()
+            message = connection.recv()
         except (EOFError, OSError):
             return
-        if arguments is None:
+        if message is None:
             return
         try:
-            connection.send(("ok", job(*arguments)))
+            function, arguments = message
+            connection.send(("ok", function(*arguments)))
         except Exception as exc:  # the build turns it into the report's one-line error
             connection.send(("error", f"{type(exc).__name__}: {exc}".splitlines()[0]))
