@@ -80,7 +80,7 @@ class RenderWorkers:
     def render(self, notebook_path: str, formats: tuple[str, ...], timeout: float) -> Any:
         """The requested formats of one executed notebook, or RenderTimeout after `timeout` seconds."""
         if self.keep_documents:
-            return self._call_keeper(_render, (notebook_path, formats, True), timeout)
+            return self._call_keeper(self.job or _render_keeping, (notebook_path, formats), timeout)
         with self._lock:
             if self._closed:
                 raise RenderFailed("the build is stopping")
@@ -144,10 +144,16 @@ class RenderWorkers:
             worker.kill()
 
 
-def _render(notebook_path: str, formats: tuple[str, ...], keep: bool = False) -> Any:
+def _render(notebook_path: str, formats: tuple[str, ...]) -> Any:
     from .render import render_in_worker  # only workers load nbconvert and WeasyPrint, not the build process
 
-    return render_in_worker(notebook_path, formats, keep)
+    return render_in_worker(notebook_path, formats)
+
+
+def _render_keeping(notebook_path: str, formats: tuple[str, ...]) -> Any:
+    from .render import render_in_worker
+
+    return render_in_worker(notebook_path, formats, keep=True)
 
 
 def _serve(connection: Any, parent_pid: int) -> None:
