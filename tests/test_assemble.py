@@ -262,32 +262,69 @@ def worker_pid(*_: object) -> int:
     return os.getpid()
 
 
-def sleeping_pid(seconds: float, _: object) -> int:
+def sleepy_render(seconds: float, page: str) -> tuple[dict[str, bytes], int]:
+    """A render as render_in_worker returns it (the page among the outputs), and where it ran."""
     time.sleep(seconds)
-    return os.getpid()
+    return {"html": page.encode()}, os.getpid()
+
+
+REMEMBERED: list[str] = []
+
+
+def remember(page: str) -> None:
+    REMEMBERED.append(page)
+
+
+def recall() -> tuple[int, list[str]]:
+    return os.getpid(), REMEMBERED
 
 
 def test_a_runs_renders_and_its_combine_share_one_worker():
-    from concurrent.futures import ThreadPoolExecutor
-
-    workers = RenderWorkers(2, job=worker_pid, keep_documents=True)
+    workers = RenderWorkers(2, job=sleepy_render, keep_documents=True, keep_job=remember)
     try:
-        with ThreadPoolExecutor(2) as pool:
-            pids = set(pool.map(lambda n: workers.render(f"report{n}.ipynb", ("pdf",), timeout=60), range(4)))
+        pids = {workers.render(0, f"page {n}", timeout=60)[1] for n in range(3)}  # one report after another
         assert len(pids) == 1 and os.getpid() not in pids
-        assert workers.combine(worker_pid, (), timeout=60) in pids
+        assert workers.combine(recall, (), timeout=60) == (pids.pop(), [])  # nothing rendered beside it
     finally:
         workers.close()
     with pytest.raises(ValueError, match="keep no documents"):
         RenderWorkers(2).combine(worker_pid, (), timeout=1)
 
 
-def test_a_late_call_loses_the_keeping_worker_and_a_fresh_one_takes_its_place():
-    workers = RenderWorkers(1, job=sleeping_pid, keep_documents=True)
+def test_a_render_goes_beside_the_busy_keeping_worker_which_lays_its_page_out_before_combining():
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = RenderWorkers(2, job=sleepy_render, keep_documents=True, keep_job=remember)
     try:
-        first = workers.render(0, "a", timeout=60)
+        with ThreadPoolExecutor(2) as pool:
+            slow = pool.submit(workers.render, 3, "slow page", 60)
+            time.sleep(1)  # the keeping worker has it
+            quick = pool.submit(workers.render, 0, "quick page", 60)
+            (_, keeper), (_, beside) = slow.result(), quick.result()
+        assert beside != keeper  # it did not wait for the slow one
+        assert workers.combine(recall, (), timeout=60) == (keeper, ["quick page"])
+    finally:
+        workers.close()
+
+
+def test_a_late_call_loses_the_keeping_worker_and_a_fresh_one_takes_its_place():
+    workers = RenderWorkers(1, job=sleepy_render, keep_documents=True)
+    try:
+        _, first = workers.render(0, "a", timeout=60)
         with pytest.raises(RenderTimeout):
             workers.render(60, "late", timeout=3)
         assert workers.combine(worker_pid, (), timeout=60) != first
     finally:
         workers.close()
+
+
+def test_a_page_rendered_elsewhere_is_laid_out_and_kept_by_the_worker(reports):
+    from crizotinib_reports.publish.render import keep_in_worker
+
+    WORKER_DOCUMENTS._documents.clear()
+    keep_in_worker(reports[0].html)
+    kept = WORKER_DOCUMENTS.get(print_html(reports[0].html))
+    assert kept is not None and len(kept.pages) == 3
+    keep_in_worker(reports[0].html)
+    assert WORKER_DOCUMENTS.get(print_html(reports[0].html)) is kept and len(WORKER_DOCUMENTS) == 1
+    WORKER_DOCUMENTS._documents.clear()

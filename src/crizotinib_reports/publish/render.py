@@ -737,6 +737,14 @@ _WORKER_RENDERER: Renderer | None = None
 WORKER_DOCUMENTS = KeptDocuments()
 
 
+def keep_in_worker(page: str) -> None:
+    """Lay out, in a render worker, a report page rendered in another one, and keep its document
+    (:data:`WORKER_DOCUMENTS`) as if it had been printed here: the combined PDF reuses its pages."""
+    printed = print_html(page)
+    if WORKER_DOCUMENTS.get(printed) is None:
+        WORKER_DOCUMENTS.add(printed, print_document(printed))
+
+
 def render_in_worker(notebook_path: str, formats: tuple[str, ...],
                      keep: bool = False) -> tuple[dict[str, bytes], dict[str, float]]:
     """Render an executed notebook file in a worker process that keeps one Renderer for its life.

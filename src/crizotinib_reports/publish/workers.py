@@ -7,13 +7,15 @@ past its report's deadline cannot be interrupted inside WeasyPrint, so its worke
 a fresh one takes its place for the next report. A worker exits by itself when the build
 process is gone (kill -9 leaves no one to stop it).
 
-A scheduled run's workers keep documents (``keep_documents``): every render of the run goes to one
-worker, which keeps each report's laid-out PDF document, and the run's combined PDF is then made in
-that same worker from those pages (assemble.py), instead of laying every page out a second time.
-Laid-out documents cannot leave the process that made them (WeasyPrint's boxes hold Pango
-objects), hence one worker: with two, half the reports would be laid out again at the end, and the
-combined PDF's layout is the larger cost (measured in docs/performance.md); renders then wait for
-each other, which the run's kernels, executing meanwhile, mostly hide.
+A scheduled run's workers keep documents (``keep_documents``): one worker keeps each report's
+laid-out PDF document, and the run's combined PDF is made in that same worker from those pages
+(assemble.py) instead of laying every page out a second time. Laid-out documents cannot leave the
+process that made them (WeasyPrint's boxes hold Pango objects), hence one keeping worker. A render
+goes to it when it is free; when it is busy (two reports finishing together), the render goes to
+another worker, as in a build, and the keeping worker lays that page out for itself once free,
+while kernels still run (only the layout: the PDF is not printed twice). Sending every render to
+the one worker made reports wait for each other's renders: about 8 s more of a loaded run's build
+than this (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -65,22 +67,39 @@ class _Worker:
 
 class RenderWorkers:
     """At most `count` render workers, one per report being rendered at a time; or, with
-    ``keep_documents``, one worker that keeps what it lays out, for :meth:`combine`."""
+    ``keep_documents``, one of them keeping the documents it lays out, for :meth:`combine`."""
 
-    def __init__(self, count: int, job: Callable[..., Any] | None = None, keep_documents: bool = False):
+    #: Seconds the keeping worker may take to lay out a page rendered beside it.
+    KEEP_TIMEOUT = 600
+
+    def __init__(self, count: int, job: Callable[..., Any] | None = None, keep_documents: bool = False,
+                 keep_job: Callable[[str], Any] | None = None):
         self.count = count
         self.job = job  # what a worker runs for each call (a module-level function); rendering by default
         self.keep_documents = keep_documents
+        self.keep_job = keep_job  # what the keeping worker runs on a page rendered beside it
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
         self._keeper: _Worker | None = None
         self._keeper_lock = threading.Lock()  # one call at a time in the keeping worker
+        self._later: list[threading.Thread] = []  # pages rendered beside it, being laid out by the keeping worker
         self._closed = False
 
     def render(self, notebook_path: str, formats: tuple[str, ...], timeout: float) -> Any:
-        """The requested formats of one executed notebook, or RenderTimeout after `timeout` seconds."""
+        """The requested formats of one executed notebook, or RenderTimeout after `timeout` seconds.
+
+        Keeping documents, a render goes to the keeping worker when it is free; when it is busy, to another
+        worker, as in a build (no report waits for another's render), and the keeping worker then lays that
+        page out for itself once free (:meth:`_keep_later`).
+        """
+        if self.keep_documents and self._keeper_lock.acquire(blocking=False):
+            return self._call_keeper(self.job or _render_keeping, (notebook_path, formats), timeout, locked=True)
+        result = self._beside(notebook_path, formats, timeout)
         if self.keep_documents:
-            return self._call_keeper(self.job or _render_keeping, (notebook_path, formats), timeout)
+            self._keep_later(result)
+        return result
+
+    def _beside(self, notebook_path: str, formats: tuple[str, ...], timeout: float) -> Any:
         with self._lock:
             if self._closed:
                 raise RenderFailed("the build is stopping")
@@ -99,17 +118,42 @@ class RenderWorkers:
                 self._idle.append(worker)
         return result
 
+    def _keep_later(self, result: Any) -> None:
+        """The keeping worker lays out the page of a render made beside it, in the background, when free."""
+        outputs = result[0] if isinstance(result, tuple) and result and isinstance(result[0], dict) else {}
+        page = outputs.get("html")
+        if not isinstance(page, bytes):
+            return
+
+        def keep() -> None:
+            try:
+                self._call_keeper(self.keep_job or _keep_page, (page.decode("utf-8"),), self.KEEP_TIMEOUT)
+            except (RenderFailed, RenderTimeout):
+                pass  # the combined PDF then lays that report out itself
+
+        thread = threading.Thread(target=keep, daemon=True, name="crizotinib-keep-page")
+        with self._lock:
+            self._later.append(thread)
+        thread.start()
+
     def combine(self, function: Callable[..., Any], arguments: tuple[Any, ...], timeout: float) -> Any:
-        """``function(*arguments)`` in the worker that kept the documents (a fresh one if it is gone: the
-        function then lays out what it lacks)."""
+        """``function(*arguments)`` in the worker that kept the documents, once it has laid out the pages
+        rendered beside it (a fresh worker if it is gone: the function then lays out what it lacks)."""
         if not self.keep_documents:
             raise ValueError("RenderWorkers.combine: these workers keep no documents")
-        return self._call_keeper(function, arguments, timeout)
-
-    def _call_keeper(self, function: Callable[..., Any], arguments: tuple[Any, ...], timeout: float) -> Any:
-        """One call at a time in the keeping worker; waiting for it counts against ``timeout``."""
         deadline = time.monotonic() + timeout
-        if not self._keeper_lock.acquire(timeout=max(timeout, 0.0)):
+        with self._lock:
+            later, self._later = self._later, []
+        for thread in later:
+            thread.join(max(deadline - time.monotonic(), 0.0))
+        return self._call_keeper(function, arguments, deadline - time.monotonic())
+
+    def _call_keeper(self, function: Callable[..., Any], arguments: tuple[Any, ...], timeout: float,
+                     locked: bool = False) -> Any:
+        """One call at a time in the keeping worker (``locked``: the caller holds its turn); waiting for it
+        counts against ``timeout``."""
+        deadline = time.monotonic() + timeout
+        if not locked and not self._keeper_lock.acquire(timeout=max(timeout, 0.0)):
             raise RenderTimeout()
         try:
             with self._lock:
@@ -154,6 +198,12 @@ def _render_keeping(notebook_path: str, formats: tuple[str, ...]) -> Any:
     from .render import render_in_worker
 
     return render_in_worker(notebook_path, formats, keep=True)
+
+
+def _keep_page(page: str) -> None:
+    from .render import keep_in_worker
+
+    keep_in_worker(page)
 
 
 def _serve(connection: Any, parent_pid: int) -> None:
