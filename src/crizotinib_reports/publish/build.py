@@ -210,6 +210,7 @@ class Builder:
         self._failed = threading.Event()
         self._kernels: Any = None  # WarmKernels while a build runs
         self._render_workers: Any = None  # RenderWorkers while a build runs
+        self.render_workers: Any = None  # the caller's RenderWorkers, kept across builds (a run's: runs.py)
         self._session: BuildSession | None = None
 
     # --- one writer, one snapshot -------------------------------------------------------------------
@@ -340,7 +341,8 @@ class Builder:
             finally:
                 if self._kernels is not None:
                     self._kernels.close(kill_running=interrupted)
-                    self._render_workers.close()
+                    if self._render_workers is not self.render_workers:
+                        self._render_workers.close()
                 self._kernels = self._render_workers = None
         return results
 
@@ -364,7 +366,7 @@ class Builder:
             raise
         self._kernels = WarmKernels(stale, min(self.jobs, stale), KERNEL_NAME, self.notebook_dir, KERNEL_ARGUMENTS,
                                     environment, token_prefix, self.progress.message, fork_server)
-        self._render_workers = RenderWorkers(min(self.jobs, stale))
+        self._render_workers = self.render_workers or RenderWorkers(min(self.jobs, stale))
         self._render_workers.prestart()
 
     def _stale_variants(self, planned: list[ReportResult]) -> list[str]:

@@ -53,6 +53,7 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 from ..plain_text import is_invisible_control, visible
 
 __all__ = [
+    "KeptDocuments",
     "OfflineURLFetcher",
     "ReportHTMLExporter",
     "ReportTitlePreprocessor",
@@ -63,10 +64,12 @@ __all__ = [
     "first_heading",
     "is_remote_url",
     "mark_page_furniture",
+    "print_document",
     "print_html",
     "print_pdf",
     "strip_active_content",
     "strip_remote_resources",
+    "write_document",
 ]
 
 #: Folder holding the ``crizotinib`` nbconvert template (added to the template
@@ -551,9 +554,11 @@ class WeasyPrintPDFExporter(ReportHTMLExporter):
         # '¶' anchors are for screens; keep them out of PDF text and bookmarks.
         return True
 
-    def html_to_pdf(self, html: str, url_fetcher: URLFetcher | None = None) -> bytes:
-        """Print ``html`` to PDF bytes; the fetcher defaults to an :class:`OfflineURLFetcher`."""
-        return print_pdf(html, self.log, url_fetcher)
+    def html_to_pdf(self, html: str, url_fetcher: URLFetcher | None = None,
+                    keep: KeptDocuments | None = None) -> bytes:
+        """Print ``html`` to PDF bytes; the fetcher defaults to an :class:`OfflineURLFetcher`; ``keep`` keeps
+        the laid-out document (:func:`print_pdf`)."""
+        return print_pdf(html, self.log, url_fetcher, keep=keep)
 
     def from_notebook_node(  # type: ignore[override]
         self, nb: NotebookNode, resources: dict[str, Any] | None = None, **kw: Any
@@ -568,20 +573,64 @@ class WeasyPrintPDFExporter(ReportHTMLExporter):
 REPORT_PDF_VARIANT = "pdf/ua-1"
 
 
+def print_document(html: str, url_fetcher: URLFetcher | None = None, *,
+                   variant: str = REPORT_PDF_VARIANT) -> weasyprint.Document:
+    """``html`` laid out by WeasyPrint for ``variant``, offline by default, and not yet written: the combined PDF
+    of a run reuses a report's laid-out pages (assemble.py)."""
+    fetcher = OfflineURLFetcher() if url_fetcher is None else url_fetcher
+    return weasyprint.HTML(string=html, url_fetcher=fetcher, media_type="print").render(pdf_variant=variant)
+
+
+def write_document(document: weasyprint.Document, *, variant: str = REPORT_PDF_VARIANT,
+                   attachments: list[weasyprint.Attachment] | None = None) -> bytes:
+    """A laid-out document written as ``variant`` with ``attachments``, mended by :func:`finish_pdf`."""
+    return document.write_pdf(pdf_variant=variant, attachments=attachments, finisher=finish_pdf)
+
+
 def print_pdf(html: str, log: Any, url_fetcher: URLFetcher | None = None, *, variant: str = REPORT_PDF_VARIANT,
-              attachments: list[weasyprint.Attachment] | None = None) -> bytes:
+              attachments: list[weasyprint.Attachment] | None = None,
+              keep: KeptDocuments | None = None) -> bytes:
     """Print ``html`` with WeasyPrint as ``variant``, offline by default; refused URLs become one warning on ``log``.
 
-    WeasyPrint's output is mended by :func:`finish_pdf` before it is written.
+    WeasyPrint's output is mended by :func:`finish_pdf` before it is written (the same bytes as
+    ``weasyprint.HTML(...).write_pdf``). ``keep`` holds on to the laid-out document afterwards.
     """
     fetcher = OfflineURLFetcher() if url_fetcher is None else url_fetcher
-    pdf = weasyprint.HTML(string=html, url_fetcher=fetcher, media_type="print").write_pdf(
-        pdf_variant=variant, attachments=attachments, finisher=finish_pdf)
+    document = print_document(html, fetcher, variant=variant)
+    pdf = write_document(document, variant=variant, attachments=attachments)
     refused = getattr(fetcher, "refused", None)
     if refused:
         log.warning("Offline PDF rendering refused %d URL(s): %s", len(refused),
                     ", ".join(sorted({url[:200] for url in refused})))
+    if keep is not None:
+        keep.add(html, document)
     return pdf
+
+
+class KeptDocuments:
+    """Laid-out documents kept by a render worker for the combined PDF, keyed by the SHA-256 of the exact
+    HTML printed; the ``limit`` most recent (a run keeps its reports', not a sweep's hundreds)."""
+
+    def __init__(self, limit: int = 32):
+        self.limit = limit
+        self._documents: dict[str, weasyprint.Document] = {}
+
+    @staticmethod
+    def key(html: str) -> str:
+        return hashlib.sha256(html.encode("utf-8")).hexdigest()
+
+    def add(self, html: str, document: weasyprint.Document) -> None:
+        key = self.key(html)
+        self._documents.pop(key, None)
+        self._documents[key] = document
+        while len(self._documents) > self.limit:
+            del self._documents[next(iter(self._documents))]
+
+    def get(self, html: str) -> weasyprint.Document | None:
+        return self._documents.get(self.key(html))
+
+    def __len__(self) -> int:
+        return len(self._documents)
 
 
 def finish_pdf(document: Any, pdf: Any) -> None:
@@ -735,8 +784,10 @@ class Renderer:
         pdf, _ = self.pdf_exporter.from_notebook_node(nb, resources)
         return pdf
 
-    def render(self, nb: NotebookNode, formats: tuple[str, ...]) -> tuple[dict[str, bytes], dict[str, float]]:
-        """The formats asked for, and seconds each took: HTML is rendered once and the PDF printed from it.
+    def render(self, nb: NotebookNode, formats: tuple[str, ...],
+               keep: KeptDocuments | None = None) -> tuple[dict[str, bytes], dict[str, float]]:
+        """The formats asked for, and seconds each took: HTML is rendered once and the PDF printed from it
+        (its laid-out document kept in ``keep``, if given).
 
         The page's '¶' heading anchors are hidden in print by report.css, so the PDF's text
         and bookmarks are the same as those of the PDF exporter, which leaves them out.
@@ -747,7 +798,7 @@ class Renderer:
         outputs = {"html": html.encode("utf-8")} if "html" in formats else {}
         if "pdf" in formats:
             started = time.perf_counter()
-            outputs["pdf"] = self.pdf_exporter.html_to_pdf(print_html(html))
+            outputs["pdf"] = self.pdf_exporter.html_to_pdf(print_html(html), keep=keep)
             seconds["pdf"] = round(time.perf_counter() - started, 3)
         return outputs, seconds
 
@@ -757,6 +808,8 @@ class Renderer:
 # --------------------------------------------------------------------------
 
 _WORKER_RENDERER: Renderer | None = None
+#: The documents a render worker of a run keeps for the run's combined PDF (workers.py, assemble.py).
+WORKER_DOCUMENTS = KeptDocuments()
 
 
 def warm_up_worker() -> None:
@@ -766,13 +819,24 @@ def warm_up_worker() -> None:
         _WORKER_RENDERER = Renderer()
 
 
-def render_in_worker(notebook_path: str, formats: tuple[str, ...]) -> tuple[dict[str, bytes], dict[str, float]]:
+def keep_in_worker(page: str) -> None:
+    """Lay out, in a render worker, a report page rendered in another one, and keep its document
+    (:data:`WORKER_DOCUMENTS`) as if it had been printed here: the combined PDF reuses its pages."""
+    printed = print_html(page)
+    if WORKER_DOCUMENTS.get(printed) is None:
+        WORKER_DOCUMENTS.add(printed, print_document(printed))
+
+
+def render_in_worker(notebook_path: str, formats: tuple[str, ...],
+                     keep: bool = False) -> tuple[dict[str, bytes], dict[str, float]]:
     """Render an executed notebook file in a worker process that keeps one Renderer for its life.
 
     WeasyPrint is pure Python: two reports rendering in the build's own process would take turns
-    on one core (the GIL). In worker processes they print side by side.
+    on one core (the GIL). In worker processes they print side by side. With ``keep``, the PDF's
+    laid-out document stays in :data:`WORKER_DOCUMENTS` for a combined PDF made in this process.
     """
     import nbformat
 
     warm_up_worker()
-    return _WORKER_RENDERER.render(nbformat.read(notebook_path, as_version=4), formats)
+    return _WORKER_RENDERER.render(nbformat.read(notebook_path, as_version=4), formats,
+                                   WORKER_DOCUMENTS if keep else None)
