@@ -281,8 +281,11 @@ def _grafted_pages(laid: _Report, frame_pages: list[Page], shift: int) -> list[P
         if number == 0:
             start = frame_page.anchors[laid.part.section_id]
             grafted.anchors[laid.part.section_id] = start
-            if heading is None or heading_mark is not None and laid.first_heading_page == 0:
-                grafted.bookmarks.insert(0, (1, title, start[:2], "open"))  # no heading had a bookmark
+            if heading is None:  # combine.py marks the report's section instead
+                grafted.bookmarks.insert(0, (1, title, start[:2], "open"))
+        if heading_mark is not None and number == laid.first_heading_page:  # a heading without a bookmark
+            grafted.bookmarks.insert(0, (1, title, heading_mark[1], "open"))
+            heading_mark = None
         pages.append(grafted)
     return pages
 

@@ -20,9 +20,10 @@ everything into `runs/.<id>.partial/`, and renames it into place when complete. 
 built last, with the change summary as its `changes_file` parameter, so it can show what
 changed (its own tables restate the others' and are not compared: see changes.py).
 
-The run's reports render in one worker that keeps each laid-out PDF document (workers.py), and
-the combined PDF is made there from those pages (assemble.py): only its cover and contents are laid
-out; a report not rendered in this run (unchanged) is laid out there for it.
+One render worker of the run keeps each report's laid-out PDF document (workers.py: it renders the
+report, or lays out a page rendered beside it while it was busy), and the combined PDF is made there
+from those pages (assemble.py): only its cover, contents and page margins are laid out; a report not
+rendered in this run (unchanged) is laid out there first.
 """
 
 from __future__ import annotations
