@@ -307,6 +307,32 @@ def test_a_render_goes_beside_the_busy_keeping_worker_which_lays_its_page_out_be
         workers.close()
 
 
+def slow_remember(page: str) -> None:
+    time.sleep(3)
+    REMEMBERED.append(page)
+
+
+def test_a_render_waits_for_the_keeping_worker_when_it_is_only_laying_out_a_page():
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = RenderWorkers(2, job=sleepy_render, keep_documents=True, keep_job=slow_remember)
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            slow = pool.submit(workers.render, 2, "slow page", 60)
+            time.sleep(0.5)
+            _, beside = workers.render(0, "quick page", 60)  # beside the busy worker, laid out there afterwards
+            _, keeper = slow.result()
+            deadline = time.monotonic() + 30
+            while not workers._laying_out and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert workers._laying_out, "the keeping worker never laid out the page rendered beside it"
+            _, last = workers.render(0, "last page", 60)  # waits for that layout rather than going beside
+        assert beside != keeper and last == keeper
+        assert workers.combine(recall, (), timeout=60) == (keeper, ["quick page"])
+    finally:
+        workers.close()
+
+
 def test_a_late_call_loses_the_keeping_worker_and_a_fresh_one_takes_its_place():
     workers = RenderWorkers(1, job=sleepy_render, keep_documents=True)
     try:

@@ -11,11 +11,13 @@ A scheduled run's workers keep documents (``keep_documents``): one worker keeps 
 laid-out PDF document, and the run's combined PDF is made in that same worker from those pages
 (assemble.py) instead of laying every page out a second time. Laid-out documents cannot leave the
 process that made them (WeasyPrint's boxes hold Pango objects), hence one keeping worker. A render
-goes to it when it is free; when it is busy (two reports finishing together), the render goes to
-another worker, as in a build, and the keeping worker lays that page out for itself once free,
-while kernels still run (only the layout: the PDF is not printed twice). Sending every render to
-the one worker made reports wait for each other's renders: about 8 s more of a loaded run's build
-than this (docs/performance.md).
+goes to it when it is free; when it is rendering (two reports finishing together), the render goes
+to another worker, as in a build, and the keeping worker lays that page out for itself once free,
+while kernels still run (only the layout: the PDF is not printed twice); when it is only laying out
+such a page, the render waits for it, which is shorter than laying this page out again later (the
+overview, last, would otherwise keep the combined PDF waiting). Sending every render to the one
+worker made reports wait for each other's renders: about 8 s more of a loaded run's build than
+this (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ class RenderWorkers:
         self._keeper: _Worker | None = None
         self._keeper_lock = threading.Lock()  # one call at a time in the keeping worker
         self._later: list[threading.Thread] = []  # pages rendered beside it, being laid out by the keeping worker
+        self._laying_out = 0  # how many of those the keeping worker is laying out now (0 or 1)
         self._closed = False
 
     def prestart(self) -> None:
@@ -104,11 +107,13 @@ class RenderWorkers:
     def render(self, notebook_path: str, formats: tuple[str, ...], timeout: float) -> Any:
         """The requested formats of one executed notebook, or RenderTimeout after `timeout` seconds.
 
-        Keeping documents, a render goes to the keeping worker when it is free; when it is busy, to another
+        Keeping documents, a render goes to the keeping worker when it is free, or only laying out a page
+        (waiting for that is shorter than laying this one out again later); when it is rendering, to another
         worker, as in a build (no report waits for another's render), and the keeping worker then lays that
         page out for itself once free (:meth:`_keep_later`).
         """
-        if self.keep_documents and self._keeper_lock.acquire(blocking=False):
+        if self.keep_documents and (self._keeper_lock.acquire(blocking=False) or
+                                    self._laying_out and self._keeper_lock.acquire(timeout=max(timeout, 0.0))):
             return self._call_keeper(self.job or _render_keeping, (notebook_path, formats), timeout, locked=True)
         result = self._beside(notebook_path, formats, timeout)
         if self.keep_documents:
@@ -142,10 +147,17 @@ class RenderWorkers:
             return
 
         def keep() -> None:
+            if not self._keeper_lock.acquire(timeout=self.KEEP_TIMEOUT):
+                return  # the combined PDF then lays that report out itself
+            with self._lock:
+                self._laying_out += 1
             try:
-                self._call_keeper(self.keep_job or _keep_page, (page.decode("utf-8"),), self.KEEP_TIMEOUT)
+                self._call_keeper(self.keep_job or _keep_page, (page.decode("utf-8"),), self.KEEP_TIMEOUT, locked=True)
             except (RenderFailed, RenderTimeout):
-                pass  # the combined PDF then lays that report out itself
+                pass
+            finally:
+                with self._lock:
+                    self._laying_out -= 1
 
         thread = threading.Thread(target=keep, daemon=True, name="crizotinib-keep-page")
         with self._lock:
