@@ -4,7 +4,8 @@ Fast tests merge tiny hand-written pages shaped like the build's (nbconvert head
 ids and '¶' anchors, a great_tables-like id-scoped <style>, the per-report running
 title rule); the e2e tests build real reports with the CLI once per module and read
 the combined PDF with pypdf as a reader would meet it: cover, contents, bookmarks,
-page numbers and running headers.
+page numbers and running headers, combined both ways: every page laid out again (combine.py) and from
+each report's laid-out pages (assemble.py, what a run does), which must read the same.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import tinycss2
 from bs4 import BeautifulSoup
 from pypdf import PdfReader
 
+from crizotinib_reports.publish.assemble import assembled_pdf
 from crizotinib_reports.publish.combine import CombinedReport, combined_html, combined_pdf
-from crizotinib_reports.publish.render import REPORT_CSS
+from crizotinib_reports.publish.render import REPORT_CSS, print_document, print_html
 from crizotinib_reports.publish.portfolio import portfolio
 
 REPORTS = portfolio()
@@ -249,9 +251,18 @@ def built_reports(output_dir) -> list[CombinedReport]:
 
 
 @pytest.fixture(scope="module")
-def combined(built_reports) -> tuple[PdfReader, list[str]]:
-    pdf = combined_pdf(built_reports, title=HOSTILE_TITLE, date=DATE, data_version=DATA_VERSION, notes=NOTES)
-    reader = PdfReader(io.BytesIO(pdf))
+def both_pdfs(built_reports) -> dict[str, bytes]:
+    """The three reports combined both ways: "layout", every page laid out again in one document (combine.py),
+    and "pages", from each report's laid-out document as a run does (assemble.py)."""
+    options = dict(title=HOSTILE_TITLE, date=DATE, data_version=DATA_VERSION, notes=NOTES)
+    documents = [print_document(print_html(report.html)) for report in built_reports]
+    return {"layout": combined_pdf(built_reports, **options),
+            "pages": assembled_pdf(built_reports, documents, **options)}
+
+
+@pytest.fixture(scope="module", params=["layout", "pages"])
+def combined(request, both_pdfs) -> tuple[PdfReader, list[str]]:
+    reader = PdfReader(io.BytesIO(both_pdfs[request.param]))
     return reader, page_texts(reader)
 
 
@@ -323,16 +334,49 @@ def test_page_numbers_and_running_header(built_reports, combined, start_pages):
     assert HOSTILE_TITLE in texts[1]  # the contents carry the bundle's title
 
 
+def every_link(reader: PdfReader) -> list[tuple[int, tuple, object]]:
+    """(page, area, destination) of every link: an internal one's as (page, top), an external one's URI."""
+    named = reader.named_destinations
+    found = []
+    for number, page in enumerate(reader.pages, 1):
+        for annot in page.get("/Annots", []):
+            annot = annot.get_object()
+            area = tuple(round(float(value), 1) for value in annot["/Rect"])
+            if "/Dest" in annot:
+                target = named[str(annot["/Dest"])]
+                found.append((number, area, (reader.get_destination_page_number(target) + 1,
+                                             round(float(target["/Top"]), 1))))
+            else:
+                found.append((number, area, str(annot["/A"]["/URI"])))
+    return found
+
+
+@pytest.mark.e2e
+def test_reused_pages_read_and_link_as_the_pages_laid_out_again(both_pdfs):
+    """The run's way (assemble.py) against laying every page out again: the same text on every page, the same
+    outline to the same places, the same links from the same areas to the same places."""
+    old, new = (PdfReader(io.BytesIO(both_pdfs[method])) for method in ("layout", "pages"))
+    assert page_texts(new) == page_texts(old)
+    assert outline_tree(new) == outline_tree(old)
+    links = every_link(new)
+    assert links == every_link(old) and any(isinstance(target, tuple) for _, _, target in links)
+
+
 @pytest.mark.e2e
 def test_great_tables_styles_follow_their_tables(built_reports):
     soup = BeautifulSoup(combined_html(built_reports, title="T", date=DATE, data_version=DATA_VERSION),
                          "html.parser")
     ids = [tag["id"] for tag in soup.find_all(id=True)]
     assert len(ids) == len(set(ids))
-    # great_tables' look travels inline with each table (see test_numbering), so nothing depends on an id...
+    # great_tables' look travels with each table (see test_numbering): inline, or in the class print hoisted it
+    # into (render.hoist_inline_styles), so nothing depends on an id...
+    hoisted = dict(re.findall(r":where\(\.(crz-s-[0-9a-f]{12})\)\{([^}]*)\}",
+                              "".join(style.string or "" for style in soup.find_all("style"))))
     tables = soup.body.find_all("table", class_="gt_table")
     assert len(tables) >= len(built_reports)
-    assert all("border-top-style: solid" in table.get("style", "") for table in tables)
+    assert all("border-top-style: solid" in table.get("style", "") + "".join(hoisted.get(name, "")
+                                                                              for name in table.get("class", []))
+               for table in tables)
     # ...and any style a report still scopes by id names ids of the combined page, inside its container.
     for style in soup.body.find_all("style"):
         named = selector_ids(style.string or "")

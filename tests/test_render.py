@@ -32,6 +32,8 @@ import great_tables as gt  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
 from crizotinib_reports.publish.render import (  # noqa: E402
+    hoist_inline_styles,
+    print_pdf,
     OfflineURLFetcher,
     Renderer,
     ReportHTMLExporter,
@@ -412,3 +414,37 @@ def _has_module(name: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(name) is not None
+
+
+# --- inline styles hoisted for print --------------------------------------------------------------------
+
+HOIST_PAGE = (
+    '<!DOCTYPE html><html lang="en"><head><title>t</title>'
+    "<style>td { color: blue !important; } p { color: red; } .x { padding: 9px; }</style></head><body>"
+    '<p style="color: green; font-family: &quot;DejaVu Sans&quot;">an inline style beats a normal rule</p>'
+    '<table><tr><td style="color: green">an !important rule beats an inline style</td>'
+    '<td class="x" style="padding: 2px">the class is kept beside the hoisted one</td>'
+    '<td style="color: green !important">an !important inline style stays inline</td></tr></table>'
+    '<p style="color: green; font-family: &quot;DejaVu Sans&quot;">the same style, the same class</p>'
+    '<p>text saying style="color: red" is text</p></body></html>')
+
+
+def test_inline_styles_hoisted_into_classes_print_the_same_pdf(monkeypatch):
+    import logging
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764547200")
+    hoisted = hoist_inline_styles(HOIST_PAGE)
+    assert hoisted.count('style="') == 2  # the !important one, and the one in the text
+    assert 'style="color: green !important"' in hoisted and 'text saying style="color: red" is text' in hoisted
+    assert re.search(r'<td class="x crz-s-[0-9a-f]{12}">', hoisted)
+    assert len(set(re.findall(r'<p class="(crz-s-[0-9a-f]{12})">', hoisted))) == 1
+    assert re.search(r'<head><style type="text/css">:where\(\.crz-s-[0-9a-f]{12}\)\{color: green !important; '
+                     r'font-family: "DejaVu Sans" !important\}', hoisted)
+    log = logging.getLogger("test")
+    assert print_pdf(hoisted, log) == print_pdf(HOIST_PAGE, log)
+
+
+def test_a_style_that_could_close_its_element_is_left_inline():
+    page = '<html><head></head><body><p style="content: \'</style>\'">x</p></body></html>'
+    assert hoist_inline_styles(page) == page
+    assert hoist_inline_styles("<html><head></head><body><p>no styles</p></body></html>").count("<style") == 0

@@ -201,11 +201,15 @@ def test_two_scheduled_runs_compare_combine_and_mail(tmp_path):
     reader = PdfReader(pdf_path)
     assert record["combined_pdf"]["profile"] == "plain" and record["combined_pdf"]["attachments"] == []
     assert reader.attachments == {}
+    # Made from the pages the run's worker laid out for the reports; those it did not render (unchanged) it laid out.
+    unchanged = sum(entry["status"] == "unchanged" for entry in record["reports"].values())
+    assert record["combined_pdf"]["method"] == "pages" and record["combined_pdf"]["reports_laid_out"] == unchanged
 
     # The first run's PDF is archival: it carries every table's CSV as the run wrote it, and the records,
     # without the paths of this machine (the data folder here is outside the project).
     archived = out / "runs" / runs[0]
     first_record = json.loads((archived / "run.json").read_text())
+    assert (first_record["combined_pdf"]["method"], first_record["combined_pdf"]["reports_laid_out"]) == ("pages", 0)
     carried = {name: data[0] for name, data in PdfReader(archived / first_record["combined_pdf"]["file"]).attachments.items()}
     tables = {f"{name}--{csv.name}": csv.read_bytes() for name in RUN_REPORTS for csv in (archived / name / "tables").glob("*.csv")}
     assert sorted(carried) == sorted([*tables, "manifest.json", "run-record.json"])

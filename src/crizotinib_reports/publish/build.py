@@ -210,6 +210,7 @@ class Builder:
         self._failed = threading.Event()
         self._kernels: Any = None  # WarmKernels while a build runs
         self._render_workers: Any = None  # RenderWorkers while a build runs
+        self.render_workers: Any = None  # the caller's RenderWorkers, kept across builds (a run's: runs.py)
         self._session: BuildSession | None = None
 
     # --- one writer, one snapshot -------------------------------------------------------------------
@@ -340,23 +341,33 @@ class Builder:
             finally:
                 if self._kernels is not None:
                     self._kernels.close(kill_running=interrupted)
-                    self._render_workers.close()
+                    if self._render_workers is not self.render_workers:
+                        self._render_workers.close()
                 self._kernels = self._render_workers = None
         return results
 
     def _start_workers(self, session: BuildSession, stale: int) -> None:
-        """Validate the snapshot, then start the kernels (without secrets) and the render workers."""
+        """Validate the snapshot (while the fork server imports), then start the kernels (without secrets) and the
+        render workers."""
         from ..evidence.data import VALIDATED_CACHE_ENV
-        from .kernels import WarmKernels, output_key
+        from .kernels import WarmKernels, output_key, start_fork_server, stop_fork_server
         from .workers import RenderWorkers
 
-        self._validated(session)
         require_kernel(KERNEL_NAME)
         environment = {**without_secrets(dict(os.environ)), "MPLBACKEND": os.environ.get("MPLBACKEND", "agg"),
                        VALIDATED_CACHE_ENV: str(session.validated_cache), SOURCE_DATE_EPOCH: str(self.build_epoch)}
+        token_prefix = f"{output_key(self.output_dir)}:{os.getpid()}"
+        # The fork server imports the report stack while the data are validated: it starts no kernel.
+        fork_server = start_fork_server(KERNEL_NAME, self.notebook_dir, environment, token_prefix)
+        try:
+            self._validated(session)
+        except BaseException:
+            stop_fork_server(fork_server)
+            raise
         self._kernels = WarmKernels(stale, min(self.jobs, stale), KERNEL_NAME, self.notebook_dir, KERNEL_ARGUMENTS,
-                                    environment, f"{output_key(self.output_dir)}:{os.getpid()}")
-        self._render_workers = RenderWorkers(min(self.jobs, stale))
+                                    environment, token_prefix, self.progress.message, fork_server)
+        self._render_workers = self.render_workers or RenderWorkers(min(self.jobs, stale))
+        self._render_workers.prestart()
 
     def _stale_variants(self, planned: list[ReportResult]) -> list[str]:
         """Folders of the reports being built whose parameter sets were not asked for this time."""

@@ -25,6 +25,11 @@ could do none of that). Merging HTML pages needs care:
 Printing goes through :class:`~crizotinib_reports.render.OfflineURLFetcher`:
 nothing is fetched from the network. Nothing here does I/O at import.
 
+A scheduled run makes the same PDF without laying the reports' pages out again (assemble.py reuses
+the pages laid out for each report's own PDF and borrows this module's cover, contents and CSS):
+this module's one-document layout is what assemble.py falls back to when a page cannot be reused,
+and the baseline it is measured against (benchmarks/bench.py).
+
 The PDF is PDF/A-3a by default (:data:`ARCHIVAL_VARIANT`: tagged, and able to carry files such as
 every table's CSV, so an archived file alone holds its numbers); which variant, and which files, is
 the caller's choice (``crizotinib-reports run --pdf-profile``, in runs.py).

@@ -8,6 +8,9 @@ report and is shut down after it: no state passes from one report to another. A 
 kernel starts only when its report is completely done (rendered and written), so `--jobs N`
 means at most N reports, and N kernels, in progress at any moment.
 
+Each kernel is forked from one warm parent that imported the report stack once (kernel_fork.py),
+where the machine allows it; otherwise it starts as a program of its own, and the build says why once.
+
 A kernel ends with everything it started. Each kernel's environment carries a token
 (`CRIZOTINIB_REPORTS_KERNEL=<output folder key>:<build pid>:<n>`) that every process it starts
 inherits, even one that leaves the kernel's process group with `setsid`; when the report is
@@ -41,8 +44,10 @@ class WarmKernels:
     """A queue of started kernels (jupyter_client AsyncKernelManagers) for `total` reports."""
 
     def __init__(self, total: int, running: int, kernel_name: str, cwd: Path, extra_arguments: list[str],
-                 env: dict[str, str], token_prefix: str):
+                 env: dict[str, str], token_prefix: str, say: Callable[[str], None] = lambda message: None,
+                 fork_server: Future | None = None):
         self.kernel_name = kernel_name
+        self.say = say  # tells the user, once, when kernels cannot be forked
         self.cwd = cwd
         self.extra_arguments = extra_arguments
         self.env = env
@@ -52,6 +57,10 @@ class WarmKernels:
         self._to_start = total
         self._pending: list[Future] = []
         self._in_use: set[Any] = set()
+        self._fork_lock = threading.Lock()
+        self._fork_server: Any = None
+        self._fork_server_start = fork_server  # started by the build while it validated the data
+        self._fork_refused: str | None = None
         self._starter = ThreadPoolExecutor(max_workers=running, thread_name_prefix="kernel-start")
         for _ in range(min(total, running)):
             self._start_one()
@@ -61,13 +70,41 @@ class WarmKernels:
         token = f"{self.token_prefix}:{next(self._numbers)}"
         self._pending.append(self._starter.submit(lambda: asyncio.run(self._start(token))))
 
+    def _forking(self) -> Any:
+        """The build's fork server, started by the first kernel that needs it; None when kernels cannot fork."""
+        from .kernel_fork import ForkUnavailable
+
+        with self._fork_lock:
+            if self._fork_server is None and self._fork_refused is None:
+                if self._fork_server_start is None:
+                    self._fork_server_start = start_fork_server(self.kernel_name, self.cwd, self.env, self.token_prefix)
+                try:
+                    self._fork_server = self._fork_server_start.result()
+                except ForkUnavailable as exc:
+                    self._refuse_forks(str(exc))
+            return self._fork_server
+
+    def _refuse_forks(self, reason: str) -> None:
+        if self._fork_refused is None:
+            self._fork_refused = reason
+            self.say(f"kernels start as separate programs, not forked from a warm parent: {reason}")
+
     async def _start(self, token: str) -> Any:
         from jupyter_client.manager import AsyncKernelManager
 
-        manager = AsyncKernelManager(kernel_name=self.kernel_name)
+        from .kernel_fork import ForkUnavailable, forked_kernel_manager
+
+        server = self._forking()
+        manager = (forked_kernel_manager(server, kernel_name=self.kernel_name) if server is not None
+                   else AsyncKernelManager(kernel_name=self.kernel_name))
         manager.crizotinib_token = token
-        await manager.start_kernel(cwd=str(self.cwd), extra_arguments=self.extra_arguments,
-                                   env={**self.env, KERNEL_TOKEN_ENV: token})
+        try:
+            await manager.start_kernel(cwd=str(self.cwd), extra_arguments=self.extra_arguments,
+                                       env={**self.env, KERNEL_TOKEN_ENV: token})
+        except ForkUnavailable as exc:  # the server refused (a thread started in it) or is gone
+            with self._fork_lock:
+                self._refuse_forks(str(exc))
+            return await self._start(token)
         client = manager.client()
         client.start_channels()
         try:
@@ -128,7 +165,36 @@ class WarmKernels:
             except BaseException:
                 pass
         self._starter.shutdown(wait=True)
+        if self._fork_server_start is not None:
+            stop_fork_server(self._fork_server_start)
         end_processes(lambda token: token.startswith(f"{self.token_prefix}:") if kill_running else False)
+
+
+def start_fork_server(kernel_name: str, cwd: Path, env: dict[str, str], token_prefix: str) -> Future:
+    """Start the build's fork server in the background (its imports take seconds): a Future of the
+    server, or of the ForkUnavailable that says why kernels will start as separate programs."""
+    def start() -> Any:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        from .kernel_fork import ForkServer
+
+        argv = KernelSpecManager().get_kernel_spec(kernel_name).argv
+        return ForkServer(argv, cwd, {**env, KERNEL_TOKEN_ENV: f"{token_prefix}:0"})
+
+    starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fork-server")
+    try:
+        return starter.submit(start)
+    finally:
+        starter.shutdown(wait=False)
+
+
+def stop_fork_server(started: Future) -> None:
+    """End a fork server started by start_fork_server (waiting for it if it is still starting)."""
+    try:
+        server = started.result()
+    except Exception:
+        return
+    server.close()
 
 
 def kill_kernel(manager: Any) -> None:

@@ -30,13 +30,16 @@ Nothing here does I/O at import: report.css is read on first render.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import time
+from html import unescape as html_unescape
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
+import tinycss2
 import weasyprint
 from bs4 import BeautifulSoup
 from bs4.element import Stylesheet, Tag
@@ -50,6 +53,7 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 from ..plain_text import is_invisible_control, visible
 
 __all__ = [
+    "KeptDocuments",
     "OfflineURLFetcher",
     "ReportHTMLExporter",
     "ReportTitlePreprocessor",
@@ -60,10 +64,12 @@ __all__ = [
     "first_heading",
     "is_remote_url",
     "mark_page_furniture",
+    "print_document",
     "print_html",
     "print_pdf",
     "strip_active_content",
     "strip_remote_resources",
+    "write_document",
 ]
 
 #: Folder holding the ``crizotinib`` nbconvert template (added to the template
@@ -228,8 +234,12 @@ def strip_remote_resources(html: str, *, keep_links: bool = True) -> tuple[str, 
     Google Fonts import is one such).
     """
     soup = BeautifulSoup(html, features="html.parser")
-    removed: list[str] = []
+    removed = _strip_remote(soup, keep_links)
+    return str(soup), removed
 
+
+def _strip_remote(soup: BeautifulSoup, keep_links: bool) -> list[str]:
+    removed: list[str] = []
     for tag in list(soup.find_all(True)):
         if tag.decomposed:  # inside an element dropped earlier in this loop
             continue
@@ -273,8 +283,7 @@ def strip_remote_resources(html: str, *, keep_links: bool = True) -> tuple[str, 
             style = tag.get("style")
             if style and ("url(" in style.lower() or "@import" in style.lower()):
                 tag["style"] = _clean_css(style, removed)
-
-    return str(soup), removed
+    return removed
 
 
 # --------------------------------------------------------------------------
@@ -328,6 +337,11 @@ def strip_active_content(html: str) -> tuple[str, list[str]]:
       are removed, and every ``on*`` event-handler attribute.
     """
     soup = BeautifulSoup(html, features="html.parser")
+    removed = _strip_active(soup)
+    return str(soup), removed
+
+
+def _strip_active(soup: BeautifulSoup) -> list[str]:
     removed: list[str] = []
     for tag in list(soup.find_all(True)):
         if tag.decomposed:  # inside an element dropped earlier in this loop
@@ -341,7 +355,7 @@ def strip_active_content(html: str) -> tuple[str, list[str]]:
             if _active_attribute(tag.name.lower(), attr, value):
                 removed.append(f"{attr}={_url_as_read(value)}")
                 del tag[attr]
-    return str(soup), removed
+    return removed
 
 
 CONTENTS_HEADING = "Tables and figures"
@@ -351,11 +365,16 @@ def add_contents(html: str) -> str:
     """A contents block of the report's numbered tables and figures after its opening cell: links on screen,
     page numbers in print (report.css), in the order the report shows them. A page without any is unchanged."""
     soup = BeautifulSoup(html, features="html.parser")
+    return str(soup) if _add_contents(soup) else html
+
+
+def _add_contents(soup: BeautifulSoup) -> bool:
+    """add_contents on a parsed page; whether it added the block."""
     items = [tag for tag in soup.find_all(class_=("report-table", "report-figure"))
              if tag.get("id") and tag.get("data-label")]
     first = soup.find("h1")
     if not items or first is None:
-        return html
+        return False
     nav = soup.new_tag("nav", attrs={"class": "report-contents", "aria-label": CONTENTS_HEADING})
     heading = soup.new_tag("h2")
     heading.string = CONTENTS_HEADING
@@ -374,7 +393,7 @@ def add_contents(html: str) -> str:
     block.append(rendered)
     cell = first.find_parent(class_="jp-Cell") or first
     cell.insert_after(block)
-    return str(soup)
+    return True
 
 
 # --------------------------------------------------------------------------
@@ -460,9 +479,10 @@ class ReportHTMLExporter(HTMLExporter):
     ) -> tuple[str, dict[str, Any]]:
         """Render the page, then strip what would be loaded from the network and what could act."""
         html, resources = super().from_notebook_node(nb, resources, **kw)
+        soup = BeautifulSoup(html, features="html.parser")  # parsed once for the three passes (1 MB: ~0.5 s each)
         removed: list[str] = []
         if self.strip_remote_urls:
-            html, removed = strip_remote_resources(html, keep_links=not self.strip_remote_links)
+            removed = _strip_remote(soup, keep_links=not self.strip_remote_links)
             if removed:
                 self.log.warning(
                     "Removed %d remote resource URL(s) from the report: %s",
@@ -470,11 +490,12 @@ class ReportHTMLExporter(HTMLExporter):
                     ", ".join(sorted(set(removed))),
                 )
         resources["removed_remote_urls"] = removed
-        html, active = strip_active_content(html)
+        active = _strip_active(soup)
         if active:
             self.log.warning("Removed %d active element(s) or attribute(s) from the report: %s", len(active),
                              ", ".join(sorted({visible(item)[:120] for item in active})))
-        return add_contents(html), resources
+        _add_contents(soup)
+        return str(soup), resources
 
 
 class OfflineURLFetcher(URLFetcher):
@@ -533,9 +554,11 @@ class WeasyPrintPDFExporter(ReportHTMLExporter):
         # '¶' anchors are for screens; keep them out of PDF text and bookmarks.
         return True
 
-    def html_to_pdf(self, html: str, url_fetcher: URLFetcher | None = None) -> bytes:
-        """Print ``html`` to PDF bytes; the fetcher defaults to an :class:`OfflineURLFetcher`."""
-        return print_pdf(html, self.log, url_fetcher)
+    def html_to_pdf(self, html: str, url_fetcher: URLFetcher | None = None,
+                    keep: KeptDocuments | None = None) -> bytes:
+        """Print ``html`` to PDF bytes; the fetcher defaults to an :class:`OfflineURLFetcher`; ``keep`` keeps
+        the laid-out document (:func:`print_pdf`)."""
+        return print_pdf(html, self.log, url_fetcher, keep=keep)
 
     def from_notebook_node(  # type: ignore[override]
         self, nb: NotebookNode, resources: dict[str, Any] | None = None, **kw: Any
@@ -550,20 +573,64 @@ class WeasyPrintPDFExporter(ReportHTMLExporter):
 REPORT_PDF_VARIANT = "pdf/ua-1"
 
 
+def print_document(html: str, url_fetcher: URLFetcher | None = None, *,
+                   variant: str = REPORT_PDF_VARIANT) -> weasyprint.Document:
+    """``html`` laid out by WeasyPrint for ``variant``, offline by default, and not yet written: the combined PDF
+    of a run reuses a report's laid-out pages (assemble.py)."""
+    fetcher = OfflineURLFetcher() if url_fetcher is None else url_fetcher
+    return weasyprint.HTML(string=html, url_fetcher=fetcher, media_type="print").render(pdf_variant=variant)
+
+
+def write_document(document: weasyprint.Document, *, variant: str = REPORT_PDF_VARIANT,
+                   attachments: list[weasyprint.Attachment] | None = None) -> bytes:
+    """A laid-out document written as ``variant`` with ``attachments``, mended by :func:`finish_pdf`."""
+    return document.write_pdf(pdf_variant=variant, attachments=attachments, finisher=finish_pdf)
+
+
 def print_pdf(html: str, log: Any, url_fetcher: URLFetcher | None = None, *, variant: str = REPORT_PDF_VARIANT,
-              attachments: list[weasyprint.Attachment] | None = None) -> bytes:
+              attachments: list[weasyprint.Attachment] | None = None,
+              keep: KeptDocuments | None = None) -> bytes:
     """Print ``html`` with WeasyPrint as ``variant``, offline by default; refused URLs become one warning on ``log``.
 
-    WeasyPrint's output is mended by :func:`finish_pdf` before it is written.
+    WeasyPrint's output is mended by :func:`finish_pdf` before it is written (the same bytes as
+    ``weasyprint.HTML(...).write_pdf``). ``keep`` holds on to the laid-out document afterwards.
     """
     fetcher = OfflineURLFetcher() if url_fetcher is None else url_fetcher
-    pdf = weasyprint.HTML(string=html, url_fetcher=fetcher, media_type="print").write_pdf(
-        pdf_variant=variant, attachments=attachments, finisher=finish_pdf)
+    document = print_document(html, fetcher, variant=variant)
+    pdf = write_document(document, variant=variant, attachments=attachments)
     refused = getattr(fetcher, "refused", None)
     if refused:
         log.warning("Offline PDF rendering refused %d URL(s): %s", len(refused),
                     ", ".join(sorted({url[:200] for url in refused})))
+    if keep is not None:
+        keep.add(html, document)
     return pdf
+
+
+class KeptDocuments:
+    """Laid-out documents kept by a render worker for the combined PDF, keyed by the SHA-256 of the exact
+    HTML printed; the ``limit`` most recent (a run keeps its reports', not a sweep's hundreds)."""
+
+    def __init__(self, limit: int = 32):
+        self.limit = limit
+        self._documents: dict[str, weasyprint.Document] = {}
+
+    @staticmethod
+    def key(html: str) -> str:
+        return hashlib.sha256(html.encode("utf-8")).hexdigest()
+
+    def add(self, html: str, document: weasyprint.Document) -> None:
+        key = self.key(html)
+        self._documents.pop(key, None)
+        self._documents[key] = document
+        while len(self._documents) > self.limit:
+            del self._documents[next(iter(self._documents))]
+
+    def get(self, html: str) -> weasyprint.Document | None:
+        return self._documents.get(self.key(html))
+
+    def __len__(self) -> int:
+        return len(self._documents)
 
 
 def finish_pdf(document: Any, pdf: Any) -> None:
@@ -626,13 +693,71 @@ SCREEN_CSS_END = "<!-- /crizotinib:screen-css -->"
 
 
 def print_html(html: str) -> str:
-    """The page without JupyterLab's screen stylesheet, which print does not need (report.css has the
-    print rules) and which costs WeasyPrint about a second per report to parse."""
+    """The page as WeasyPrint should get it: without JupyterLab's screen stylesheet, which print does not
+    need (report.css has the print rules) and which costs WeasyPrint about a second per report to parse,
+    and with its inline styles hoisted into classes (:func:`hoist_inline_styles`)."""
     start = html.find(SCREEN_CSS_START)
     end = html.find(SCREEN_CSS_END, start)
-    if start < 0 or end < 0:
+    if start >= 0 and end >= 0:
+        html = html[:start] + html[end + len(SCREEN_CSS_END):]
+    return hoist_inline_styles(html)
+
+
+_START_TAG = re.compile(r"<[a-zA-Z][^<>]*>")
+_STYLE_ATTRIBUTE = re.compile(r'\sstyle="([^"]*)"')
+_CLASS_ATTRIBUTE = re.compile(r'\sclass="([^"]*)"')
+_TAG_NAME = re.compile(r"<[a-zA-Z][^\s/>]*")
+
+
+def hoist_inline_styles(html: str) -> str:
+    """The same page with each distinct inline ``style`` attribute made one class, for print.
+
+    great_tables writes the same few inline styles on every cell (16 distinct strings on 1,571 cells
+    in the methods appendix): WeasyPrint parses and cascades each attribute on its own, which was up
+    to 40% of a report's PDF time. Each string becomes ``:where(.crz-s-<hash>) { ... !important }``,
+    placed first in ``<head>``: like an inline style it beats every normal declaration, and (zero
+    specificity, earliest) loses to every ``!important`` one. A style that itself says ``!important``
+    stays inline. The PDF is byte for byte the one printed from the inline styles (tested).
+    """
+    rules: dict[str, str | None] = {}
+
+    def hoisted(match: re.Match) -> str:
+        tag = match.group(0)
+        style = _STYLE_ATTRIBUTE.search(tag)
+        if style is None:
+            return tag
+        name = "crz-s-" + hashlib.sha256(style.group(1).encode("utf-8")).hexdigest()[:12]
+        if name not in rules:
+            rules[name] = _important_declarations(html_unescape(style.group(1)))
+        if rules[name] is None:
+            return tag
+        tag = tag[:style.start()] + tag[style.end():]
+        classes = _CLASS_ATTRIBUTE.search(tag)
+        if classes is not None:
+            return f"{tag[:classes.end(1)]} {name}{tag[classes.end(1):]}"
+        tag_name = _TAG_NAME.match(tag)
+        return f'{tag[:tag_name.end()]} class="{name}"{tag[tag_name.end():]}'
+
+    page = _START_TAG.sub(hoisted, html)
+    css = "".join(f":where(.{name}){{{rule}}}" for name, rule in rules.items() if rule)
+    head = page.find("<head>")
+    if not css or head < 0:
         return html
-    return html[:start] + html[end + len(SCREEN_CSS_END):]
+    head += len("<head>")
+    return f'{page[:head]}<style type="text/css">{css}</style>{page[head:]}'
+
+
+def _important_declarations(style: str) -> str | None:
+    """``style``'s declarations, each made ``!important``; None when one already is, or is not a declaration,
+    or when the text could end the ``<style>`` element it goes into."""
+    if "<" in style:
+        return None
+    declarations = []
+    for item in tinycss2.parse_declaration_list(style, skip_comments=True, skip_whitespace=True):
+        if item.type != "declaration" or item.important:
+            return None
+        declarations.append(f"{item.name}: {tinycss2.serialize(item.value).strip()} !important")
+    return "; ".join(declarations)
 
 
 class Renderer:
@@ -659,8 +784,10 @@ class Renderer:
         pdf, _ = self.pdf_exporter.from_notebook_node(nb, resources)
         return pdf
 
-    def render(self, nb: NotebookNode, formats: tuple[str, ...]) -> tuple[dict[str, bytes], dict[str, float]]:
-        """The formats asked for, and seconds each took: HTML is rendered once and the PDF printed from it.
+    def render(self, nb: NotebookNode, formats: tuple[str, ...],
+               keep: KeptDocuments | None = None) -> tuple[dict[str, bytes], dict[str, float]]:
+        """The formats asked for, and seconds each took: HTML is rendered once and the PDF printed from it
+        (its laid-out document kept in ``keep``, if given).
 
         The page's '¶' heading anchors are hidden in print by report.css, so the PDF's text
         and bookmarks are the same as those of the PDF exporter, which leaves them out.
@@ -671,7 +798,7 @@ class Renderer:
         outputs = {"html": html.encode("utf-8")} if "html" in formats else {}
         if "pdf" in formats:
             started = time.perf_counter()
-            outputs["pdf"] = self.pdf_exporter.html_to_pdf(print_html(html))
+            outputs["pdf"] = self.pdf_exporter.html_to_pdf(print_html(html), keep=keep)
             seconds["pdf"] = round(time.perf_counter() - started, 3)
         return outputs, seconds
 
@@ -681,17 +808,35 @@ class Renderer:
 # --------------------------------------------------------------------------
 
 _WORKER_RENDERER: Renderer | None = None
+#: The documents a render worker of a run keeps for the run's combined PDF (workers.py, assemble.py).
+WORKER_DOCUMENTS = KeptDocuments()
 
 
-def render_in_worker(notebook_path: str, formats: tuple[str, ...]) -> tuple[dict[str, bytes], dict[str, float]]:
+def warm_up_worker() -> None:
+    """Make the worker's Renderer before its first report arrives (imports nbconvert's exporters and WeasyPrint)."""
+    global _WORKER_RENDERER
+    if _WORKER_RENDERER is None:
+        _WORKER_RENDERER = Renderer()
+
+
+def keep_in_worker(page: str) -> None:
+    """Lay out, in a render worker, a report page rendered in another one, and keep its document
+    (:data:`WORKER_DOCUMENTS`) as if it had been printed here: the combined PDF reuses its pages."""
+    printed = print_html(page)
+    if WORKER_DOCUMENTS.get(printed) is None:
+        WORKER_DOCUMENTS.add(printed, print_document(printed))
+
+
+def render_in_worker(notebook_path: str, formats: tuple[str, ...],
+                     keep: bool = False) -> tuple[dict[str, bytes], dict[str, float]]:
     """Render an executed notebook file in a worker process that keeps one Renderer for its life.
 
     WeasyPrint is pure Python: two reports rendering in the build's own process would take turns
-    on one core (the GIL). In worker processes they print side by side.
+    on one core (the GIL). In worker processes they print side by side. With ``keep``, the PDF's
+    laid-out document stays in :data:`WORKER_DOCUMENTS` for a combined PDF made in this process.
     """
-    global _WORKER_RENDERER
     import nbformat
 
-    if _WORKER_RENDERER is None:
-        _WORKER_RENDERER = Renderer()
-    return _WORKER_RENDERER.render(nbformat.read(notebook_path, as_version=4), formats)
+    warm_up_worker()
+    return _WORKER_RENDERER.render(nbformat.read(notebook_path, as_version=4), formats,
+                                   WORKER_DOCUMENTS if keep else None)

@@ -19,10 +19,16 @@ holding the output folder's lock throughout and reading one snapshot of the data
 everything into `runs/.<id>.partial/`, and renames it into place when complete. The overview is
 built last, with the change summary as its `changes_file` parameter, so it can show what
 changed (its own tables restate the others' and are not compared: see changes.py).
+
+One render worker of the run keeps each report's laid-out PDF document (workers.py: it renders the
+report, or lays out a page rendered beside it while it was busy), and the combined PDF is made there
+from those pages (assemble.py): only its cover, contents and page margins are laid out; a report not
+rendered in this run (unchanged) is laid out there first.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import json
@@ -39,7 +45,7 @@ from .. import __version__
 from .build import Builder, BuildSession, ReportResult, checkpoint, load_manifest
 from .changes import (ChangeSummary, compare_data, compare_runs, read_data_csvs, read_table_csvs, schema_keys,
                       trial_names)
-from ..exceptions import CrizotinibReportsError, UsageError
+from ..exceptions import CrizotinibReportsError, ReportFailed, UsageError
 from ..build_time import epoch_time
 from .files import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file, write_sha256sums
 from .inputs import package_versions
@@ -75,6 +81,7 @@ class RunOutcome:
     changes: ChangeSummary | None = None
     combined_pdf: Path | None = None
     attachments: list[str] = field(default_factory=list)  # the names of the files the combined PDF carries
+    combine: dict[str, Any] = field(default_factory=dict)  # how the combined PDF was made (assemble.combine_in_worker)
     error: CrizotinibReportsError | None = None  # what stopped the run before its reports were built
 
     def should_mail(self, when: str) -> bool:
@@ -122,7 +129,19 @@ class Runner:
 
     def run(self) -> RunOutcome:
         """The whole run holds the output folder and reads one snapshot of the data: no build mixes in."""
+        from .workers import RenderWorkers
+
         started, clock = datetime.now(timezone.utc), time.perf_counter()
+        self.builder.render_workers = RenderWorkers(1, keep_documents=True)
+        try:
+            outcome = self._locked_run(started, clock)
+        finally:
+            self.builder.render_workers.close()
+            self.builder.render_workers = None
+        self.progress.message(outcome.summary.splitlines()[0])
+        return outcome
+
+    def _locked_run(self, started: datetime, clock: float) -> RunOutcome:
         with self.builder.session() as session:
             real_folder(self.runs_dir)
             for stale in self.runs_dir.iterdir():  # left by a run that was killed; we hold the lock
@@ -135,7 +154,6 @@ class Runner:
             except BaseException:
                 remove_ours(partial, self.runs_dir, PARTIAL_RUN)
                 raise
-        self.progress.message(outcome.summary.splitlines()[0])
         return outcome
 
     def _run(self, session: BuildSession, run_id: str, partial: Path, started: datetime, clock: float) -> RunOutcome:
@@ -156,7 +174,7 @@ class Runner:
         if succeeded:  # a failed run is not distributed: its reports are not all current
             record = self._record(run_id, started, clock, previous, results, changes, error, outcome, session)
             outcome.combined_pdf, outcome.attachments = self._combine(partial, run_id, results, changes, session,
-                                                                      record)
+                                                                      record, outcome.combine)
         atomic_write_text(partial / "index.html", index_html(run_id, results, changes, outcome.combined_pdf,
                                                               self.builder.portfolio()))
         outcome.record = self._record(run_id, started, clock, previous, results, changes, error, outcome, session)
@@ -210,10 +228,17 @@ class Runner:
         atomic_write_json(partial / MANIFEST_NAME, manifest)
 
     def _combine(self, partial: Path, run_id: str, results: list[ReportResult], changes: ChangeSummary,
-                 session: BuildSession, record: dict[str, Any]) -> tuple[Path, list[str]]:
-        """The run's PDF; an archival one carries the files of :meth:`_attachments` (``record``: the run so far)."""
-        from .combine import ARCHIVAL_VARIANT, CombinedReport, combined_pdf
+                 session: BuildSession, record: dict[str, Any],
+                 info: dict[str, Any] | None = None) -> tuple[Path, list[str]]:
+        """The run's PDF; an archival one carries the files of :meth:`_attachments` (``record``: the run so far).
+
+        Made in the run's render worker, from the pages it kept (assemble.py); without one (a caller other
+        than :meth:`run`), here. ``info`` gets how it was made.
+        """
+        from .assemble import combine_in_worker
+        from .combine import ARCHIVAL_VARIANT, CombinedReport
         from .render import REPORT_PDF_VARIANT
+        from .workers import RenderFailed, RenderTimeout
 
         started = time.perf_counter()
         portfolio = self.builder.portfolio()
@@ -225,14 +250,26 @@ class Runner:
         archival = self.pdf_profile == "archival"
         attachments = self._attachments(partial, run_id, ordered, record) if archival else []
         date = f"{epoch_time(self.builder.build_epoch):%d %B %Y, %H:%M UTC}"  # the recorded build time
-        pdf = combined_pdf(reports, title=BUNDLE_TITLE, date=date, data_version=data_version(session.snapshot.hashes),
-                           notes=[f"Run {run_id}; crizotinib-reports {__version__}", changes.headline],
-                           variant=ARCHIVAL_VARIANT if archival else REPORT_PDF_VARIANT, attachments=attachments)
+        job = functools.partial(combine_in_worker, title=BUNDLE_TITLE, date=date,
+                                data_version=data_version(session.snapshot.hashes),
+                                notes=[f"Run {run_id}; crizotinib-reports {__version__}", changes.headline],
+                                variant=ARCHIVAL_VARIANT if archival else REPORT_PDF_VARIANT, attachments=attachments)
+        workers = self.builder.render_workers
+        try:
+            pdf, made = job(reports) if workers is None else workers.combine(job, (reports,), self.builder.timeout)
+        except (RenderFailed, RenderTimeout) as exc:
+            why = str(exc) or f"not done within --timeout {self.builder.timeout} s"
+            raise ReportFailed(f"the run's combined PDF failed: {why}") from None
         target = partial / f"crizotinib-reports-{_run_time(run_id):%Y-%m-%d}.pdf"
         atomic_write_bytes(target, pdf)
+        seconds = round(time.perf_counter() - started, 3)
+        if info is not None:
+            info.update(made, seconds=seconds, steps=made["seconds"])
         carried = f", carrying {len(attachments)} files" if attachments else ""
-        self.progress.message(f"combined PDF of {len(reports)} reports ({self.pdf_profile}{carried}) in "
-                              f"{time.perf_counter() - started:.1f} s: {target.name}")
+        again = (f"{made['laid_out']} laid out again" if made["method"] == "pages"
+                 else "every page laid out again")
+        self.progress.message(f"combined PDF of {len(reports)} reports ({self.pdf_profile}{carried}; {again}) in "
+                              f"{seconds:.1f} s: {target.name}")
         return target, [attachment.name for attachment in attachments]
 
     def _attachments(self, partial: Path, run_id: str, results: list[ReportResult], record: dict[str, Any]) -> list:
@@ -272,7 +309,10 @@ class Runner:
         if outcome.combined_pdf is not None:
             pdf = {"file": outcome.combined_pdf.name, "sha256": sha256_file(outcome.combined_pdf),
                    "bytes": outcome.combined_pdf.stat().st_size, "profile": self.pdf_profile,
-                   "attachments": outcome.attachments}
+                   "attachments": outcome.attachments,
+                   # "pages": the reports' pages reused, `reports_laid_out` of them laid out for it; "layout": all
+                   "method": outcome.combine.get("method"), "reports_laid_out": outcome.combine.get("laid_out"),
+                   "seconds": outcome.combine.get("seconds"), "steps": outcome.combine.get("steps")}
         return {
             "run": run_id, "status": "succeeded" if outcome.succeeded else "failed", "exit_code": outcome.exit_code,
             "error": str(error) if error else None,

@@ -1,0 +1,256 @@
+"""Kernels forked from one warm parent (publish/kernel_fork.py): fresh, isolated, killable, and gone with the build.
+
+The unit checks drive a real fork server and real kernels through jupyter_client, as papermill does, without
+executing a report; one end-to-end build runs reports that try to leak into each other and one that kills
+its own kernel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import nbformat
+import pytest
+
+from crizotinib_reports.paths import NOTEBOOK_DIR
+from crizotinib_reports.publish.build import KERNEL_ARGUMENTS, KERNEL_NAME
+from crizotinib_reports.publish.kernel_fork import (KERNELS_ENV, ForkedProcess, ForkServer, ForkUnavailable,
+                                                    _is_child_of, fork_refusal, forked_kernel_manager)
+from crizotinib_reports.publish.kernels import WarmKernels
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="kernels are forked on Linux only")
+
+LAUNCHER = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+NO_PID = 2**22 + 4321  # above Linux's largest pid: no process has it
+
+
+def _gone(pid: int, within: float = 20) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                if handle.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except OSError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+# --- when kernels are not forked -------------------------------------------------------------------------
+
+def test_fork_refusal_names_why(monkeypatch):
+    monkeypatch.delenv(KERNELS_ENV, raising=False)
+    assert fork_refusal(LAUNCHER) is None
+    assert "ipykernel_launcher" in fork_refusal([sys.executable, "-m", "other_kernel", "-f", "x"])
+    assert "ipykernel_launcher" in fork_refusal([sys.executable, "kernel.py"])
+    monkeypatch.setenv(KERNELS_ENV, "fresh")
+    assert fork_refusal(LAUNCHER) == f"{KERNELS_ENV}=fresh"
+    monkeypatch.setenv(KERNELS_ENV, "spawn")
+    assert "neither 'forked' nor 'fresh'" in fork_refusal(LAUNCHER)
+    monkeypatch.setattr(sys, "platform", "darwin")
+    monkeypatch.setenv(KERNELS_ENV, "forked")
+    assert "Linux only" in fork_refusal(LAUNCHER)
+
+
+def test_without_forks_the_build_says_why_once_and_starts_no_server(monkeypatch, tmp_path):
+    monkeypatch.setenv(KERNELS_ENV, "fresh")
+    said: list[str] = []
+    kernels = WarmKernels(0, 1, KERNEL_NAME, tmp_path, KERNEL_ARGUMENTS, dict(os.environ), "k:1", said.append)
+    try:
+        assert kernels._forking() is None and kernels._forking() is None
+        assert said == [f"kernels start as separate programs, not forked from a warm parent: {KERNELS_ENV}=fresh"]
+    finally:
+        kernels.close()
+
+
+def test_a_server_that_started_a_thread_refuses_to_fork(tmp_path):
+    """A thread alive in the parent at fork time would be missing in the child, holding whatever lock it held."""
+    (tmp_path / "sitecustomize.py").write_text(
+        "import threading, time\nthreading.Thread(target=time.sleep, args=(600,), daemon=True).start()\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    server = ForkServer(LAUNCHER, tmp_path, env)
+    try:
+        with pytest.raises(ForkUnavailable, match="unsafe to fork: the fork server runs 2 threads"):
+            server.fork(LAUNCHER, str(tmp_path), env)
+    finally:
+        server.close()
+
+
+def test_a_server_that_cannot_start_is_one_reason_not_a_hang(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}  # the package cannot be imported: the server exits
+    with pytest.raises(ForkUnavailable, match="fork server"):
+        ForkServer(LAUNCHER, tmp_path, env)
+
+
+def test_a_forked_process_that_is_not_the_servers_child_counts_as_ended():
+    assert _is_child_of(os.getpid(), os.getppid())
+    assert not _is_child_of(os.getpid(), NO_PID)
+    assert not _is_child_of(NO_PID, os.getpid())
+    process = ForkedProcess(os.getpid(), NO_PID)  # a pid now someone else's: never signalled
+    assert process.poll() == -signal.SIGKILL
+    process.kill()  # nothing is sent to this process
+    assert process.wait(timeout=1) == -signal.SIGKILL
+
+
+# --- real kernels from a real server ---------------------------------------------------------------------
+
+async def _run(manager, code: str) -> dict:
+    """Execute code in a started kernel; the value of the last line as JSON (user_expressions)."""
+    client = manager.client()
+    client.start_channels()
+    try:
+        await client.wait_for_ready(timeout=60)
+        msg_id = client.execute(code, user_expressions={"out": "__import__('json').dumps(result)"})
+        while True:
+            reply = await client.get_shell_msg(timeout=60)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        content = reply["content"]
+        assert content["status"] == "ok", content
+        return json.loads(content["user_expressions"]["out"]["data"]["text/plain"].strip("'"))
+    finally:
+        client.stop_channels()
+
+
+PROBE = textwrap.dedent("""
+    import os, numpy, matplotlib, crizotinib_reports.notebook as shared
+    seen = {"linewidth": matplotlib.rcParams["lines.linewidth"], "leak": getattr(shared, "_leak", None),
+            "pid": os.getpid(), "ppid": os.getppid(), "pgid": os.getpgid(0), "cwd": os.getcwd(),
+            "token": os.environ.get("PROBE_TOKEN"), "draw": numpy.random.random()}
+    matplotlib.rcParams["lines.linewidth"] = {width}
+    shared._leak = {width}
+    result = seen
+""")
+
+
+@pytest.fixture(scope="module")
+def fork_server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("forked")
+    server = ForkServer(LAUNCHER, folder, dict(os.environ))
+    yield server, folder
+    server.close()
+
+
+def test_each_kernel_is_a_fresh_child_sharing_nothing_with_the_last(fork_server):
+    server, folder = fork_server
+
+    async def two_kernels() -> list[dict]:
+        seen = []
+        for width, token in ((7.0, "first"), (9.0, "second")):
+            manager = forked_kernel_manager(server, kernel_name=KERNEL_NAME)
+            await manager.start_kernel(cwd=str(folder), extra_arguments=KERNEL_ARGUMENTS,
+                                       env={**os.environ, "PROBE_TOKEN": token})
+            try:
+                seen.append(await _run(manager, PROBE.replace("{width}", str(width))))
+            finally:
+                await manager.shutdown_kernel(now=True)
+        return seen
+
+    first, second = asyncio.run(two_kernels())
+    default = first["linewidth"]
+    assert second["linewidth"] == default and second["leak"] is None  # the first kernel's changes stayed in it
+    assert first["leak"] is None
+    assert first["pid"] != second["pid"] and server.pid not in (first["pid"], second["pid"])
+    assert first["ppid"] == second["ppid"] == server.pid
+    assert first["pgid"] == first["pid"]  # a session of its own: killing its group kills nothing else
+    assert first["cwd"] == second["cwd"] == str(folder)
+    assert (first["token"], second["token"]) == ("first", "second")  # each kernel gets its own environment
+    assert first["draw"] != second["draw"]  # numpy re-seeded, not the parent's random state twice
+
+
+def test_a_killed_kernel_is_seen_dead_and_the_next_one_starts(fork_server):
+    server, folder = fork_server
+
+    async def kill_one() -> tuple[bool, bool, dict]:
+        victim = forked_kernel_manager(server, kernel_name=KERNEL_NAME)
+        await victim.start_kernel(cwd=str(folder), extra_arguments=KERNEL_ARGUMENTS, env=dict(os.environ))
+        pid = victim.provisioner.pid
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while await victim.is_alive() and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        dead = not await victim.is_alive()
+        await victim.shutdown_kernel(now=True)
+        survivor = forked_kernel_manager(server, kernel_name=KERNEL_NAME)
+        await survivor.start_kernel(cwd=str(folder), extra_arguments=KERNEL_ARGUMENTS, env=dict(os.environ))
+        try:
+            seen = await _run(survivor, PROBE.replace("{width}", "1.0"))
+            return dead, await survivor.is_alive(), seen
+        finally:
+            await survivor.shutdown_kernel(now=True)
+
+    dead, alive, seen = asyncio.run(kill_one())
+    assert dead and alive and seen["ppid"] == server.pid
+
+
+BUILD_THAT_DIES = textwrap.dedent("""
+    import asyncio, os, sys, time
+    from crizotinib_reports.publish.kernel_fork import ForkServer, forked_kernel_manager
+    launcher = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    server = ForkServer(launcher, os.getcwd(), dict(os.environ))
+    manager = forked_kernel_manager(server, kernel_name="crizotinib-reports")
+    asyncio.run(manager.start_kernel(cwd=os.getcwd(), env=dict(os.environ)))
+    print(server.pid, manager.provisioner.pid, flush=True)
+    time.sleep(600)
+""")
+
+
+def test_the_server_and_its_kernels_die_with_the_build(tmp_path):
+    build = subprocess.Popen([sys.executable, "-c", BUILD_THAT_DIES], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    try:
+        server_pid, kernel_pid = (int(pid) for pid in build.stdout.readline().split())
+        assert not _gone(kernel_pid, within=0.5)
+        build.kill()  # kill -9: nothing in the build gets to clean up
+        build.wait()
+        assert _gone(server_pid) and _gone(kernel_pid)
+    finally:
+        build.kill()
+        build.wait()
+
+
+# --- end to end: reports that try to leak into each other, and one that kills its kernel -------------------
+
+LEAKER = textwrap.dedent("""
+    import matplotlib, crizotinib_reports.notebook as shared
+    assert getattr(shared, "_leak", None) is None, f"a global left by {{shared._leak}}"
+    assert matplotlib.rcParams["axes.titlesize"] != 31, "an rcParam left by another report"
+    matplotlib.rcParams["axes.titlesize"] = 31
+    shared._leak = "{report}"
+""")
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(600)
+def test_reports_share_nothing_and_a_killed_kernel_fails_only_its_report(tmp_path):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    for path in NOTEBOOK_DIR.glob("*.ipynb"):
+        (notebooks / path.name).write_bytes(path.read_bytes())
+    planted = {"clinical_relapses": LEAKER.format(report="clinical_relapses"),
+               "resistance_mechanisms": LEAKER.format(report="resistance_mechanisms"),
+               "methods_appendix": "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"}
+    for report, source in planted.items():
+        notebook = nbformat.read(notebooks / f"{report}.ipynb", as_version=4)
+        notebook.cells.insert(3, nbformat.v4.new_code_cell(source))
+        nbformat.write(notebook, notebooks / f"{report}.ipynb")
+    out = tmp_path / "out"
+    env = {key: value for key, value in os.environ.items() if key != KERNELS_ENV}
+    result = subprocess.run(
+        [sys.executable, "-m", "crizotinib_reports.cli", "build", *planted, "--format", "html", "--jobs", "1",
+         "--notebook-dir", str(notebooks), "--output-dir", str(out)],
+        env=env, capture_output=True, text=True, timeout=540)
+    assert result.returncode == 1, result.stderr
+    assert "separate programs" not in result.stderr  # the kernels were forked
+    reports = json.loads((out / "manifest.json").read_text())["reports"]
+    assert reports["clinical_relapses"]["status"] == reports["resistance_mechanisms"]["status"] == "built"
+    failed = reports["methods_appendix"]
+    assert failed["status"] == "failed" and "\n" not in failed["error"]
+    assert "methods_appendix" in failed["error"] and "Dead" in failed["error"], failed["error"]
