@@ -85,9 +85,13 @@ def test_a_server_that_started_a_thread_refuses_to_fork(tmp_path):
 
 
 def test_a_server_that_cannot_start_is_one_reason_not_a_hang(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}  # the package cannot be imported: the server exits
-    with pytest.raises(ForkUnavailable, match="fork server"):
+    (tmp_path / "sitecustomize.py").write_text("import os\nos._exit(3)\n")  # the server dies before answering
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    with pytest.raises(ForkUnavailable, match=r"the fork server exited \(code 3\)"):
         ForkServer(LAUNCHER, tmp_path, env)
+    missing = [str(tmp_path / "no-such-python"), *LAUNCHER[1:]]
+    with pytest.raises(ForkUnavailable, match="the fork server could not start"):
+        ForkServer(missing, tmp_path, dict(os.environ))
 
 
 def test_a_forked_process_that_is_not_the_servers_child_counts_as_ended():

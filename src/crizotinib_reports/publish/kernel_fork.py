@@ -78,6 +78,10 @@ class ForkServer:
             self.process = subprocess.Popen(
                 [self.python, "-m", __name__, str(request_read), str(reply_write)], cwd=str(cwd), env=server_env,
                 stdin=subprocess.DEVNULL, pass_fds=(request_read, reply_write))
+        except OSError as exc:
+            os.close(self._requests)
+            os.close(self._replies)
+            raise ForkUnavailable(f"the fork server could not start ({exc.strerror})") from None
         finally:
             os.close(request_read)
             os.close(reply_write)
