@@ -24,6 +24,7 @@ from crizotinib_reports.publish.combine import CombinedReport, combined_pdf
 from crizotinib_reports.publish.render import (REPORT_CSS, WORKER_DOCUMENTS, KeptDocuments, OfflineURLFetcher,
                                                add_contents, finish_pdf, print_document, print_html, print_pdf)
 from crizotinib_reports.publish.workers import RenderTimeout, RenderWorkers
+from support.pdfs import links, outline_entries, page_texts
 
 LOG = logging.getLogger(__name__)
 TITLE = "Tiny bundle"
@@ -82,43 +83,6 @@ def both(reports) -> dict[str, PdfReader]:
             "pages": PdfReader(io.BytesIO(assembled_pdf(reports, documents(reports), **OPTIONS)))}
 
 
-def texts(reader: PdfReader) -> list[str]:
-    return [page.extract_text() or "" for page in reader.pages]
-
-
-def outline(reader: PdfReader) -> list[tuple[int, str, int, float]]:
-    """(depth, title, 1-based page, top) of every outline entry, in order."""
-    found = []
-
-    def walk(items: list, depth: int) -> None:
-        for item in items:
-            if isinstance(item, list):
-                walk(item, depth + 1)
-            else:
-                found.append((depth, str(item.title), reader.get_destination_page_number(item) + 1,
-                              round(float(item["/Top"]), 1)))
-
-    walk(reader.outline, 0)
-    return found
-
-
-def links(reader: PdfReader) -> list[tuple[int, str, tuple]]:
-    """(page, link text area, where it goes) of every link: an internal one as (page, top) of its destination."""
-    named = reader.named_destinations
-    found = []
-    for number, page in enumerate(reader.pages, 1):
-        for annotation in page.get("/Annots", []):
-            annotation = annotation.get_object()
-            rect = tuple(round(float(value), 1) for value in annotation["/Rect"])
-            if "/Dest" in annotation:
-                target = named[str(annotation["/Dest"])]
-                found.append((number, rect, (reader.get_destination_page_number(target) + 1,
-                                             round(float(target["/Top"]), 1))))
-            else:
-                found.append((number, rect, str(annotation["/A"]["/URI"])))
-    return found
-
-
 def number_after(text: str, entry: str) -> int:
     match = re.search(rf"^{re.escape(entry)}[ .\u2024\u2026]*?(\d+)\s*$", text, re.M)
     assert match, f"{entry!r} not in:\n{text}"
@@ -129,7 +93,7 @@ def number_after(text: str, entry: str) -> int:
 
 
 def test_pages_numbered_over_the_whole_document_with_each_report_title_in_the_header(both):
-    pages = texts(both["pages"])
+    pages = page_texts(both["pages"])
     assert len(pages) == 2 + 3 + 9
     assert all(f"Page {number} of {len(pages)}" in text for number, text in enumerate(pages, 1))
     # The margins come last in a page's text: the running header, then the page number. The bundle gives the
@@ -143,7 +107,7 @@ def test_pages_numbered_over_the_whole_document_with_each_report_title_in_the_he
 
 
 def test_contents_and_the_reports_own_lists_give_the_pages_where_things_are(both):
-    pages = texts(both["pages"])
+    pages = page_texts(both["pages"])
     contents = pages[1]
     assert number_after(contents, "Alpha report") == 3 and number_after(contents, "Beta report") == 6
     # Sections: each report's 'Results' is where its heading is (the contents name each twice, in order).
@@ -172,7 +136,7 @@ def test_links_go_to_their_own_report_and_ids_do_not_collide(both):
 
 
 def test_bookmarks_one_per_report_with_its_sections_and_tables(both):
-    tree = outline(both["pages"])
+    tree = outline_entries(both["pages"])
     assert [(depth, title, page) for depth, title, page, _ in tree] == [
         (0, TITLE, 1), (0, "Contents", 2),
         (0, "Alpha report", 3), (1, "Intro", 3), (1, "Results", 5), (2, "Table 1.1. Efficacy by trial", 5),
@@ -184,8 +148,8 @@ def test_bookmarks_one_per_report_with_its_sections_and_tables(both):
 
 def test_the_same_pages_as_laying_everything_out_again(both):
     old, new = both["layout"], both["pages"]
-    assert texts(new) == texts(old)
-    assert outline(new) == outline(old)
+    assert page_texts(new) == page_texts(old)
+    assert outline_entries(new) == outline_entries(old)
     assert links(new) == links(old)
     assert new.metadata.title == old.metadata.title == TITLE
 
@@ -234,7 +198,7 @@ def test_the_worker_reuses_what_it_kept_and_lays_out_what_it_lacks(reports, both
     print_pdf(print_html(reports[1].html), LOG, keep=WORKER_DOCUMENTS)  # beta was rendered in this worker
     pdf, info = combine_in_worker(reports, **OPTIONS)
     assert (info["method"], info["reused"], info["laid_out"]) == ("pages", 1, 1)
-    assert texts(PdfReader(io.BytesIO(pdf))) == texts(both["layout"])
+    assert page_texts(PdfReader(io.BytesIO(pdf))) == page_texts(both["layout"])
     _, again = combine_in_worker(reports, **OPTIONS)
     assert (again["reused"], again["laid_out"]) == (2, 0)  # alpha's, laid out above, is kept too
     WORKER_DOCUMENTS._documents.clear()
@@ -251,7 +215,7 @@ def test_a_page_number_that_no_longer_fits_its_line_lays_everything_out_again():
         assembled_pdf(crowded, documents(crowded), **OPTIONS)
     pdf, info = combine_in_worker(crowded, **OPTIONS)
     assert info["method"] == "layout"
-    assert texts(PdfReader(io.BytesIO(pdf))) == texts(PdfReader(io.BytesIO(combined_pdf(crowded, **OPTIONS))))
+    assert page_texts(PdfReader(io.BytesIO(pdf))) == page_texts(PdfReader(io.BytesIO(combined_pdf(crowded, **OPTIONS))))
     WORKER_DOCUMENTS._documents.clear()
 
 

@@ -22,6 +22,7 @@ from crizotinib_reports.publish.assemble import assembled_pdf
 from crizotinib_reports.publish.combine import CombinedReport, combined_html, combined_pdf
 from crizotinib_reports.publish.render import REPORT_CSS, print_document, print_html
 from crizotinib_reports.publish.portfolio import portfolio
+from support.pdfs import links, outline_tree, page_texts
 
 REPORTS = portfolio()
 
@@ -35,29 +36,8 @@ BETA_TITLE = 'Beta <report> & "quotes"\\'
 # ---------------------------------------------------------------- helpers
 
 
-def outline_tree(reader: PdfReader) -> list[tuple[str, int, float | None, list]]:
-    """The outline as (title, 1-based page, top, children) tuples."""
-
-    def walk(items: list) -> list:
-        tree: list = []
-        for item in items:
-            if isinstance(item, list):  # children of the preceding entry
-                tree[-1][3].extend(walk(item))
-            else:
-                top = item.get("/Top")
-                tree.append((str(item.title), reader.get_destination_page_number(item) + 1,
-                             None if top is None else float(top), []))
-        return tree
-
-    return walk(reader.outline)
-
-
 def all_titles(tree: list) -> list[str]:
     return [title for title, _, _, children in tree for title in (title, *all_titles(children))]
-
-
-def page_texts(reader: PdfReader) -> list[str]:
-    return [page.extract_text() or "" for page in reader.pages]
 
 
 def toc_page_number(contents_text: str, entry: str) -> int:
@@ -183,13 +163,13 @@ def test_contents_links_every_report_and_section(tiny_reports):
     soup = BeautifulSoup(combined_html(tiny_reports, title="T", date=DATE, data_version=DATA_VERSION),
                          "html.parser")
     contents = soup.find("nav", id="contents")
-    links = [(a.get_text(), a["href"]) for a in contents.find_all("a")]
-    assert links == [
+    anchors = [(a.get_text(), a["href"]) for a in contents.find_all("a")]
+    assert anchors == [
         ("Alpha report", "#report-alpha"), ("Intro", "#alpha--Intro"), ("Results", "#alpha--Results"),
         (BETA_TITLE, "#report-beta"), ("Intro", "#beta--Intro"), ("Results", "#beta--Results"),
     ]
     ids = {tag["id"] for tag in soup.find_all(id=True)}
-    assert all(href[1:] in ids for _, href in links)
+    assert all(href[1:] in ids for _, href in anchors)
     css = "".join(style.string for style in soup.head.find_all("style"))
     assert "target-counter(attr(href), page)" in css
 
@@ -299,9 +279,9 @@ def test_contents_page_numbers_are_where_reports_start(built_reports, combined, 
             if page is not None:  # a heading repeated across reports ('References') is checked by the outline
                 assert start <= page < end and heading in texts[page - 1]
     # The entries are links, to the page they name.
-    links = link_destinations(reader, 1)
+    destinations = link_destinations(reader, 1)
     for report in built_reports:
-        assert links[f"report-{report.name}"] == start_pages[report.name]
+        assert destinations[f"report-{report.name}"] == start_pages[report.name]
 
 
 @pytest.mark.e2e
@@ -334,23 +314,6 @@ def test_page_numbers_and_running_header(built_reports, combined, start_pages):
     assert HOSTILE_TITLE in texts[1]  # the contents carry the bundle's title
 
 
-def every_link(reader: PdfReader) -> list[tuple[int, tuple, object]]:
-    """(page, area, destination) of every link: an internal one's as (page, top), an external one's URI."""
-    named = reader.named_destinations
-    found = []
-    for number, page in enumerate(reader.pages, 1):
-        for annot in page.get("/Annots", []):
-            annot = annot.get_object()
-            area = tuple(round(float(value), 1) for value in annot["/Rect"])
-            if "/Dest" in annot:
-                target = named[str(annot["/Dest"])]
-                found.append((number, area, (reader.get_destination_page_number(target) + 1,
-                                             round(float(target["/Top"]), 1))))
-            else:
-                found.append((number, area, str(annot["/A"]["/URI"])))
-    return found
-
-
 @pytest.mark.e2e
 def test_reused_pages_read_and_link_as_the_pages_laid_out_again(both_pdfs):
     """The run's way (assemble.py) against laying every page out again: the same text on every page, the same
@@ -358,8 +321,8 @@ def test_reused_pages_read_and_link_as_the_pages_laid_out_again(both_pdfs):
     old, new = (PdfReader(io.BytesIO(both_pdfs[method])) for method in ("layout", "pages"))
     assert page_texts(new) == page_texts(old)
     assert outline_tree(new) == outline_tree(old)
-    links = every_link(new)
-    assert links == every_link(old) and any(isinstance(target, tuple) for _, _, target in links)
+    found = links(new)
+    assert found == links(old) and any(isinstance(target, tuple) for _, _, target in found)
 
 
 @pytest.mark.e2e

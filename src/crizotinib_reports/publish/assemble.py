@@ -44,7 +44,8 @@ from weasyprint.formatting_structure import boxes
 from weasyprint.text.line_break import split_first_line
 
 from .combine import (_HEADINGS, _RUNNING_TITLE_STYLE, ARCHIVAL_VARIANT, COMBINED_CSS, CombinedReport, PDFAttachment,
-                      _attrs_html, _contents_html, _cover_html, _IdRegistry, _Part, combined_pdf)
+                      _attrs_html, _contents_html, _cover_html, _IdRegistry, _Part, combined_pdf,
+                      weasyprint_attachments)
 from .render import WORKER_DOCUMENTS, css_string, print_document, print_html, write_document
 
 __all__ = ["NeedsLayout", "assembled_pdf", "combine_in_worker"]
@@ -308,9 +309,7 @@ def assembled_pdf(
     """
     if not reports:
         raise ValueError("assembled_pdf: no reports to combine")
-    names = [attachment.name for attachment in attachments]
-    if len(set(names)) != len(names):
-        raise ValueError("assembled_pdf: two attachments share a name")
+    embedded = weasyprint_attachments(attachments)
     seconds = {} if seconds is None else seconds
     started = time.perf_counter()
     registry = _IdRegistry()
@@ -339,8 +338,7 @@ def assembled_pdf(
     seconds["graft"] = round(time.perf_counter() - started, 3)
 
     started = time.perf_counter()
-    pdf = write_document(frame.copy(pages), variant=variant,
-                         attachments=[attachment.for_weasyprint() for attachment in attachments] or None)
+    pdf = write_document(frame.copy(pages), variant=variant, attachments=embedded)
     seconds["write"] = round(time.perf_counter() - started, 3)
     return pdf
 

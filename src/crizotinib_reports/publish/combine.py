@@ -79,6 +79,14 @@ class PDFAttachment:
                                      created=self.modified, modified=self.modified, relationship=self.relationship)
 
 
+def weasyprint_attachments(attachments: Sequence[PDFAttachment]) -> list[weasyprint.Attachment] | None:
+    """The attachments as WeasyPrint takes them; refused when two share a name (a reader saves them by name)."""
+    names = [attachment.name for attachment in attachments]
+    if len(set(names)) != len(names):
+        raise ValueError("two attachments of the combined PDF share a name")
+    return [attachment.for_weasyprint() for attachment in attachments] or None
+
+
 @dataclass(frozen=True)
 class CombinedReport:
     """One report to combine: its folder name (for ids), title (for the contents,
@@ -488,9 +496,6 @@ def combined_pdf(
     without touching the network; refused URLs are logged as a warning. ``attachments`` are embedded
     files (named uniquely: a reader saves them by name).
     """
-    names = [attachment.name for attachment in attachments]
-    if len(set(names)) != len(names):
-        raise ValueError("combined_pdf: two attachments share a name")
+    embedded = weasyprint_attachments(attachments)
     html = combined_html(reports, title=title, date=date, data_version=data_version, notes=notes)
-    return print_pdf(html, log, variant=variant,
-                     attachments=[attachment.for_weasyprint() for attachment in attachments] or None)
+    return print_pdf(html, log, variant=variant, attachments=embedded)

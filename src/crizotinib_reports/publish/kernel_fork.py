@@ -22,6 +22,7 @@ with ``CRIZOTINIB_REPORTS_KERNELS=fresh``, kernels start as separate programs as
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -57,9 +58,13 @@ def fork_refusal(kernel_argv: list[str]) -> str | None:
         return f"{KERNELS_ENV}={choice!r} is neither 'forked' nor 'fresh'"
     if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
         return f"kernels are forked on Linux only (this is {sys.platform})"
-    if "-m" not in kernel_argv or tuple(kernel_argv[kernel_argv.index("-m"):][:2]) != _LAUNCHER:
+    if not _starts_ipykernel(kernel_argv):
         return "the kernelspec does not start ipykernel_launcher"
     return None
+
+
+def _starts_ipykernel(argv: list[str]) -> bool:
+    return "-m" in argv and tuple(argv[argv.index("-m"):][:2]) == _LAUNCHER
 
 
 class ForkServer:
@@ -106,7 +111,7 @@ class ForkServer:
 
     def fork(self, argv: list[str], cwd: str, env: dict[str, str]) -> int:
         """The pid of a new kernel child running ``argv`` (a kernelspec's command) in ``cwd`` with ``env``."""
-        if argv[0] != self.python or fork_refusal(argv):
+        if argv[0] != self.python or not _starts_ipykernel(argv):
             raise ForkUnavailable("the kernel's command is not the fork server's interpreter and ipykernel_launcher")
         request = json.dumps({"argv": argv[argv.index("-m") + 2:], "cwd": cwd, "env": env}) + "\n"
         with self._lock:
@@ -179,6 +184,7 @@ def _is_child_of(pid: int, parent: int) -> bool:
     return fields[0] != "Z" and fields[1] == str(parent)
 
 
+@functools.cache
 def _provisioner_class() -> type:
     from jupyter_client.provisioning import LocalProvisioner
 
@@ -198,8 +204,8 @@ def _provisioner_class() -> type:
     return ForkProvisioner
 
 
-def forked_kernel_manager(fork_server: ForkServer, **kwargs: Any) -> Any:
-    """An AsyncKernelManager whose kernel is forked by ``fork_server``."""
+@functools.cache
+def _manager_class() -> type:
     from jupyter_client.manager import AsyncKernelManager
 
     class ForkedKernelManager(AsyncKernelManager):
@@ -212,7 +218,12 @@ def forked_kernel_manager(fork_server: ForkServer, **kwargs: Any) -> Any:
                                                         parent=self)
             return await super()._async_pre_start_kernel(**kw)
 
-    manager = ForkedKernelManager(**kwargs)
+    return ForkedKernelManager
+
+
+def forked_kernel_manager(fork_server: ForkServer, **kwargs: Any) -> Any:
+    """An AsyncKernelManager whose kernel is forked by ``fork_server``."""
+    manager = _manager_class()(**kwargs)
     manager.fork_server = fork_server
     return manager
 
