@@ -3,6 +3,7 @@ build of every report that the end-to-end, browser and combine tests all read (b
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 from hypothesis import settings
 
 from crizotinib_reports.paths import DATA_DIR, PROJECT_ROOT
@@ -61,12 +63,25 @@ SHARED_BUILD_EPOCH = "1764547200"
 @pytest.fixture(scope="session")
 def built(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     """Every report, HTML and PDF, built once by the real CLI with the defaults (the result, read by each user),
-    at a fixed recorded build time (SOURCE_DATE_EPOCH)."""
-    output = tmp_path_factory.mktemp("outputs")
-    result = subprocess.run([sys.executable, "-m", "crizotinib_reports.cli", "build", "--output-dir", str(output)],
-                            capture_output=True, text=True, timeout=900,
-                            env={**os.environ, "SOURCE_DATE_EPOCH": SHARED_BUILD_EPOCH})
-    return output, result
+    at a fixed recorded build time (SOURCE_DATE_EPOCH).
+
+    Once for the whole session: under pytest-xdist the first worker to ask builds it into the session's shared
+    temporary folder, holding a lock, and records the result there; the others wait for it and read the record.
+    """
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        shared = tmp_path_factory.getbasetemp().parent  # the session's folder, above each worker's own
+    else:
+        shared = tmp_path_factory.getbasetemp()
+    output, record = shared / "shared-build", shared / "shared-build.json"
+    with FileLock(shared / "shared-build.lock"):
+        if not record.exists():
+            output.mkdir()
+            result = subprocess.run(
+                [sys.executable, "-m", "crizotinib_reports.cli", "build", "--output-dir", str(output)],
+                capture_output=True, text=True, timeout=900, env={**os.environ, "SOURCE_DATE_EPOCH": SHARED_BUILD_EPOCH})
+            record.write_text(json.dumps([result.returncode, result.stdout, result.stderr]), encoding="utf-8")
+        returncode, stdout, stderr = json.loads(record.read_text(encoding="utf-8"))
+    return output, subprocess.CompletedProcess(["crizotinib-reports", "build"], returncode, stdout, stderr)
 
 
 @pytest.fixture(scope="session")
