@@ -90,3 +90,16 @@ def output_dir(built) -> Path:
     output, result = built
     assert result.returncode == 0, f"the shared build failed:\n{result.stdout}\n{result.stderr}"
     return output
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest files first. `make test` runs a file's tests on one pytest-xdist worker; a long file handed
+    out last would leave the other worker idle while it ends, where short unit files fill the end. A file's
+    length is guessed from what its tests declare: the time limits of the long ones (each about three times what
+    it took), then whether it has end-to-end tests."""
+    weight: dict[Path, float] = {}
+    for item in items:
+        limit = item.get_closest_marker("timeout")
+        weight[item.path] = (weight.get(item.path, 0.0) + (float(limit.args[0]) if limit and limit.args else 0.0)
+                             + (1.0 if item.get_closest_marker("e2e") else 0.0))
+    items.sort(key=lambda item: -weight[item.path])  # stable: each file's own order is kept
