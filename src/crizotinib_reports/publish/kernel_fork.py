@@ -105,6 +105,11 @@ class ForkServer:
         line = self._reply_file.readline() if readable else ""
         if not line:
             code = self.process.poll()
+            if readable and code is None:  # end of file: it is exiting, and its exit status comes a moment later
+                try:
+                    code = self.process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
             raise ForkUnavailable("the fork server did not answer" if code is None
                                   else f"the fork server exited (code {code})")
         return json.loads(line)
