@@ -216,6 +216,9 @@ print(time.perf_counter() - started)
 """
 
 
+COMBINED_TARGET = 0.3  # figure 5: the combined PDF from pages, at most this share of laying every page out again
+
+
 def combined_pdf_figure(work: Path, repeats: int = 2) -> dict:
     """A run's combined PDF made from the reports' laid-out pages, against laying every page out again.
 
@@ -280,8 +283,8 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="crizotinib-bench-") as tmp:
             found = combined_pdf_figure(Path(tmp))
         print_combined_pdf_figure(found)
-        met = found["ratio"] <= 0.3
-        print(f"\n{'combined PDF: pages / laid out again':<36} {found['ratio']:>9.3f} {'<= 0.3':>8}  "
+        met = found["ratio"] <= COMBINED_TARGET
+        print(f"\n{'combined PDF: pages / laid out again':<36} {found['ratio']:>9.3f} {f'<= {COMBINED_TARGET}':>8}  "
               f"{'yes' if met else 'NO'}")
         if args.json:
             args.json.write_text(json.dumps({"combined_pdf": found}, indent=2) + "\n")
@@ -365,7 +368,7 @@ def main() -> int:
         ("rebuild unchanged / full build", med["rebuild"] / med["full"], 0.05, "{:.3f}", None),
         ("sweep --jobs 2 / --jobs 1", med["sweep_j2"] / med["sweep_j1"], 0.55, "{:.3f}", None),
         ("per-report cost / (2 x floor + PDF)", cost_over_floor(reports), 1.0, "{:.2f}", cost_over_floor(reports_today)),
-        ("combined PDF: pages / laid out again", combined["ratio"], 0.3, "{:.3f}", 1.0),
+        ("combined PDF: pages / laid out again", combined["ratio"], COMBINED_TARGET, "{:.3f}", 1.0),
         ("peak memory, PSS (GiB)", peak_ours, 1.0, "{:.2f}", peaks["full_fresh"][0]),
     ]
 

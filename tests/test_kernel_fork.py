@@ -44,6 +44,12 @@ def _gone(pid: int, within: float = 20) -> bool:
     return False
 
 
+def _running_at_start(folder, code: str) -> dict[str, str]:
+    """An environment in which every Python program (the fork server too) runs ``code`` first (sitecustomize)."""
+    (folder / "sitecustomize.py").write_text(code)
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(folder), os.environ.get("PYTHONPATH", "")])}
+
+
 # --- when kernels are not forked -------------------------------------------------------------------------
 
 def test_fork_refusal_names_why(monkeypatch):
@@ -73,9 +79,8 @@ def test_without_forks_the_build_says_why_once_and_starts_no_server(monkeypatch,
 
 def test_a_server_that_started_a_thread_refuses_to_fork(tmp_path):
     """A thread alive in the parent at fork time would be missing in the child, holding whatever lock it held."""
-    (tmp_path / "sitecustomize.py").write_text(
-        "import threading, time\nthreading.Thread(target=time.sleep, args=(600,), daemon=True).start()\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    env = _running_at_start(tmp_path, "import threading, time\n"
+                                      "threading.Thread(target=time.sleep, args=(600,), daemon=True).start()\n")
     server = ForkServer(LAUNCHER, tmp_path, env)
     try:
         with pytest.raises(ForkUnavailable, match="unsafe to fork: the fork server runs 2 threads"):
@@ -85,8 +90,7 @@ def test_a_server_that_started_a_thread_refuses_to_fork(tmp_path):
 
 
 def test_a_server_that_cannot_start_is_one_reason_not_a_hang(tmp_path):
-    (tmp_path / "sitecustomize.py").write_text("import os\nos._exit(3)\n")  # the server dies before answering
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    env = _running_at_start(tmp_path, "import os\nos._exit(3)\n")  # the server dies before answering
     with pytest.raises(ForkUnavailable, match=r"the fork server exited \(code 3\)"):
         ForkServer(LAUNCHER, tmp_path, env)
     missing = [str(tmp_path / "no-such-python"), *LAUNCHER[1:]]

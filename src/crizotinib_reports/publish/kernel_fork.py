@@ -25,10 +25,12 @@ from __future__ import annotations
 import functools
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -99,8 +101,6 @@ class ForkServer:
         self.pid = self.process.pid
 
     def _reply(self, timeout: float) -> dict[str, Any]:
-        import select
-
         readable, _, _ = select.select([self._replies], [], [], timeout)
         line = self._reply_file.readline() if readable else ""
         if not line:
@@ -159,8 +159,6 @@ class ForkedProcess:
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
-        import time
-
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.poll() is None:
             if deadline is not None and time.monotonic() > deadline:

@@ -312,7 +312,7 @@ class Runner:
                    "attachments": outcome.attachments,
                    # "pages": the reports' pages reused, `reports_laid_out` of them laid out for it; "layout": all
                    "method": outcome.combine.get("method"), "reports_laid_out": outcome.combine.get("laid_out"),
-                   "seconds": outcome.combine.get("seconds"), "steps": outcome.combine.get("steps")}
+                   "seconds": outcome.combine.get("seconds")}
         return {
             "run": run_id, "status": "succeeded" if outcome.succeeded else "failed", "exit_code": outcome.exit_code,
             "error": str(error) if error else None,
