@@ -2,7 +2,8 @@
 
 Prose is the package's Markdown with every data value escaped (plain_text.markdown), the rendered page
 keeps no active content (render.strip_active_content), figures draw '$' as a dollar, and table CSVs
-neutralise formula cells. One end-to-end build puts all of it together.
+neutralise formula cells. One end-to-end build of every report, from data carrying hostile text and with the
+network refused, puts all of it together.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import csv
 import dataclasses
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 from unittest import mock
 
 import matplotlib
@@ -29,11 +32,13 @@ from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 from pypdf import PdfReader
 
 from crizotinib_reports.evidence import figures, text
-from crizotinib_reports.evidence.data import load_evidence, validate
+from crizotinib_reports.evidence.data import TABLE_NAMES, load_evidence, validate
+from crizotinib_reports.evidence.schema import read_schema
 from crizotinib_reports import notebook
 from crizotinib_reports.notebook import ReportSession
 from crizotinib_reports.paths import DATA_DIR
 from crizotinib_reports.plain_text import ReportMarkdown, markdown, markdown_escaped, spreadsheet_safe
+from crizotinib_reports.publish.portfolio import portfolio
 from crizotinib_reports.publish.render import strip_active_content
 from crizotinib_reports.evidence.tables import ReportTable
 
@@ -328,43 +333,83 @@ def link_uri(annotation) -> str:
 
 
 E2E_PAYLOAD = f'{FORMULA} {LINK} {IMAGE} $$ US$ 5 to $10'
+TAG_PAYLOAD = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 SECRET = "secret-marker-from-git-config"
 
 
-@pytest.mark.e2e
-def test_hostile_markdown_formulas_and_dollars_in_the_data_stay_text(tmp_path):
-    data = tmp_path / "data"
+@pytest.fixture(scope="module")
+def hostile_build(tmp_path_factory) -> dict:
+    """Every report, HTML and PDF, built once from data that carry hostile text: markup after every free-text
+    value, and Markdown links and images, a formula and dollars before the trial names, findings and relapse
+    patterns. Every Python process of the build (the build, its fork server, kernels and render workers)
+    refuses and records any connection beyond this machine (tests/support/sitecustomize.py, on PYTHONPATH),
+    and a git config waits in its working folder, where nbconvert would look for a Markdown image's file."""
+    folder = tmp_path_factory.mktemp("hostile")
+    log = folder / "network.log"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent / "support"), "CRIZOTINIB_NETWORK_LOG": str(log)}
+    data = folder / "data"
     shutil.copytree(DATA_DIR, data)
-    for file, columns in {"trials.csv": ["trial_name"], "findings.csv": ["statement"],
-                          "relapse_patterns.csv": ["pattern", "explanation"]}.items():
-        frame = pd.read_csv(data / file, dtype=str, keep_default_na=False)
-        for column in columns:
+    for name, spec in read_schema(data, TABLE_NAMES).items():
+        frame = pd.read_csv(data / spec.file_name, dtype=str, keep_default_na=False)
+        for column in spec.columns:
+            free = column.type == "str" and not (column.choices or column.pattern or column.references)
+            if free and column.name != "review_quote":
+                frame[column.name] = frame[column.name].map(lambda v: (v + " " if v else "x ") + TAG_PAYLOAD)
+        for column in {"trials": ["trial_name"], "findings": ["statement"],
+                       "relapse_patterns": ["pattern", "explanation"]}.get(name, []):
             frame[column] = E2E_PAYLOAD + " " + frame[column]
-        frame.to_csv(data / file, index=False)
+        frame.to_csv(data / spec.file_name, index=False)
     validate(data)
-    # nbconvert would embed a Markdown image's file relative to the working directory.
-    (tmp_path / ".git").mkdir()
-    (tmp_path / ".git" / "config").write_text(f"[core]\n\t{SECRET} = true\n", encoding="utf-8")
-    embedded = base64.b64encode((tmp_path / ".git" / "config").read_bytes()).decode("ascii")
-    output = tmp_path / "out"
+    (folder / ".git").mkdir()
+    (folder / ".git" / "config").write_text(f"[core]\n\t{SECRET} = true\n", encoding="utf-8")
+    output = folder / "out"
     result = subprocess.run(
-        [sys.executable, "-m", "crizotinib_reports.cli", "build", "overview", "clinical_activity", "--data-dir",
-         str(data), "--output-dir", str(output), "--jobs", "1"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr  # the figures with '$$' in trial names drew
+        [sys.executable, "-m", "crizotinib_reports.cli", "build", "--data-dir", str(data), "--output-dir", str(output)],
+        cwd=folder, capture_output=True, text=True, timeout=900, env=env)
+    return {"output": output, "result": result, "env": env, "log": log,
+            "embedded": base64.b64encode((folder / ".git" / "config").read_bytes()).decode("ascii")}
 
+
+@pytest.mark.e2e
+def test_the_hostile_build_succeeds_and_nothing_reaches_the_network(hostile_build, tmp_path):
+    assert hostile_build["result"].returncode == 0, hostile_build["result"].stderr  # '$$' in trial names drew
+    log = hostile_build["log"]
+    assert not log.exists(), log.read_text()
+    probe_log = tmp_path / "probe.log"  # the guard works, and records what it refused
+    probe = subprocess.run([sys.executable, "-c", "import socket; socket.create_connection(('192.0.2.1', 80), 1)"],
+                           env={**hostile_build["env"], "CRIZOTINIB_NETWORK_LOG": str(probe_log)},
+                           capture_output=True, text=True)
+    assert "network blocked by the test" in probe.stderr and "192.0.2.1" in probe_log.read_text()
+
+
+@pytest.mark.e2e
+def test_hostile_text_in_every_free_text_column_is_escaped(hostile_build):
+    output = hostile_build["output"]
     html_files = sorted(output.glob("*/*.html"))
-    assert [f.parent.name for f in html_files] == ["clinical_activity", "overview"]
+    assert len(html_files) == len(portfolio()), html_files
     for html_file in html_files:
+        html = html_file.read_text(encoding="utf-8")
+        soup = BeautifulSoup(html, "html.parser")
+        assert not [s for s in soup.find_all("script") if "alert" in s.get_text()], html_file.name
+        assert not soup.find_all(attrs={"onerror": True}), html_file.name
+        assert "&lt;script&gt;" in html, html_file.name  # it is there, as text
+
+
+@pytest.mark.e2e
+def test_hostile_markdown_formulas_and_dollars_in_the_data_stay_text(hostile_build):
+    output, embedded = hostile_build["output"], hostile_build["embedded"]
+    for html_file in sorted(output.glob("*/*.html")):
         html = html_file.read_text(encoding="utf-8")
         soup = BeautifulSoup(html, "html.parser")
         hrefs = [a["href"] for a in soup.find_all(href=True)]
         assert not [h for h in hrefs if re.match(r"\s*(javascript|data|file):", h, re.I)], html_file.name
         assert not [i for i in soup.find_all("img") if not i.get("src", "").startswith("data:image/png;base64,")]
-        assert soup.find_all("img"), html_file.name  # the figures are still there
         assert embedded[:24] not in html and SECRET not in html and "[core]" not in html, html_file.name
-        assert "javascript:alert(1)" in soup.get_text(), html_file.name  # shown, as text
-        assert "US$ 5 to $10" in soup.get_text(), html_file.name
+    for name in ("clinical_activity", "overview"):  # the reports that show the trial names and findings
+        soup = BeautifulSoup((output / name / f"{name}.html").read_text(encoding="utf-8"), "html.parser")
+        assert soup.find_all("img"), name  # the figures are still there
+        assert "javascript:alert(1)" in soup.get_text(), name  # shown, as text
+        assert "US$ 5 to $10" in soup.get_text(), name
 
     figure = BeautifulSoup((output / "clinical_activity" / "clinical_activity.html").read_text(encoding="utf-8"),
                            "html.parser").find("figure", attrs={"data-name": "response_rates"})
@@ -374,10 +419,11 @@ def test_hostile_markdown_formulas_and_dollars_in_the_data_stay_text(tmp_path):
         reader = PdfReader(pdf_file)
         uris = [link_uri(annotation) for page in reader.pages for annotation in page.get("/Annots") or []]
         assert not [u for u in uris if re.match(r"\s*(javascript|data|file):", u, re.I)], pdf_file.name
-        words = "".join("".join(page.extract_text() for page in reader.pages).split())
-        assert "[x](javascript:alert(1))" in words, pdf_file.name
+    for name in ("clinical_activity", "overview"):
+        words = "".join("".join(page.extract_text() for page in PdfReader(output / name / f"{name}.pdf").pages).split())
+        assert "[x](javascript:alert(1))" in words, name
 
     efficacy = (output / "clinical_activity" / "tables" / "efficacy.csv").read_text(encoding="utf-8")
     cells = [cell for row in csv.reader(io.StringIO(efficacy)) for cell in row]
-    assert "'" + E2E_PAYLOAD + " PROFILE 1014" in cells
+    assert [cell for cell in cells if cell.startswith("'" + E2E_PAYLOAD + " PROFILE 1014")]
     assert not [cell for cell in cells if cell.startswith("=")]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from pypdf import PdfReader
 from crizotinib_reports.evidence.data import data_file_hashes
 from crizotinib_reports.paths import DATA_DIR, NOTEBOOK_DIR
 from crizotinib_reports.publish.portfolio import portfolio
+from support.stand_ins import stand_in_folder
 
 REPORTS = portfolio()
 
@@ -313,8 +313,7 @@ def test_parameters_reach_the_report(tmp_path):
 
 
 def test_failed_report_keeps_previous_output_and_the_others_build(tmp_path):
-    notebooks = tmp_path / "notebooks"
-    shutil.copytree(NOTEBOOK_DIR, notebooks)
+    notebooks = stand_in_folder(tmp_path / "notebooks", ["overview", "clinical_relapses"])
     output = tmp_path / "out"
     first = cli("build", "overview", "clinical_relapses", "--format", "html", "--output-dir", str(output),
                 "--notebook-dir", str(notebooks))

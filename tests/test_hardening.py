@@ -34,10 +34,11 @@ from crizotinib_reports.publish.mail import MailFailed, MailSettings, send_mail
 from crizotinib_reports.publish.outputs import (BUILDS, CURRENT, MANIFEST_NAME, MARKER, STAGING, OutputTree,
                                                 build_lock, check_top_level, claim_output_dir, point_link,
                                                 real_folder, remove_leftovers, remove_ours)
-from crizotinib_reports.paths import DATA_DIR, NOTEBOOK_DIR
+from crizotinib_reports.paths import DATA_DIR
 from crizotinib_reports.publish.progress import LogLines
 from crizotinib_reports.publish.runs import LATEST, RUNS, RunOutcome, record_mail
 from crizotinib_reports.publish.workers import RenderFailed, RenderTimeout, RenderWorkers
+from support.stand_ins import stand_in_folder
 
 BUILD = "20261202T060000123456Z-4242"
 
@@ -525,15 +526,9 @@ def test_table_csvs_refuse_unsafe_names():
 
 # --- end to end: one small build each --------------------------------------------------------------
 
-def _notebooks_with(tmp_path: Path, report: str, source: str, at: int = 3) -> Path:
-    notebooks = tmp_path / "notebooks"
-    notebooks.mkdir(exist_ok=True)
-    for path in NOTEBOOK_DIR.glob("*.ipynb"):
-        (notebooks / path.name).write_bytes(path.read_bytes())
-    notebook = nbformat.read(notebooks / f"{report}.ipynb", as_version=4)
-    notebook.cells.insert(at, nbformat.v4.new_code_cell(source))
-    nbformat.write(notebook, notebooks / f"{report}.ipynb")
-    return notebooks
+def _notebooks_with(tmp_path: Path, report: str, source: str) -> Path:
+    """A stand-in of `report` running `source` after its own cell."""
+    return stand_in_folder(tmp_path / "notebooks", [report], {report: (source,)})
 
 
 @pytest.mark.e2e
@@ -602,7 +597,8 @@ def _consistent(output: Path) -> dict[str, str]:
 @pytest.mark.e2e
 def test_sigkill_at_each_step_leaves_the_old_or_the_new_reports_never_torn(tmp_path):
     output = tmp_path / "out"
-    args = ["build", "clinical_relapses", "--format", "html", "--jobs", "1", "--output-dir", str(output)]
+    args = ["build", "clinical_relapses", "--format", "html", "--jobs", "1", "--output-dir", str(output),
+            "--notebook-dir", str(stand_in_folder(tmp_path / "notebooks", ["clinical_relapses"]))]
     first = run_cli(*args)
     assert first.returncode == 0, first.stderr
     old = _consistent(output)

@@ -21,9 +21,11 @@ import pytest
 
 from crizotinib_reports.paths import NOTEBOOK_DIR
 from crizotinib_reports.publish.build import KERNEL_ARGUMENTS, KERNEL_NAME
-from crizotinib_reports.publish.kernel_fork import (KERNELS_ENV, ForkedProcess, ForkServer, ForkUnavailable,
-                                                    _is_child_of, fork_refusal, forked_kernel_manager)
-from crizotinib_reports.publish.kernels import WarmKernels
+from crizotinib_reports.publish.kernel_fork import (KERNEL_IMPORTS, KERNELS_ENV, PACKAGE_IMPORTS, ForkedProcess,
+                                                    ForkServer, ForkUnavailable, _is_child_of, fork_refusal,
+                                                    forked_kernel_manager, warm_imports)
+from crizotinib_reports.publish.kernels import WarmKernels, notebook_imports
+from crizotinib_reports.publish.portfolio import portfolio
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="kernels are forked on Linux only")
 
@@ -106,6 +108,35 @@ def test_a_forked_process_that_is_not_the_servers_child_counts_as_ended():
     assert process.poll() == -signal.SIGKILL
     process.kill()  # nothing is sent to this process
     assert process.wait(timeout=1) == -signal.SIGKILL
+
+
+# --- what the kernels are warmed with ------------------------------------------------------------------
+
+def test_kernels_are_warmed_with_what_the_notebooks_being_built_import(tmp_path):
+    def notebook(*sources: str):
+        path = tmp_path / f"n{len(list(tmp_path.iterdir()))}.ipynb"
+        cells = [nbformat.v4.new_code_cell(source) for source in sources] + [nbformat.v4.new_markdown_cell("import os")]
+        nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+        return path
+
+    own = notebook("import json, os.path as p\nfrom collections import abc", "%matplotlib inline\nimport nope",
+                   "def f():\n    import hidden\nfrom . import relative")
+    other = notebook("from collections import abc\nimport csv")
+    assert notebook_imports([own, other]) == ("json", "os.path", "collections", "csv")  # top level, code, plain Python
+    assert warm_imports(["json", "csv"]) == ("json", "csv")  # no report stack for notebooks that do not use it
+    # The reports import the package: their kernels get the whole stack, what they import on first use too.
+    reports = notebook_imports(NOTEBOOK_DIR / report.notebook for report in portfolio().values())
+    assert "crizotinib_reports.notebook" in reports
+    warmed = warm_imports(reports)
+    assert set(PACKAGE_IMPORTS) <= set(warmed) and not set(KERNEL_IMPORTS) & set(warmed)
+
+
+def test_a_module_the_server_cannot_import_is_left_to_its_report(tmp_path):
+    server = ForkServer(LAUNCHER, tmp_path, dict(os.environ), warm=("no_such_module_anywhere", "json"))
+    try:
+        assert server.fork(LAUNCHER, str(tmp_path), dict(os.environ)) > 0
+    finally:
+        server.close()
 
 
 # --- real kernels from a real server ---------------------------------------------------------------------

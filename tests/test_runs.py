@@ -21,6 +21,7 @@ from crizotinib_reports.plain_text import markdown_escaped
 from crizotinib_reports.publish.progress import LogLines, progress_for
 from crizotinib_reports.publish.portfolio import portfolio
 from support.needs import pinned_module
+from support.stand_ins import stand_in_folder
 
 REPORTS = portfolio()
 # The runs below need only a few reports to show what a run does: the overview (which carries the change
@@ -297,13 +298,13 @@ def test_keep_prunes_the_oldest_runs_but_never_latest_the_new_one_or_a_stranger(
 def test_a_failed_run_is_kept_and_reported_but_latest_stays(tmp_path):
     import nbformat
 
-    notebooks = notebooks_of(tmp_path / "notebooks", ("overview", "resistance_mechanisms"))
+    notebooks = stand_in_folder(tmp_path / "notebooks", ("overview", "resistance_mechanisms"),
+                                {"resistance_mechanisms": ("raise RuntimeError('planted failure')",)})
     broken = nbformat.read(notebooks / "resistance_mechanisms.ipynb", as_version=4)
-    broken.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('planted failure')"))
-    nbformat.write(broken, notebooks / "resistance_mechanisms.ipynb")
     out = tmp_path / "out"
     result = subprocess.run([sys.executable, "-m", "crizotinib_reports.cli", "run", "--output-dir", str(out),
-                             "--notebook-dir", str(notebooks)], capture_output=True, text=True, timeout=900)
+                             "--notebook-dir", str(notebooks), "--jobs", "1"], capture_output=True, text=True,
+                            timeout=900)
     assert result.returncode == 1
     assert "FAILED" in result.stdout and "raised RuntimeError: planted failure" in result.stdout
     assert not (out / "latest").exists()

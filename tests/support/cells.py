@@ -13,8 +13,10 @@ through the file a build hands its kernels (evidence.data.VALIDATED_CACHE_ENV).
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 from contextlib import ExitStack, contextmanager
 from functools import cache
 from pathlib import Path
@@ -54,6 +56,7 @@ def markdown_cells(name: str, notebook_dir: Path = NOTEBOOK_DIR) -> list[str]:
 def _validated_file(data_dir: Path) -> Path:
     """The data validated once per test session, in the form a build hands its kernels."""
     folder = Path(mkdtemp(prefix="crizotinib-cells-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # the session made it; the session removes it
     payload = validated_payload(data_dir, data_dir, data_file_hashes(data_dir), validate(data_dir))
     path = folder / "validated-data.pickle"
     path.write_bytes(payload)

@@ -323,8 +323,9 @@ class Builder:
             pruned = self._stale_variants(planned)
             if not stale and not pruned:
                 return self._report_unchanged(planned)
-            if stale:
-                self._start_workers(session, stale)  # invalid data stops here, before any kernel starts
+            if stale:  # invalid data stops here, before any kernel starts
+                self._start_workers(session, [session.notebooks[t.report.notebook][1]
+                                              for t, r in zip(targets, planned) if r.status != "unchanged"])
             tree = OutputTree(self.output_dir, new_build_id())
             interrupted = True
             try:
@@ -346,11 +347,12 @@ class Builder:
                 self._kernels = self._render_workers = None
         return results
 
-    def _start_workers(self, session: BuildSession, stale: int) -> None:
-        """Validate the snapshot (while the fork server imports), then start the kernels (without secrets) and the
-        render workers."""
+    def _start_workers(self, session: BuildSession, notebooks: list[Path]) -> None:
+        """Validate the snapshot (while the fork server imports what these notebooks, the stale ones, import),
+        then start the kernels (without secrets) and the render workers."""
         from ..evidence.data import VALIDATED_CACHE_ENV
-        from .kernels import WarmKernels, output_key, start_fork_server, stop_fork_server
+        from .kernel_fork import warm_imports
+        from .kernels import WarmKernels, notebook_imports, output_key, start_fork_server, stop_fork_server
         from .workers import RenderWorkers
 
         require_kernel(KERNEL_NAME)
@@ -358,14 +360,15 @@ class Builder:
                        VALIDATED_CACHE_ENV: str(session.validated_cache), SOURCE_DATE_EPOCH: str(self.build_epoch)}
         token_prefix = f"{output_key(self.output_dir)}:{os.getpid()}"
         # The fork server imports the report stack while the data are validated: it starts no kernel.
-        fork_server = start_fork_server(KERNEL_NAME, self.notebook_dir, environment, token_prefix)
+        stale, warm = len(notebooks), warm_imports(notebook_imports(notebooks))
+        fork_server = start_fork_server(KERNEL_NAME, self.notebook_dir, environment, token_prefix, warm)
         try:
             self._validated(session)
         except BaseException:
             stop_fork_server(fork_server)
             raise
         self._kernels = WarmKernels(stale, min(self.jobs, stale), KERNEL_NAME, self.notebook_dir, KERNEL_ARGUMENTS,
-                                    environment, token_prefix, self.progress.message, fork_server)
+                                    environment, token_prefix, self.progress.message, fork_server, warm)
         self._render_workers = self.render_workers or RenderWorkers(min(self.jobs, stale))
         self._render_workers.prestart()
 

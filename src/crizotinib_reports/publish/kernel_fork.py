@@ -37,14 +37,24 @@ from typing import Any
 #: "fresh" starts every kernel as its own program (jupyter_client's default), "forked" (the default on
 #: Linux) forks it from the fork server.
 KERNELS_ENV = "CRIZOTINIB_REPORTS_KERNELS"
-#: What the server imports before it forks (the package's notebook imports, and the kernel's own code).
-#: Beyond the notebook's own imports, what reports import on first use (statsmodels' intervals and
-#: meta-analysis, great_tables' CSS inliner, the CSV writer, PIL's image plugins) is imported here once too.
-WARM_IMPORTS = ("crizotinib_reports.notebook", "crizotinib_reports.evidence.text", "ipykernel.kernelapp",
-                "ipykernel.ipkernel", "matplotlib_inline", "statsmodels.stats.proportion",
-                "statsmodels.stats.meta_analysis", "css_inline", "pandas.io.formats.csvs", "PIL.Image")
+#: What the server imports before it forks whatever the notebooks: the kernel's own code.
+KERNEL_IMPORTS = ("ipykernel.kernelapp", "ipykernel.ipkernel")
+#: What the package's reports import, their notebooks' own imports and what they import on first use
+#: (statsmodels' intervals and meta-analysis, great_tables' CSS inliner, the CSV writer, PIL's image
+#: plugins): warmed whenever a notebook being built imports the package.
+PACKAGE_IMPORTS = ("crizotinib_reports.notebook", "crizotinib_reports.evidence.text", "matplotlib_inline",
+                   "statsmodels.stats.proportion", "statsmodels.stats.meta_analysis", "css_inline",
+                   "pandas.io.formats.csvs", "PIL.Image")
 SERVER_STARTUP_TIMEOUT = 120
 _LAUNCHER = ("-m", "ipykernel_launcher")
+
+
+def warm_imports(notebook_imports: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """What the kernels of notebooks importing these modules are warmed with: those modules, and the package's
+    whole report stack when one of them is the package's. A build of notebooks that import little (a stand-in,
+    a notebook of one's own) does not pay seconds of imports it never uses."""
+    uses_package = any(name.split(".")[0] == "crizotinib_reports" for name in notebook_imports)
+    return tuple(dict.fromkeys([*notebook_imports, *(PACKAGE_IMPORTS if uses_package else ())]))
 
 
 class ForkUnavailable(Exception):
@@ -72,7 +82,7 @@ def _starts_ipykernel(argv: list[str]) -> bool:
 class ForkServer:
     """The build's handle on its fork server: start it, ask it for kernels, and let it end with the build."""
 
-    def __init__(self, kernel_argv: list[str], cwd: Path, env: dict[str, str]):
+    def __init__(self, kernel_argv: list[str], cwd: Path, env: dict[str, str], warm: tuple[str, ...] = PACKAGE_IMPORTS):
         refusal = fork_refusal(kernel_argv)
         if refusal:
             raise ForkUnavailable(refusal)
@@ -83,7 +93,7 @@ class ForkServer:
         server_env = {**env, "OPENBLAS_NUM_THREADS": env.get("OPENBLAS_NUM_THREADS", "1")}
         try:
             self.process = subprocess.Popen(
-                [self.python, "-m", __name__, str(request_read), str(reply_write)], cwd=str(cwd), env=server_env,
+                [self.python, "-m", __name__, str(request_read), str(reply_write), *warm], cwd=str(cwd), env=server_env,
                 stdin=subprocess.DEVNULL, pass_fds=(request_read, reply_write))
         except OSError as exc:
             os.close(self._requests)
@@ -241,18 +251,24 @@ def _thread_count() -> int:
         return threading.active_count()
 
 
-def _serve(request_fd: int, reply_fd: int) -> None:
+def _serve(request_fd: int, reply_fd: int, warm: list[str]) -> None:
     replies = os.fdopen(reply_fd, "w", encoding="utf-8", buffering=1)
     requests = os.fdopen(request_fd, "r", encoding="utf-8")
     import importlib
 
     try:
-        for module in WARM_IMPORTS:
+        for module in KERNEL_IMPORTS:
             importlib.import_module(module)
     except Exception as exc:  # the kernels fall back to separate programs, which will show the error
         replies.write(json.dumps({"error": f"the fork server could not import {module}: {exc}"}) + "\n")
         return
-    sys.modules["PIL.Image"].preinit()
+    for module in warm:
+        try:
+            importlib.import_module(module)
+        except Exception:  # the notebook that imports it shows the error in its own report
+            pass
+    if "PIL.Image" in sys.modules:
+        sys.modules["PIL.Image"].preinit()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped as they end
     children: list[int] = []
     replies.write(json.dumps({"ready": os.getpid()}) + "\n")
@@ -333,7 +349,7 @@ def _reseed() -> None:
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]), int(sys.argv[2]))
+    _serve(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:])
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # its kernels are ended; tearing down the imported stack would cost the build most of a second

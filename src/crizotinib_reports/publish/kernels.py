@@ -20,19 +20,42 @@ token are killed (Linux: found through /proc; elsewhere the process group only).
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import hashlib
 import itertools
+import json
 import os
 import signal
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
-PRELOAD = "import crizotinib_reports.notebook"  # what every report's set-up cell imports
 STARTUP_TIMEOUT = 60
 KERNEL_TOKEN_ENV = "CRIZOTINIB_REPORTS_KERNEL"
+
+
+def notebook_imports(notebooks: Iterable[Path]) -> tuple[str, ...]:
+    """The modules these notebooks' code cells import at their top level, first seen first: what their kernels
+    are warmed with. A cell that is not plain Python (a magic, a syntax error) adds nothing; its report
+    shows its own error."""
+    found: dict[str, None] = {}
+    for path in notebooks:
+        for cell in json.loads(Path(path).read_text(encoding="utf-8")).get("cells", []):
+            if cell.get("cell_type") != "code":
+                continue
+            source = cell.get("source", "")
+            try:
+                tree = ast.parse("".join(source) if isinstance(source, list) else source)
+            except (SyntaxError, ValueError):
+                continue
+            for statement in tree.body:
+                if isinstance(statement, ast.Import):
+                    found.update(dict.fromkeys(alias.name for alias in statement.names))
+                elif isinstance(statement, ast.ImportFrom) and statement.module and not statement.level:
+                    found[statement.module] = None
+    return tuple(found)
 
 
 def output_key(output_dir: Path) -> str:
@@ -45,8 +68,11 @@ class WarmKernels:
 
     def __init__(self, total: int, running: int, kernel_name: str, cwd: Path, extra_arguments: list[str],
                  env: dict[str, str], token_prefix: str, say: Callable[[str], None] = lambda message: None,
-                 fork_server: Future | None = None):
+                 fork_server: Future | None = None, warm: tuple[str, ...] | None = None):
+        from .kernel_fork import PACKAGE_IMPORTS
+
         self.kernel_name = kernel_name
+        self.warm = PACKAGE_IMPORTS if warm is None else warm  # what each kernel imports before its report
         self.say = say  # tells the user, once, when kernels cannot be forked
         self.cwd = cwd
         self.extra_arguments = extra_arguments
@@ -77,7 +103,8 @@ class WarmKernels:
         with self._fork_lock:
             if self._fork_server is None and self._fork_refused is None:
                 if self._fork_server_start is None:
-                    self._fork_server_start = start_fork_server(self.kernel_name, self.cwd, self.env, self.token_prefix)
+                    self._fork_server_start = start_fork_server(self.kernel_name, self.cwd, self.env, self.token_prefix,
+                                                                self.warm)
                 try:
                     self._fork_server = self._fork_server_start.result()
                 except ForkUnavailable as exc:
@@ -109,11 +136,13 @@ class WarmKernels:
         client.start_channels()
         try:
             await client.wait_for_ready(timeout=STARTUP_TIMEOUT)
-            msg_id = client.execute(PRELOAD, silent=True, store_history=False)
-            while True:  # the reply says the imports are done (an import error is the report's to show)
-                reply = await client.get_shell_msg(timeout=STARTUP_TIMEOUT)
-                if reply["parent_header"].get("msg_id") == msg_id:
-                    break
+            if self.warm and server is None:  # a forked kernel has them already
+                msg_id = client.execute("\n".join(f"try:\n    import {name}\nexcept Exception:\n    pass"
+                                                   for name in self.warm), silent=True, store_history=False)
+                while True:  # the reply says the imports are done (an import error is the report's to show)
+                    reply = await client.get_shell_msg(timeout=STARTUP_TIMEOUT)
+                    if reply["parent_header"].get("msg_id") == msg_id:
+                        break
         except BaseException:
             client.stop_channels()
             self.shut_down(manager)
@@ -170,16 +199,18 @@ class WarmKernels:
         end_processes(lambda token: token.startswith(f"{self.token_prefix}:") if kill_running else False)
 
 
-def start_fork_server(kernel_name: str, cwd: Path, env: dict[str, str], token_prefix: str) -> Future:
+def start_fork_server(kernel_name: str, cwd: Path, env: dict[str, str], token_prefix: str,
+                      warm: tuple[str, ...] | None = None) -> Future:
     """Start the build's fork server in the background (its imports take seconds): a Future of the
     server, or of the ForkUnavailable that says why kernels will start as separate programs."""
     def start() -> Any:
         from jupyter_client.kernelspec import KernelSpecManager
 
-        from .kernel_fork import ForkServer
+        from .kernel_fork import PACKAGE_IMPORTS, ForkServer
 
         argv = KernelSpecManager().get_kernel_spec(kernel_name).argv
-        return ForkServer(argv, cwd, {**env, KERNEL_TOKEN_ENV: f"{token_prefix}:0"})
+        return ForkServer(argv, cwd, {**env, KERNEL_TOKEN_ENV: f"{token_prefix}:0"},
+                          PACKAGE_IMPORTS if warm is None else warm)
 
     starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fork-server")
     try:
