@@ -17,6 +17,7 @@ from pypdf import PdfReader
 from crizotinib_reports.evidence.data import data_file_hashes
 from crizotinib_reports.paths import DATA_DIR, NOTEBOOK_DIR
 from crizotinib_reports.publish.portfolio import portfolio
+from support.pdfs import file_page_texts
 from support.stand_ins import stand_in_folder
 
 REPORTS = portfolio()
@@ -125,8 +126,7 @@ def html_text(output_dir: Path, name: str) -> str:
 
 
 def pdf_text(output_dir: Path, name: str) -> str:
-    reader = PdfReader(output_dir / name / f"{name}.pdf")
-    return normalise(" ".join(page.extract_text() for page in reader.pages))
+    return normalise(" ".join(file_page_texts(output_dir / name / f"{name}.pdf")))
 
 
 def test_build_exits_0_and_says_what_it_built(built):
@@ -261,7 +261,7 @@ def test_table_csv_holds_the_numbers(output_dir):
 @pytest.mark.parametrize("name", list(REPORTS))
 def test_pdf_has_page_numbers_running_title_and_outline(output_dir, name):
     reader = PdfReader(output_dir / name / f"{name}.pdf")
-    pages = [normalise(p.extract_text()) for p in reader.pages]
+    pages = [normalise(text) for text in file_page_texts(output_dir / name / f"{name}.pdf")]
     assert f"Page 1 of {len(pages)}" in pages[0]
     assert all(REPORTS[name].title in page for page in pages)
     outline = [item["/Title"] for item in reader.outline if not isinstance(item, list)]

@@ -20,6 +20,7 @@ from crizotinib_reports.notebook import ReportSession, report_number
 from crizotinib_reports.paths import NOTEBOOK_DIR, PROJECT_ROOT
 from crizotinib_reports.publish.portfolio import TABLE_METADATA_KEY, get_report, portfolio
 from crizotinib_reports.publish.render import CONTENTS_HEADING, add_contents
+from support.pdfs import file_page_texts
 
 REPORTS = portfolio()
 NUMBERED = re.compile(r"(table|figure)-(\d+)-(\d+)")
@@ -138,7 +139,7 @@ def test_every_table_and_figure_is_numbered_listed_and_bookmarked(output_dir: Pa
 
     # The PDF: a bookmark per item, on the page where the item is; the contents block gives that page.
     reader = PdfReader(folder / f"{name}.pdf")
-    pages = [page.extract_text() for page in reader.pages]
+    pages = file_page_texts(folder / f"{name}.pdf")
     bookmarks = {}
 
     def walk(outline):
@@ -179,7 +180,7 @@ def test_nothing_a_reader_gets_names_a_path_of_the_build_machine(output_dir: Pat
         if path.suffix in (".html", ".ipynb"):
             text = path.read_text(encoding="utf-8")
         elif path.suffix == ".pdf":
-            text = "\n".join(page.extract_text() for page in PdfReader(path).pages)
+            text = "\n".join(file_page_texts(path))
         else:
             continue
         found = [p for p in MACHINE_PATHS if p in text]

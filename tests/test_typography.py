@@ -36,6 +36,7 @@ from crizotinib_reports.evidence.data import load_evidence
 from crizotinib_reports.evidence.tables import ReportTable
 from crizotinib_reports.paths import DATA_DIR
 from crizotinib_reports.publish.render import REPORT_CSS, OfflineURLFetcher, Renderer, print_html
+from support.pdfs import file_page_texts
 
 AUTOMATIC_HYPHEN = "\u2010"  # what WeasyPrint prints where it hyphenates a word
 
@@ -414,7 +415,7 @@ def test_log_ticks():
 
 
 def pdf_pages(output_dir: Path, name: str) -> list[str]:
-    return [page.extract_text() for page in PdfReader(output_dir / name / f"{name}.pdf").pages]
+    return file_page_texts(output_dir / name / f"{name}.pdf")
 
 
 def squeezed(text: str) -> str:

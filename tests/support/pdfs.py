@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import functools
+import os
+from pathlib import Path
+
 from pypdf import PdfReader
 
 
 def page_texts(reader: PdfReader) -> list[str]:
     return [page.extract_text() or "" for page in reader.pages]
+
+
+def file_page_texts(path: Path) -> list[str]:
+    """Each page's text of a PDF file, extracted once per test process for as long as the file is unchanged:
+    many tests read the shared build's PDFs, and pypdf takes about 0.1 s of CPU a page."""
+    stat = os.stat(path)
+    return list(_file_page_texts(Path(path).resolve(), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.cache
+def _file_page_texts(path: Path, mtime_ns: int, size: int) -> tuple[str, ...]:
+    return tuple(page_texts(PdfReader(path)))
 
 
 def outline_tree(reader: PdfReader) -> list[tuple[str, int, float | None, list]]:
