@@ -2,8 +2,9 @@
 
 Starting a kernel and importing pandas, matplotlib, seaborn, great_tables and statsmodels
 takes about 3 s of CPU, most of a small report's execution. So the first `jobs` kernels start
-in the background (with the package's notebook imports loaded, as the report's own first cell
-would load them) while the build process loads papermill. Each kernel serves exactly one
+in the background (with what the notebooks being built import loaded, as their own cells would
+load it: the package's whole report stack for the package's reports; `notebook_imports`) while the
+build process loads papermill. Each kernel serves exactly one
 report and is shut down after it: no state passes from one report to another. A worker's next
 kernel starts only when its report is completely done (rendered and written), so `--jobs N`
 means at most N reports, and N kernels, in progress at any moment.
