@@ -4,9 +4,8 @@ with one quick cell in place of the analysis.
 What decides a rebuild (the notebook's declared tables, its parameters), what a lock, a kill, a timeout or a
 failed report does to the output folder: none of it depends on what the cells compute, and a real report
 costs its kernel seconds of imports and its PDF seconds of layout. A stand-in prints its parameters and the
-CSV text of every table it declares, read from its `data_dir` (`../data`, beside the notebooks folder, as in
-JupyterLab: a test that edits the data keeps them there and passes the same folder as `--data-dir`), so an
-edit shows in its HTML. It imports nothing heavy: its kernels are warmed with nothing else.
+CSV text of every table it declares, read from its `data_dir` (which the build sets to its `--data-dir`), so
+an edit to the data shows in its HTML. It imports nothing heavy: its kernels are warmed with nothing else.
 The reports themselves are built by the shared build (tests/conftest.py) and the tests that need their content.
 """
 
