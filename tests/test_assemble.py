@@ -21,8 +21,9 @@ from pypdf import PdfReader
 
 from crizotinib_reports.publish.assemble import NeedsLayout, assembled_pdf, combine_in_worker
 from crizotinib_reports.publish.combine import CombinedReport, combined_pdf
-from crizotinib_reports.publish.render import (REPORT_CSS, WORKER_DOCUMENTS, KeptDocuments, OfflineURLFetcher,
-                                               add_contents, finish_pdf, print_document, print_html, print_pdf)
+from crizotinib_reports.publish.offline_fetch import OfflineURLFetcher
+from crizotinib_reports.publish.render import (REPORT_CSS, WORKER_DOCUMENTS, KeptDocuments, add_contents, finish_pdf,
+                                               print_document, print_html, print_pdf)
 from crizotinib_reports.publish.workers import RenderTimeout, RenderWorkers
 from support.pdfs import links, outline_entries, page_texts
 

@@ -31,10 +31,10 @@ matplotlib.use("Agg")
 import great_tables as gt  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
+from crizotinib_reports.publish.offline_fetch import OfflineURLFetcher  # noqa: E402
 from crizotinib_reports.publish.render import (  # noqa: E402
     hoist_inline_styles,
     print_pdf,
-    OfflineURLFetcher,
     Renderer,
     ReportHTMLExporter,
     WeasyPrintPDFExporter,
@@ -380,6 +380,24 @@ def test_first_heading_skips_code_fences_and_markup():
 
 def test_css_string_cannot_escape_its_string():
     assert css_string('a"b\\c</style>') == 'a\\"b\\\\c\\3c /style\\3e '
+
+
+# ---------------------------------------------------------------- WeasyPrint only for PDFs
+
+
+def test_an_html_only_render_worker_never_loads_weasyprint():
+    """A render worker warmed for HTML renders a report without importing WeasyPrint (about a second of CPU
+    a worker); warmed for PDFs, it imports it before the first report arrives."""
+    code = ("import sys, nbformat\n"
+            "from crizotinib_reports.publish import render\n"
+            "render.warm_up_worker(pdf=False)\n"
+            "cell = nbformat.v4.new_markdown_cell('# A report')\n"
+            "outputs, _ = render._WORKER_RENDERER.render(nbformat.v4.new_notebook(cells=[cell]), ('html',))\n"
+            "print(b'A report' in outputs['html'], 'weasyprint' in sys.modules)\n"
+            "render.warm_up_worker(pdf=True)\n"
+            "print('weasyprint' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["True", "False", "True"], result.stderr[-2000:]
 
 
 # ---------------------------------------------------------------- entry point

@@ -35,7 +35,8 @@ from crizotinib_reports.evidence import figures, tables
 from crizotinib_reports.evidence.data import load_evidence
 from crizotinib_reports.evidence.tables import ReportTable
 from crizotinib_reports.paths import DATA_DIR
-from crizotinib_reports.publish.render import REPORT_CSS, OfflineURLFetcher, Renderer, print_html
+from crizotinib_reports.publish.offline_fetch import OfflineURLFetcher
+from crizotinib_reports.publish.render import REPORT_CSS, Renderer, print_html
 from support.pdfs import file_page_texts
 
 AUTOMATIC_HYPHEN = "\u2010"  # what WeasyPrint prints where it hyphenates a word

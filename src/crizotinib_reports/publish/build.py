@@ -369,7 +369,7 @@ class Builder:
             raise
         self._kernels = WarmKernels(stale, min(self.jobs, stale), KERNEL_NAME, self.notebook_dir, KERNEL_ARGUMENTS,
                                     environment, token_prefix, self.progress.message, fork_server, warm)
-        self._render_workers = self.render_workers or RenderWorkers(min(self.jobs, stale))
+        self._render_workers = self.render_workers or RenderWorkers(min(self.jobs, stale), pdf="pdf" in self.formats)
         self._render_workers.prestart()
 
     def _stale_variants(self, planned: list[ReportResult]) -> list[str]:

@@ -22,7 +22,7 @@ could do none of that). Merging HTML pages needs care:
 * nbconvert's '¶' anchor links are removed, so they reach neither the text nor
   the bookmarks.
 
-Printing goes through :class:`~crizotinib_reports.render.OfflineURLFetcher`:
+Printing goes through :class:`~crizotinib_reports.publish.offline_fetch.OfflineURLFetcher`:
 nothing is fetched from the network. Nothing here does I/O at import.
 
 A scheduled run makes the same PDF without laying the reports' pages out again (assemble.py reuses

@@ -17,7 +17,7 @@ own remote URLs (great_tables' ``opt_table_font(google_font(...))`` adds an
   ``#fragment`` ones, images other than embedded rasters, scripts, frames, forms
   and event handlers (defence in depth: prose escapes data values already);
 * :class:`WeasyPrintPDFExporter` prints that HTML with WeasyPrint through
-  :class:`OfflineURLFetcher`, which refuses anything but ``data:`` URLs and
+  ``offline_fetch.OfflineURLFetcher``, which refuses anything but ``data:`` URLs and
   files of the package's templates folder, as PDF/UA-1 (:func:`print_pdf`:
   tagged, with its language and title, page furniture as artifacts).
 
@@ -35,12 +35,9 @@ import re
 import time
 from html import unescape as html_unescape
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
-from urllib.request import url2pathname
+from typing import TYPE_CHECKING, Any
 
 import tinycss2
-import weasyprint
 from bs4 import BeautifulSoup
 from bs4.element import Stylesheet, Tag
 from nbconvert.exporters import HTMLExporter
@@ -48,13 +45,15 @@ from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
 from traitlets import Bool, default, validate
 from traitlets.config import Config
-from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from ..plain_text import is_invisible_control, visible
 
+if TYPE_CHECKING:  # WeasyPrint is imported where a PDF is printed: an HTML-only render never loads it
+    import weasyprint
+    from weasyprint.urls import URLFetcher
+
 __all__ = [
     "KeptDocuments",
-    "OfflineURLFetcher",
     "ReportHTMLExporter",
     "ReportTitlePreprocessor",
     "Renderer",
@@ -498,43 +497,12 @@ class ReportHTMLExporter(HTMLExporter):
         return str(soup), resources
 
 
-class OfflineURLFetcher(URLFetcher):
-    """WeasyPrint URL fetcher that never touches the network.
-
-    Only ``data:`` URLs, and ``file:`` URLs inside ``allowed_dirs`` (by default
-    the package's templates folder), are fetched; anything else raises
-    ``ValueError``, which WeasyPrint reports as a warning and renders on without
-    the resource. Refused URLs are kept in ``refused``.
-    """
-
-    def __init__(self, allowed_dirs: list[Path | str] | None = None, **kwargs: Any):
-        super().__init__(**kwargs)
-        dirs = [TEMPLATES_DIR] if allowed_dirs is None else allowed_dirs
-        self.allowed_dirs = [Path(d).resolve() for d in dirs]
-        self.refused: list[str] = []
-
-    def _allowed_file(self, url: str) -> bool:
-        parts = urlsplit(url)
-        if parts.netloc not in ("", "localhost"):  # file://host/... is a network share
-            return False
-        path = Path(url2pathname(parts.path)).resolve()
-        return any(path.is_relative_to(allowed) for allowed in self.allowed_dirs)
-
-    def fetch(self, url: str, headers: dict | None = None) -> URLFetcherResponse:
-        """Fetch ``data:`` and allowed ``file:`` URLs; raise for anything else."""
-        scheme = url.split(":", 1)[0].lower() if ":" in url else ""
-        if scheme == "data" or (scheme == "file" and self._allowed_file(url)):
-            return super().fetch(url, headers)
-        self.refused.append(url)
-        raise ValueError(f"offline rendering: refused to fetch {url[:200]!r}")
-
-
 class WeasyPrintPDFExporter(ReportHTMLExporter):
     """PDF of the report, printed from :class:`ReportHTMLExporter`'s HTML by WeasyPrint.
 
     WeasyPrint needs no browser and honours the print rules of report.css (A4,
     running title, "Page X of Y", bookmarks from headings). It fetches through
-    :class:`OfflineURLFetcher`, so a PDF build never reaches the network.
+    ``offline_fetch.OfflineURLFetcher``, so a PDF build never reaches the network.
     """
 
     export_from_notebook = "PDF (WeasyPrint)"
@@ -556,7 +524,7 @@ class WeasyPrintPDFExporter(ReportHTMLExporter):
 
     def html_to_pdf(self, html: str, url_fetcher: URLFetcher | None = None,
                     keep: KeptDocuments | None = None) -> bytes:
-        """Print ``html`` to PDF bytes; the fetcher defaults to an :class:`OfflineURLFetcher`; ``keep`` keeps
+        """Print ``html`` to PDF bytes; the fetcher defaults to an ``OfflineURLFetcher``; ``keep`` keeps
         the laid-out document (:func:`print_pdf`)."""
         return print_pdf(html, self.log, url_fetcher, keep=keep)
 
@@ -577,6 +545,10 @@ def print_document(html: str, url_fetcher: URLFetcher | None = None, *,
                    variant: str = REPORT_PDF_VARIANT) -> weasyprint.Document:
     """``html`` laid out by WeasyPrint for ``variant``, offline by default, and not yet written: the combined PDF
     of a run reuses a report's laid-out pages (assemble.py)."""
+    import weasyprint
+
+    from .offline_fetch import OfflineURLFetcher
+
     fetcher = OfflineURLFetcher() if url_fetcher is None else url_fetcher
     return weasyprint.HTML(string=html, url_fetcher=fetcher, media_type="print").render(pdf_variant=variant)
 
@@ -595,6 +567,8 @@ def print_pdf(html: str, log: Any, url_fetcher: URLFetcher | None = None, *, var
     WeasyPrint's output is mended by :func:`finish_pdf` before it is written (the same bytes as
     ``weasyprint.HTML(...).write_pdf``). ``keep`` holds on to the laid-out document afterwards.
     """
+    from .offline_fetch import OfflineURLFetcher
+
     fetcher = OfflineURLFetcher() if url_fetcher is None else url_fetcher
     document = print_document(html, fetcher, variant=variant)
     pdf = write_document(document, variant=variant, attachments=attachments)
@@ -812,11 +786,14 @@ _WORKER_RENDERER: Renderer | None = None
 WORKER_DOCUMENTS = KeptDocuments()
 
 
-def warm_up_worker() -> None:
-    """Make the worker's Renderer before its first report arrives (imports nbconvert's exporters and WeasyPrint)."""
+def warm_up_worker(pdf: bool = True) -> None:
+    """Make the worker's Renderer before its first report arrives (imports nbconvert's exporters), and import
+    WeasyPrint if it will print PDFs."""
     global _WORKER_RENDERER
     if _WORKER_RENDERER is None:
         _WORKER_RENDERER = Renderer()
+    if pdf:
+        from . import offline_fetch  # noqa: F401 - WeasyPrint, imported now rather than during the first PDF
 
 
 def keep_in_worker(page: str) -> None:

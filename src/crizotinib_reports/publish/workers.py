@@ -22,6 +22,7 @@ this (docs/performance.md).
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -75,8 +76,9 @@ class RenderWorkers:
     KEEP_TIMEOUT = 600
 
     def __init__(self, count: int, job: Callable[..., Any] | None = None, keep_documents: bool = False,
-                 keep_job: Callable[[str], Any] | None = None):
+                 keep_job: Callable[[str], Any] | None = None, pdf: bool = True):
         self.count = count
+        self.pdf = pdf  # whether the workers will print PDFs: they import WeasyPrint as they start
         self.job = job  # what a worker runs for each call (a module-level function); rendering by default
         self.keep_documents = keep_documents
         self.keep_job = keep_job  # what the keeping worker runs on a page rendered beside it
@@ -91,7 +93,7 @@ class RenderWorkers:
     def prestart(self) -> None:
         """Start the workers now, so that their imports (nbconvert, WeasyPrint) overlap the first reports'
         execution instead of delaying their renders."""
-        warm_up = _warm_up if self.job is None else None
+        warm_up = functools.partial(_warm_up, self.pdf) if self.job is None else None
         keeper = _Worker(warm_up) if self.keep_documents and self._keeper is None else None
         with self._lock:
             missing = self.count - len(self._idle) - (1 if self.keep_documents else 0) if not self._closed else 0
@@ -222,10 +224,10 @@ def _render(notebook_path: str, formats: tuple[str, ...]) -> Any:
     return render_in_worker(notebook_path, formats)
 
 
-def _warm_up() -> None:
+def _warm_up(pdf: bool) -> None:
     from .render import warm_up_worker
 
-    warm_up_worker()
+    warm_up_worker(pdf)
 
 
 def _render_keeping(notebook_path: str, formats: tuple[str, ...]) -> Any:
