@@ -526,19 +526,14 @@ def test_table_csvs_refuse_unsafe_names():
 
 # --- end to end: one small build each --------------------------------------------------------------
 
-def _notebooks_with(tmp_path: Path, report: str, source: str) -> Path:
-    """A stand-in of `report` running `source` after its own cell."""
-    return stand_in_folder(tmp_path / "notebooks", [report], {report: (source,)})
-
-
 @pytest.mark.e2e
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="processes are found through /proc (Linux)")
 def test_a_kernel_ends_with_what_it_started_sees_no_secret_and_a_closed_log_is_not_a_success(tmp_path):
-    notebooks = _notebooks_with(tmp_path, "clinical_relapses", (
+    notebooks = stand_in_folder(tmp_path / "notebooks", ["clinical_relapses"], {"clinical_relapses": (
         "import os, subprocess\n"
         "escaped = subprocess.Popen(['setsid', 'sleep', '600'])  # leaves the kernel's process group\n"
         "leaked = sorted(k for k in os.environ if k.startswith('CRIZOTINIB_SMTP'))\n"
-        "assert not leaked, leaked"))
+        "assert not leaked, leaked",)})
     out = tmp_path / "out"
     env = {**os.environ, "CRIZOTINIB_SMTP_PASSWORD": "hunter2", "CRIZOTINIB_SMTP_HOST": "smtp.example.org"}
     command = (f"{sys.executable} -m crizotinib_reports.cli build clinical_relapses --format html --jobs 1 "

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 from crizotinib_reports.paths import NOTEBOOK_DIR
-from crizotinib_reports.publish.portfolio import METADATA_KEY, get_report
+from crizotinib_reports.publish.portfolio import get_report
 
 _CELL = """\
 from pathlib import Path as _Path
@@ -28,11 +28,11 @@ print({{_name: globals()[_name] for _name in {parameters!r}}})
 
 def stand_in(name: str, notebook_dir: Path = NOTEBOOK_DIR, extra_cells: tuple[str, ...] = ()) -> dict:
     """The report's notebook with its analysis replaced by one quick cell (then `extra_cells`, if any)."""
-    notebook = json.loads((Path(notebook_dir) / get_report(name, notebook_dir).notebook).read_text(encoding="utf-8"))
+    report = get_report(name, notebook_dir)
+    notebook = json.loads((Path(notebook_dir) / report.notebook).read_text(encoding="utf-8"))
     parameters = next(cell for cell in notebook["cells"]
                       if cell["cell_type"] == "code" and "parameters" in cell["metadata"].get("tags", []))
-    report = get_report(name, notebook_dir)
-    body = _CELL.format(tables=list(notebook["metadata"][METADATA_KEY]["tables"]),
+    body = _CELL.format(tables=list(report.tables),
                         parameters=["data_dir", *(p.name for p in report.parameters if p.name != "data_dir")])
     notebook["cells"] = [notebook["cells"][0], parameters, _code(body), *(_code(source) for source in extra_cells)]
     return notebook
@@ -44,10 +44,11 @@ def stand_in_folder(folder: Path, names: list[str] | tuple[str, ...],
     folder.mkdir(parents=True, exist_ok=True)
     for name in names:
         notebook = stand_in(name, extra_cells=(extra_cells or {}).get(name, ()))
-        (folder / get_report(name).notebook).write_text(json.dumps(notebook, indent=1), encoding="utf-8")
+        (folder / f"{name}.ipynb").write_text(json.dumps(notebook, indent=1), encoding="utf-8")
     return folder
 
 
 def _code(source: str) -> dict:
-    return {"cell_type": "code", "execution_count": None, "id": "stand-in-" + hashlib.sha256(source.encode()).hexdigest()[:8],
-            "metadata": {}, "outputs": [], "source": source}
+    """A code cell whose id is its source's hash: the same stand-in is the same file on every run."""
+    return {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": source,
+            "id": "stand-in-" + hashlib.sha256(source.encode()).hexdigest()[:8]}

@@ -360,7 +360,8 @@ class Builder:
                        VALIDATED_CACHE_ENV: str(session.validated_cache), SOURCE_DATE_EPOCH: str(self.build_epoch)}
         token_prefix = f"{output_key(self.output_dir)}:{os.getpid()}"
         # The fork server imports the report stack while the data are validated: it starts no kernel.
-        stale, warm = len(notebooks), warm_imports(notebook_imports(notebooks))
+        stale = len(notebooks)
+        warm = warm_imports(notebook_imports(notebooks))
         fork_server = start_fork_server(KERNEL_NAME, self.notebook_dir, environment, token_prefix, warm)
         try:
             self._validated(session)

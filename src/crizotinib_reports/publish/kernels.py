@@ -33,6 +33,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from .kernel_fork import PACKAGE_IMPORTS
+
 STARTUP_TIMEOUT = 60
 KERNEL_TOKEN_ENV = "CRIZOTINIB_REPORTS_KERNEL"
 
@@ -69,11 +71,9 @@ class WarmKernels:
 
     def __init__(self, total: int, running: int, kernel_name: str, cwd: Path, extra_arguments: list[str],
                  env: dict[str, str], token_prefix: str, say: Callable[[str], None] = lambda message: None,
-                 fork_server: Future | None = None, warm: tuple[str, ...] | None = None):
-        from .kernel_fork import PACKAGE_IMPORTS
-
+                 fork_server: Future | None = None, warm: tuple[str, ...] = PACKAGE_IMPORTS):
         self.kernel_name = kernel_name
-        self.warm = PACKAGE_IMPORTS if warm is None else warm  # what each kernel imports before its report
+        self.warm = warm  # what each kernel imports before its report
         self.say = say  # tells the user, once, when kernels cannot be forked
         self.cwd = cwd
         self.extra_arguments = extra_arguments
@@ -201,17 +201,16 @@ class WarmKernels:
 
 
 def start_fork_server(kernel_name: str, cwd: Path, env: dict[str, str], token_prefix: str,
-                      warm: tuple[str, ...] | None = None) -> Future:
+                      warm: tuple[str, ...] = PACKAGE_IMPORTS) -> Future:
     """Start the build's fork server in the background (its imports take seconds): a Future of the
     server, or of the ForkUnavailable that says why kernels will start as separate programs."""
     def start() -> Any:
         from jupyter_client.kernelspec import KernelSpecManager
 
-        from .kernel_fork import PACKAGE_IMPORTS, ForkServer
+        from .kernel_fork import ForkServer
 
         argv = KernelSpecManager().get_kernel_spec(kernel_name).argv
-        return ForkServer(argv, cwd, {**env, KERNEL_TOKEN_ENV: f"{token_prefix}:0"},
-                          PACKAGE_IMPORTS if warm is None else warm)
+        return ForkServer(argv, cwd, {**env, KERNEL_TOKEN_ENV: f"{token_prefix}:0"}, warm)
 
     starter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fork-server")
     try:
