@@ -247,3 +247,22 @@ def test_the_geometric_mean_of_hazard_ratio_bounds_has_one_digit_more_than_publi
         published_digits = len(row.published.split(" ")[0].split(".")[1])
         recomputed_digits = len(row.recomputed.split(" ")[0].split(".")[1])
         assert recomputed_digits == published_digits + 1, (row.published, row.recomputed)
+
+
+def test_a_source_is_found_by_its_id_whatever_else_its_column_holds():
+    """The positional lookup every citation goes through: the row of that id, a KeyError for an unknown one, and
+    a missing id or a missing section in another row never matched (nor raised on)."""
+    from crizotinib_reports.evidence.citations import section_reference, short_citation, source_row
+
+    sources = pd.DataFrame({
+        "source_id": pd.array([None, "smith2020", "review2024"], dtype="string"),
+        "short_label": pd.array([None, None, None], dtype="string"),
+        "kind": ["publication", "publication", "review"], "authors": ["X", "Smith A, Jones B", "Y"],
+        "year": pd.array([2019, 2020, 2024], dtype="Int64"), "ref_number": pd.array([None, 4, None], dtype="Int64"),
+        "cited_for_section": pd.array([None, "relapses", None], dtype="string")})
+    assert source_row(sources, "review2024")["kind"] == "review"
+    assert short_citation(sources, "smith2020") == "Smith & Jones 2020 [4]"
+    assert short_citation(sources, "review2024") == "Review 2024"
+    with pytest.raises(KeyError, match="nobody"):
+        source_row(sources, "nobody")
+    assert section_reference(sources, "relapses") == "smith2020" and section_reference(sources, "dosing") is None

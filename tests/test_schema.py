@@ -353,6 +353,23 @@ def test_rules_that_are_not_a_list_are_refused_with_the_known_names(data_copy: P
     assert all(rule in found[0] for rule in ROW_RULES)
 
 
+def test_the_same_broken_schema_in_two_folders_names_each_its_own_file(tmp_path: Path):
+    """A schema's text is parsed once however many copies hold it; each problem still names the file it is in."""
+    import shutil
+
+    texts = {"rules": ("rules: [attribution_consistent]", "rules: attribution_consistent"),
+             "yaml": ("tables:", "tables: [")}
+    for kind, (old, new) in texts.items():
+        found = []
+        for folder in ("first", "second"):
+            data = tmp_path / kind / folder
+            shutil.copytree(DATA_DIR, data)
+            edit(data / "schema.yaml", old, new)
+            found.append(problems(data))
+        for folder, listed in zip(("first", "second"), found):
+            assert len(listed) == 1 and f"{folder}/schema.yaml" in listed[0].replace("\\", "/"), (kind, listed)
+
+
 def test_a_missing_schema_says_to_restore_it(data_copy: Path):
     (data_copy / "schema.yaml").unlink()
     found = problems(data_copy)

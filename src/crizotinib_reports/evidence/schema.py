@@ -8,7 +8,7 @@ import functools
 import io
 import math
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -100,11 +100,14 @@ def read_schema(data_dir: Path, tables: tuple[str, ...]) -> dict[str, TableSpec]
         raise DataValidationError([str(Problem(shown, "schema file not found; restore it from git"))])
     try:
         text = read_input_text(path, limit=SCHEMA_FILE_LIMIT, what="schema file")
-        specs, problems = _parsed_schema(text, str(path), shown, tables)
     except InputFileError as exc:
         raise DataValidationError([str(Problem(exc.shown, exc.reason, line=exc.line))]) from None
+    try:
+        specs, problems = _parsed_schema(text, tables)
+    except InputFileError as exc:  # parsed under a stand-in name (the cache is the text's): this file's name
+        raise DataValidationError([str(Problem(shown, exc.reason, line=exc.line))]) from None
     if problems:
-        raise DataValidationError([str(p) for p in problems])
+        raise DataValidationError([str(replace(p, file=shown)) for p in problems])
     return dict(specs)
 
 
@@ -116,11 +119,12 @@ def forget_parsed_schemas() -> None:
 
 
 @functools.lru_cache(maxsize=8)
-def _parsed_schema(text: str, path: str, shown: str,
-                   tables: tuple[str, ...]) -> tuple[dict[str, TableSpec], tuple[Problem, ...]]:
-    """The schema's specs from its text, parsed once per text: the specs are immutable, and YAML parsing in
-    pure Python is a fifth of a validation (a build and each kernel validate; the fuzz tests validate often)."""
-    specs, problems = _schema_from_yaml(parse_input_yaml(text, path, what="schema file"), shown, tables)
+def _parsed_schema(text: str, tables: tuple[str, ...]) -> tuple[dict[str, TableSpec], tuple[Problem, ...]]:
+    """The schema's specs from its text, parsed once per text wherever the file lies (its problems name the
+    file as SCHEMA_FILE_NAME; `read_schema` names the real one): the specs are immutable, and YAML parsing in
+    pure Python is a fifth of a validation (a build and each kernel validate; tests validate copies often)."""
+    specs, problems = _schema_from_yaml(parse_input_yaml(text, SCHEMA_FILE_NAME, what="schema file"),
+                                        SCHEMA_FILE_NAME, tables)
     return specs, tuple(problems)
 
 
