@@ -10,6 +10,7 @@ import pytest
 from scipy.stats import binomtest
 
 from crizotinib_reports.evidence import analysis, figures, tables
+from crizotinib_reports.evidence.citations import section_reference, short_citation, source_row
 from crizotinib_reports.evidence.data import load_evidence
 from crizotinib_reports.paths import DATA_DIR
 from crizotinib_reports.evidence.stats import derived_count, pooled_proportion, rounding_tolerance
@@ -252,8 +253,6 @@ def test_the_geometric_mean_of_hazard_ratio_bounds_has_one_digit_more_than_publi
 def test_a_source_is_found_by_its_id_whatever_else_its_column_holds():
     """The positional lookup every citation goes through: the row of that id, a KeyError for an unknown one, and
     a missing id or a missing section in another row never matched (nor raised on)."""
-    from crizotinib_reports.evidence.citations import section_reference, short_citation, source_row
-
     sources = pd.DataFrame({
         "source_id": pd.array([None, "smith2020", "review2024"], dtype="string"),
         "short_label": pd.array([None, None, None], dtype="string"),

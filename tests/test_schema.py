@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -355,8 +356,6 @@ def test_rules_that_are_not_a_list_are_refused_with_the_known_names(data_copy: P
 
 def test_the_same_broken_schema_in_two_folders_names_each_its_own_file(tmp_path: Path):
     """A schema's text is parsed once however many copies hold it; each problem still names the file it is in."""
-    import shutil
-
     texts = {"rules": ("rules: [attribution_consistent]", "rules: attribution_consistent"),
              "yaml": ("tables:", "tables: [")}
     for kind, (old, new) in texts.items():
