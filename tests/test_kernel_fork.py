@@ -80,6 +80,25 @@ def test_without_forks_the_build_says_why_once_and_starts_no_server(monkeypatch,
         kernels.close()
 
 
+def test_shutting_a_kernel_down_stops_the_client_its_report_made(monkeypatch, tmp_path):
+    """nbclient leaves running the client it makes on a kernel manager it was handed; the build stops it, so a
+    process that builds again and again (a test, a caller of the package) keeps no heartbeat thread a report."""
+    monkeypatch.setenv(KERNELS_ENV, "fresh")  # what is checked is the manager's, forked or not
+    kernels = WarmKernels(1, 1, KERNEL_NAME, tmp_path, KERNEL_ARGUMENTS, dict(os.environ), "k:1", warm=())
+    try:
+        manager = kernels.take()
+        client = manager.client()  # as nbclient makes one to run the report
+        client.start_channels()
+        deadline = time.monotonic() + 60  # beating, as through a report (not stopped while it opens its socket)
+        while not client.hb_channel.is_beating():
+            assert time.monotonic() < deadline, "the client's heartbeat never started"
+            time.sleep(0.05)
+        kernels.shut_down(manager)
+        assert not client.channels_running and not client.hb_channel.is_alive()
+    finally:
+        kernels.close()
+
+
 def test_a_server_that_started_a_thread_refuses_to_fork(tmp_path):
     """A thread alive in the parent at fork time would be missing in the child, holding whatever lock it held."""
     env = _running_at_start(tmp_path, "import threading, time\n"

@@ -126,6 +126,7 @@ class WarmKernels:
         manager = (forked_kernel_manager(server, kernel_name=self.kernel_name) if server is not None
                    else AsyncKernelManager(kernel_name=self.kernel_name))
         manager.crizotinib_token = token
+        keep_clients(manager)
         try:
             await manager.start_kernel(cwd=str(self.cwd), extra_arguments=self.extra_arguments,
                                        env={**self.env, KERNEL_TOKEN_ENV: token})
@@ -173,6 +174,8 @@ class WarmKernels:
         """Stop a kernel after its report, with every process it started (papermill leaves it running)."""
         with self._lock:
             self._in_use.discard(manager)
+        for client in getattr(manager, "crizotinib_clients", ()):
+            client.stop_channels()
         try:
             asyncio.run(manager.shutdown_kernel(now=True))
         except Exception:
@@ -198,6 +201,21 @@ class WarmKernels:
         if self._fork_server_start is not None:
             stop_fork_server(self._fork_server_start)
         end_processes(lambda token: token.startswith(f"{self.token_prefix}:") if kill_running else False)
+
+
+def keep_clients(manager: Any) -> None:
+    """Keep each client made for this kernel (`crizotinib_clients`), so that shutting the kernel down stops their
+    channels: nbclient stops the client it makes only when it owns the kernel manager, and the build hands it
+    ours, which left each report's heartbeat thread and sockets running in a process that outlives the report."""
+    made: list[Any] = []
+    make = manager.client
+
+    def client(**kwargs: Any) -> Any:
+        made.append(make(**kwargs))
+        return made[-1]
+
+    manager.client = client
+    manager.crizotinib_clients = made
 
 
 def start_fork_server(kernel_name: str, cwd: Path, env: dict[str, str], token_prefix: str,
