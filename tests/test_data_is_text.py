@@ -41,6 +41,7 @@ from crizotinib_reports.plain_text import ReportMarkdown, markdown, markdown_esc
 from crizotinib_reports.publish.portfolio import portfolio
 from crizotinib_reports.publish.render import strip_active_content
 from crizotinib_reports.evidence.tables import ReportTable
+from support.pdfs import file_page_texts
 
 LINK = "[x](javascript:alert(1))"
 IMAGE = "![y](.git/config)"
@@ -420,7 +421,7 @@ def test_hostile_markdown_formulas_and_dollars_in_the_data_stay_text(hostile_bui
         uris = [link_uri(annotation) for page in reader.pages for annotation in page.get("/Annots") or []]
         assert not [u for u in uris if re.match(r"\s*(javascript|data|file):", u, re.I)], pdf_file.name
     for name in ("clinical_activity", "overview"):
-        words = "".join("".join(page.extract_text() for page in PdfReader(output / name / f"{name}.pdf").pages).split())
+        words = "".join("".join(file_page_texts(output / name / f"{name}.pdf")).split())
         assert "[x](javascript:alert(1))" in words, name
 
     efficacy = (output / "clinical_activity" / "tables" / "efficacy.csv").read_text(encoding="utf-8")

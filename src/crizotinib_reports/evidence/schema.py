@@ -122,7 +122,7 @@ def forget_parsed_schemas() -> None:
 def _parsed_schema(text: str, tables: tuple[str, ...]) -> tuple[dict[str, TableSpec], tuple[Problem, ...]]:
     """The schema's specs from its text, parsed once per text wherever the file lies (its problems name the
     file as SCHEMA_FILE_NAME; `read_schema` names the real one): the specs are immutable, and YAML parsing in
-    pure Python is a fifth of a validation (a build and each kernel validate; tests validate copies often)."""
+    pure Python is a fifth of a validation (a build validates once; tests validate copies often)."""
     specs, problems = _schema_from_yaml(parse_input_yaml(text, SCHEMA_FILE_NAME, what="schema file"),
                                         SCHEMA_FILE_NAME, tables)
     return specs, tuple(problems)

@@ -319,13 +319,13 @@ class Builder:
         with self.session(wait) as session:
             planned = self.plan(targets, session, force)
             check_top_level(self.output_dir, [r.folder for r in planned] + [MANIFEST_NAME, FAILED, SHA256SUMS])
-            stale = sum(r.status != "unchanged" for r in planned)
+            stale = [session.notebooks[t.report.notebook][1]  # the copies of the notebooks to build
+                     for t, r in zip(targets, planned) if r.status != "unchanged"]
             pruned = self._stale_variants(planned)
             if not stale and not pruned:
                 return self._report_unchanged(planned)
             if stale:  # invalid data stops here, before any kernel starts
-                self._start_workers(session, [session.notebooks[t.report.notebook][1]
-                                              for t, r in zip(targets, planned) if r.status != "unchanged"])
+                self._start_workers(session, stale)
             tree = OutputTree(self.output_dir, new_build_id())
             interrupted = True
             try:
