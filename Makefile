@@ -48,7 +48,7 @@ reports: setup
 	$(BIN)/crizotinib-reports build
 
 test: setup
-	$(BIN)/python -m pytest -n auto --dist loadfile
+	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 validate: setup
 	$(BIN)/crizotinib-reports validate

@@ -3,11 +3,15 @@ build of every report that the end-to-end, browser and combine tests all read (b
 
 from __future__ import annotations
 
+import ast
+import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -60,27 +64,61 @@ def seed_text() -> str:
 SHARED_BUILD_EPOCH = "1764547200"
 
 
+#: How long the shared build may take (a full build is ~30 s on a quiet 2-core machine, 2-3 times that under load).
+SHARED_BUILD_TIMEOUT = 900
+SHARED_BUILD_USERS = {"built", "output_dir"}
+
+
+def _shared_folder(tmp_path_factory) -> Path:
+    """The session's temporary folder, above each pytest-xdist worker's own (every worker sees the same one)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if "PYTEST_XDIST_WORKER" in os.environ else base
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_build_started(request, tmp_path_factory):
+    """Start the shared build in the background as soon as the session begins, when any of its tests needs it:
+    the workers run other tests while it builds, where they used to wait for it, one of them idle. The first
+    worker starts it (holding a lock); at the session's end the worker that started it waits for it, since
+    another may still be reading it, and an interrupted session (Ctrl-C reaches its process group) ends it."""
+    if not any(SHARED_BUILD_USERS & set(item.fixturenames) for item in request.session.items):
+        yield
+        return
+    shared = _shared_folder(tmp_path_factory)
+    with FileLock(shared / "shared-build.lock"):
+        if (shared / "shared-build").exists():
+            yield
+            return
+        (shared / "shared-build").mkdir()
+        build = subprocess.Popen([sys.executable, str(Path(__file__).parent / "support" / "shared_build.py"),
+                                  str(shared / "shared-build"), str(shared / "shared-build.json"), SHARED_BUILD_EPOCH,
+                                  str(SHARED_BUILD_TIMEOUT)])
+    try:
+        yield
+    finally:
+        try:
+            build.wait(timeout=SHARED_BUILD_TIMEOUT + 60)
+        except subprocess.TimeoutExpired:
+            build.kill()
+            build.wait()
+
+
 @pytest.fixture(scope="session")
-def built(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+def built(tmp_path_factory, shared_build_started) -> tuple[Path, subprocess.CompletedProcess]:
     """Every report, HTML and PDF, built once by the real CLI with the defaults (the result, read by each user),
     at a fixed recorded build time (SOURCE_DATE_EPOCH).
 
-    Once for the whole session: under pytest-xdist the first worker to ask builds it into the session's shared
-    temporary folder, holding a lock, and records the result there; the others wait for it and read the record.
+    Once for the whole session, started in the background (`shared_build_started`) into the session's shared
+    temporary folder; each worker that needs it waits for its record (exit status and output) there.
     """
-    if "PYTEST_XDIST_WORKER" in os.environ:
-        shared = tmp_path_factory.getbasetemp().parent  # the session's folder, above each worker's own
-    else:
-        shared = tmp_path_factory.getbasetemp()
+    shared = _shared_folder(tmp_path_factory)
     output, record = shared / "shared-build", shared / "shared-build.json"
-    with FileLock(shared / "shared-build.lock"):
-        if not record.exists():
-            output.mkdir()
-            result = subprocess.run(
-                [sys.executable, "-m", "crizotinib_reports.cli", "build", "--output-dir", str(output)],
-                capture_output=True, text=True, timeout=900, env={**os.environ, "SOURCE_DATE_EPOCH": SHARED_BUILD_EPOCH})
-            record.write_text(json.dumps([result.returncode, result.stdout, result.stderr]), encoding="utf-8")
-        returncode, stdout, stderr = json.loads(record.read_text(encoding="utf-8"))
+    deadline = time.monotonic() + SHARED_BUILD_TIMEOUT + 60
+    while not record.exists():
+        if time.monotonic() > deadline:
+            pytest.fail(f"the shared build wrote no record in {SHARED_BUILD_TIMEOUT + 60} s", pytrace=False)
+        time.sleep(0.2)
+    returncode, stdout, stderr = json.loads(record.read_text(encoding="utf-8"))
     return output, subprocess.CompletedProcess(["crizotinib-reports", "build"], returncode, stdout, stderr)
 
 
@@ -93,13 +131,58 @@ def output_dir(built) -> Path:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The longest files first. `make test` runs a file's tests on one pytest-xdist worker; a long file handed
-    out last would leave the other worker idle while it ends, where short unit files fill the end. A file's
+    """The longest files first, those that read the shared build after the others: the workers run what does not
+    need it while it builds (a file that waits for it at the start holds its worker idle), and a long file handed
+    out last would leave the other worker idle while it ends, where short unit tests fill the end. A file's
     length is guessed from what its tests declare: the time limits of the long ones (each about three times what
     it took), then whether it has end-to-end tests."""
     weight: dict[Path, float] = {}
+    reads_the_shared_build: set[Path] = set()
     for item in items:
         limit = item.get_closest_marker("timeout")
         weight[item.path] = (weight.get(item.path, 0.0) + (float(limit.args[0]) if limit and limit.args else 0.0)
                              + (1.0 if item.get_closest_marker("e2e") else 0.0))
-    items.sort(key=lambda item: -weight[item.path])  # stable: each file's own order is kept
+        if SHARED_BUILD_USERS & set(item.fixturenames):
+            reads_the_shared_build.add(item.path)
+
+    def order(item: pytest.Item) -> tuple[int, float]:
+        tier = 1 if item.path in reads_the_shared_build else 0 if weight[item.path] else 2
+        return tier, -weight[item.path]
+
+    items.sort(key=order)  # stable: each file's own order is kept
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist's, which `-p no:xdist` leaves out
+def pytest_xdist_make_scheduler(config, log):
+    """`make test`'s scheduling (`-n auto --dist loadgroup`): each test goes to whichever pytest-xdist worker is
+    free, except the tests of a file that makes something once for several of its tests (a build, a layout, a
+    kernel): those go together to one worker, which makes it once. Units are handed out in the collection's
+    order (longest files first), not biggest first. This decides the groups itself: pytest 9 no longer carries
+    the `xdist_group` marks that `loadgroup` reads (pytest-dev/pytest-xdist#1386)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedWorkScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = nodeid.split("::", 1)[0]
+            return file if _shares_work_between_tests(config.rootpath / file) else nodeid
+
+    config.option.loadscopereorder = False
+    return SharedWorkScheduling(config, log)
+
+
+@functools.cache
+def _shares_work_between_tests(path: Path) -> bool:
+    """Whether a test file makes something once for several of its tests: a fixture scoped to its module or a
+    class, or a function of its own that caches its results (functools.cache, lru_cache)."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return True  # a file we cannot read keeps its tests together, as `--dist loadfile` would
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for decorator in map(ast.unparse, node.decorator_list):
+                if re.search(r"scope=['\"](module|class)['\"]|^(functools\.)?(cache|lru_cache)\b", decorator):
+                    return True
+    return False

@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -17,6 +15,7 @@ from pypdf import PdfReader
 from crizotinib_reports.evidence.data import data_file_hashes
 from crizotinib_reports.paths import DATA_DIR, NOTEBOOK_DIR
 from crizotinib_reports.publish.portfolio import portfolio
+from support.cli import cli
 from support.pdfs import file_page_texts
 from support.stand_ins import stand_in_folder
 
@@ -113,11 +112,6 @@ TABLE_ROWS = {
 
 def normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text)
-
-
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "crizotinib_reports.cli", *args], capture_output=True, text=True,
-                          timeout=900)
 
 
 def html_text(output_dir: Path, name: str) -> str:

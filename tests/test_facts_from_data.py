@@ -23,6 +23,7 @@ from crizotinib_reports.notebook import open_report, other_reports
 from crizotinib_reports.paths import DATA_DIR, NOTEBOOK_DIR
 from crizotinib_reports.plain_text import ReportMarkdown
 from crizotinib_reports.publish.portfolio import csv_rows, get_report, portfolio
+from support.cli import cli
 from support.cells import run_report
 
 EVIDENCE_CODE = Path(__file__).resolve().parents[1] / "src" / "crizotinib_reports" / "evidence"
@@ -111,9 +112,8 @@ def test_notebook_run_alone_refuses_a_drug_the_data_lack_in_one_line(evidence):
 
 def test_cli_build_refuses_a_drug_the_data_lack_before_any_kernel(tmp_path, evidence):
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "crizotinib_reports.cli", "build", "alk_inhibitor_landscape",
-                             "--param", "drugs=aspirin", "--format", "html", "--output-dir", str(tmp_path / "out")],
-                            capture_output=True, text=True, timeout=120)
+    result = cli("build", "alk_inhibitor_landscape", "--param", "drugs=aspirin", "--format", "html",
+                 "--output-dir", str(tmp_path / "out"))
     assert result.returncode != 0 and time.monotonic() - started < 60
     lines = [line for line in result.stderr.splitlines() if "aspirin" in line]
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr

@@ -38,14 +38,10 @@ from crizotinib_reports.paths import DATA_DIR
 from crizotinib_reports.publish.progress import LogLines
 from crizotinib_reports.publish.runs import LATEST, RUNS, RunOutcome, record_mail
 from crizotinib_reports.publish.workers import RenderFailed, RenderTimeout, RenderWorkers
+from support.cli import cli as run_cli
 from support.stand_ins import stand_in_folder
 
 BUILD = "20261202T060000123456Z-4242"
-
-
-def run_cli(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "crizotinib_reports.cli", *args], capture_output=True, text=True,
-                          timeout=600, env=env, **kwargs)
 
 
 # --- own only what is ours -------------------------------------------------------------------------

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,12 +23,8 @@ from crizotinib_reports.publish.portfolio import get_report, portfolio
 
 REPORTS = portfolio()
 from crizotinib_reports.publish.variants import expand_targets, read_variants_file, variant_folder
+from support.cli import cli
 from support.stand_ins import stand_in_folder
-
-
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "crizotinib_reports.cli", *args], capture_output=True, text=True,
-                          timeout=900)
 
 
 def folders(targets) -> list[str]:

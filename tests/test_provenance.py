@@ -6,8 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
@@ -17,6 +15,7 @@ from crizotinib_reports.cli import main
 from crizotinib_reports.evidence.data import load_evidence
 from crizotinib_reports.evidence.provenance import CellSource, from_rows, provenance_columns
 from crizotinib_reports.evidence.tables import ReportTable, efficacy_table
+from support.cli import cli
 
 HOSTILE = '"><script>alert(1)</script>'
 REPORTS = ("overview", "clinical_activity", "clinical_relapses", "resistance_mechanisms", "alk_inhibitor_landscape",
@@ -161,8 +160,7 @@ def test_trace_of_nothing_is_refused_not_every_cell(tmp_path, capsys):
 
 
 def test_trace_of_a_report_not_built_is_one_line_exit_2(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "crizotinib_reports.cli", "trace", "overview", "74%",
-                             "--output-dir", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    result = cli("trace", "overview", "74%", "--output-dir", str(tmp_path))
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1 and not result.stdout
 
 
@@ -220,8 +218,7 @@ TRACED = {
 @pytest.mark.parametrize("report", REPORTS)
 def test_trace_on_the_shared_build(output_dir, report):
     text, row = TRACED[report]
-    result = subprocess.run([sys.executable, "-m", "crizotinib_reports.cli", "trace", report, text,
-                             "--output-dir", str(output_dir)], capture_output=True, text=True, timeout=120)
+    result = cli("trace", report, text, "--output-dir", str(output_dir))
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"data: {row}" in result.stdout, result.stdout
     assert re.search(r"evidence: [PSRN]", result.stdout), result.stdout

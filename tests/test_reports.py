@@ -12,6 +12,7 @@ from crizotinib_reports.publish.variants import parse_param_overrides
 from crizotinib_reports.exceptions import UsageError
 from crizotinib_reports.paths import NOTEBOOK_DIR
 from crizotinib_reports.publish.portfolio import get_report, portfolio
+from support.cli import cli
 
 REPORTS = portfolio()
 
@@ -140,8 +141,6 @@ def test_papermill_reads_the_same_parameters_as_the_portfolio():
 def test_adding_a_report_takes_a_notebook_and_no_python(tmp_path):
     """README 'Add a report', step by step: copy a notebook, edit its metadata and its open_report line, build."""
     import json
-    import subprocess
-    import sys
 
     folder = _copy_notebooks(tmp_path)
     notebook = json.loads((folder / "clinical_relapses.ipynb").read_text())
@@ -154,13 +153,11 @@ def test_adding_a_report_takes_a_notebook_and_no_python(tmp_path):
         source = source.replace('time_unit: str = "months"', 'time_unit: str = "years"')
         cell["source"] = source
     (folder / "relapses_in_years.ipynb").write_text(json.dumps(notebook, indent=1))
-    cli = [sys.executable, "-m", "crizotinib_reports.cli"]
-    listed = subprocess.run([*cli, "list", "--notebook-dir", str(folder)], capture_output=True, text=True, timeout=60)
+    listed = cli("list", "--notebook-dir", str(folder))
     assert "relapses_in_years: Relapses, in years" in listed.stdout, listed.stderr
     out = tmp_path / "out"
-    built = subprocess.run([*cli, "build", "relapses_in_years", "--format", "html", "--jobs", "1",
-                            "--notebook-dir", str(folder), "--output-dir", str(out)],
-                           capture_output=True, text=True, timeout=600)
+    built = cli("build", "relapses_in_years", "--format", "html", "--jobs", "1", "--notebook-dir", str(folder),
+                "--output-dir", str(out))
     assert built.returncode == 0, built.stderr
     html = (out / "relapses_in_years" / "relapses_in_years.html").read_text(encoding="utf-8")
     assert "<title>Relapses, in years</title>" in html and "Time points in years" in html  # the figure's alt text

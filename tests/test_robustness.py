@@ -7,8 +7,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,20 +21,11 @@ from crizotinib_reports.exceptions import DataValidationError, ReportFailed
 from crizotinib_reports.publish.files import atomic_write_bytes
 from crizotinib_reports.publish.outputs import build_lock, claim_output_dir
 from crizotinib_reports.paths import DATA_DIR
+from support.cli import cli, start_cli
 from support.deadlines import within
 from support.stand_ins import stand_in_folder
 
 SHIPPED = {p.name: p.read_bytes() for p in sorted(DATA_DIR.glob("*.csv"))}
-
-
-def cli(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "crizotinib_reports.cli", *args], capture_output=True, text=True,
-                          timeout=600, env=env, **kwargs)
-
-
-def start_cli(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "crizotinib_reports.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
 
 
 # --- bad data: random damage never ends in a traceback -----------------------------------------

@@ -20,6 +20,7 @@ from crizotinib_reports.paths import DATA_DIR, PROJECT_ROOT
 from crizotinib_reports.plain_text import markdown_escaped
 from crizotinib_reports.publish.progress import LogLines, progress_for
 from crizotinib_reports.publish.portfolio import portfolio
+from support.cli import cli
 from support.needs import pinned_module
 from support.stand_ins import stand_in_folder
 
@@ -264,10 +265,9 @@ def test_two_scheduled_runs_compare_combine_and_mail(tmp_path):
     check = subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=latest, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
     assert "run.json" in (latest / "SHA256SUMS").read_text() and "data/outcomes.csv" in (latest / "SHA256SUMS").read_text()
-    verify = [sys.executable, "-m", "crizotinib_reports.cli", "verify", "--no-rebuild"]
-    latest_ok = subprocess.run([*verify, str(latest)], capture_output=True, text=True, timeout=120)
+    latest_ok = cli("verify", "--no-rebuild", str(latest))
     assert latest_ok.returncode == 0, latest_ok.stdout + latest_ok.stderr
-    first_now = subprocess.run([*verify, str(archived)], capture_output=True, text=True, timeout=120)
+    first_now = cli("verify", "--no-rebuild", str(archived))
     assert first_now.returncode == 2 and f"{tmp_path / 'data' / 'outcomes.csv'} changed since the build" in first_now.stdout
 
 

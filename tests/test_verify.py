@@ -12,7 +12,6 @@ import hashlib
 import json
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -30,17 +29,13 @@ from crizotinib_reports.publish.build import INJECTED_CELL_ID, without_timings
 from crizotinib_reports.publish.files import SHA256SUMS, sha256sums_text, write_sha256sums
 from crizotinib_reports.publish.inputs import package_code_hash, package_versions
 from crizotinib_reports.publish.verify import first_difference
+from support.cli import cli
 
 EPOCH = 1764547200  # 2025-12-01 00:00:00 UTC
 
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def cli(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "crizotinib_reports.cli", *args], capture_output=True, text=True,
-                          timeout=timeout)
 
 
 # --- the recorded build time ----------------------------------------------------------------------
