@@ -302,9 +302,7 @@ def test_a_failed_run_is_kept_and_reported_but_latest_stays(tmp_path):
                                 {"resistance_mechanisms": ("raise RuntimeError('planted failure')",)})
     broken = nbformat.read(notebooks / "resistance_mechanisms.ipynb", as_version=4)
     out = tmp_path / "out"
-    result = subprocess.run([sys.executable, "-m", "crizotinib_reports.cli", "run", "--output-dir", str(out),
-                             "--notebook-dir", str(notebooks), "--jobs", "1"], capture_output=True, text=True,
-                            timeout=900)
+    result = cli("run", "--output-dir", str(out), "--notebook-dir", str(notebooks), "--jobs", "1")
     assert result.returncode == 1
     assert "FAILED" in result.stdout and "raised RuntimeError: planted failure" in result.stdout
     assert not (out / "latest").exists()
@@ -320,8 +318,7 @@ def test_a_failed_run_is_kept_and_reported_but_latest_stays(tmp_path):
     data = tmp_path / "data"
     shutil.copytree(DATA_DIR, data)
     (data / "trials.csv").write_text("")
-    bad = subprocess.run([sys.executable, "-m", "crizotinib_reports.cli", "run", "--output-dir", str(out),
-                          "--data-dir", str(data)], capture_output=True, text=True, timeout=300)
+    bad = cli("run", "--output-dir", str(out), "--data-dir", str(data))
     assert bad.returncode == 2 and "trials.csv: file is empty" in bad.stderr and "Traceback" not in bad.stderr
     records = [json.loads((p / "run.json").read_text()) for p in sorted((out / "runs").iterdir())
                if not p.name.startswith(".")]
