@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from crizotinib_reports.cli import main
+from support.cli import cli
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "crizotinib_reports.cli", *args], capture_output=True, text=True,
-                          timeout=120)
+    """The program itself, as a shell runs it: its exit status and standard error are the contract checked here."""
+    return cli(*args, own_process=True, timeout=120)
 
 
 def test_list_names_every_report_and_parameter(capsys):

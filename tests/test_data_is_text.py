@@ -41,6 +41,7 @@ from crizotinib_reports.plain_text import ReportMarkdown, markdown, markdown_esc
 from crizotinib_reports.publish.portfolio import portfolio
 from crizotinib_reports.publish.render import strip_active_content
 from crizotinib_reports.evidence.tables import ReportTable
+from support.cli import cli
 from support.pdfs import file_page_texts
 
 LINK = "[x](javascript:alert(1))"
@@ -364,9 +365,7 @@ def hostile_build(tmp_path_factory) -> dict:
     (folder / ".git").mkdir()
     (folder / ".git" / "config").write_text(f"[core]\n\t{SECRET} = true\n", encoding="utf-8")
     output = folder / "out"
-    result = subprocess.run(
-        [sys.executable, "-m", "crizotinib_reports.cli", "build", "--data-dir", str(data), "--output-dir", str(output)],
-        cwd=folder, capture_output=True, text=True, timeout=900, env=env)
+    result = cli("build", "--data-dir", str(data), "--output-dir", str(output), cwd=folder, env=env, timeout=900)
     return {"output": output, "result": result, "env": env, "log": log,
             "embedded": base64.b64encode((folder / ".git" / "config").read_bytes()).decode("ascii")}
 
