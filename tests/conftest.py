@@ -27,11 +27,12 @@ settings.load_profile("deterministic")
 
 
 def pytest_sessionstart(session) -> None:
-    """Every session starts with the schema caches cold: `make mutants` runs a session per mutant in processes
-    forked from one that already ran the suite, and a warm cache would hide a mutant of the parsing code."""
-    from crizotinib_reports.evidence.schema import forget_parsed_schemas
+    """Every session starts with the schema caches (parsed schemas, checked tables) cold: `make mutants` runs a
+    session per mutant in processes forked from one that already ran the suite, and a warm cache would hide a
+    mutant of the checking code."""
+    from crizotinib_reports.evidence.schema import forget_schema_caches
 
-    forget_parsed_schemas()
+    forget_schema_caches()
 
 
 def find_seed() -> Path | None:

@@ -369,6 +369,31 @@ def test_the_same_broken_schema_in_two_folders_names_each_its_own_file(tmp_path:
             assert len(listed) == 1 and f"{folder}/schema.yaml" in listed[0].replace("\\", "/"), (kind, listed)
 
 
+def test_the_same_broken_table_in_two_folders_names_each_its_own_file(tmp_path: Path):
+    """A table's text is checked once however many copies hold it; each problem still names the file it is in,
+    and a copy that is fine stays fine after a broken one was checked."""
+    found = []
+    for folder in ("first", "second"):
+        data = tmp_path / folder
+        shutil.copytree(DATA_DIR, data)
+        edit(data / "trials.csv", "PROFILE 1014", "PROFILE 1014\u200f")
+        found.append(problems(data))
+    for folder, listed in zip(("first", "second"), found):
+        assert len(listed) == 1 and f"{folder}/trials.csv, line " in listed[0].replace("\\", "/"), listed
+        assert "control or bidirectional" in listed[0]
+    assert found[0][0].replace("first", "second") == found[1][0]
+    validate(DATA_DIR)
+
+
+def test_each_validation_hands_out_frames_of_its_own():
+    """Frames checked once are copied to every caller: what one report does to its frame reaches no other."""
+    first = validate(DATA_DIR)
+    first["trials"].loc[:, "trial_name"] = "changed"
+    first["outcomes"].loc[:, "value"] = -1.0
+    second = validate(DATA_DIR)
+    assert "changed" not in set(second["trials"]["trial_name"]) and (second["outcomes"]["value"] != -1.0).any()
+
+
 def test_a_missing_schema_says_to_restore_it(data_copy: Path):
     (data_copy / "schema.yaml").unlink()
     found = problems(data_copy)

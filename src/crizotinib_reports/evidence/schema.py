@@ -111,11 +111,12 @@ def read_schema(data_dir: Path, tables: tuple[str, ...]) -> dict[str, TableSpec]
     return dict(specs)
 
 
-def forget_parsed_schemas() -> None:
-    """Empty the caches of parsed schemas, for a process that outlives a change to this module's code (a test
-    runner that forks per mutant would otherwise hand every mutant the schemas its parent parsed)."""
+def forget_schema_caches() -> None:
+    """Empty the caches of parsed schemas and checked tables, for a process that outlives a change to this
+    module's code (a test runner that forks per mutant would otherwise hand every mutant its parent's results)."""
     _parsed_schema.cache_clear()
     pandera_schema.cache_clear()
+    _checked_table_cached.cache_clear()
 
 
 @functools.lru_cache(maxsize=8)
@@ -327,8 +328,9 @@ def _parse_csv(raw: str, shown: str) -> tuple[pd.DataFrame | None, Problem | Non
     return pd.DataFrame(rows, columns=header, dtype=str), None
 
 
-def read_table_text(path: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
-    """Read a CSV as text cells; unreadable files give a problem instead of a traceback."""
+def read_table_file(path: Path) -> tuple[str | None, list[Problem]]:
+    """A data file's text, within its size and time bounds; a missing, unreadable or empty file gives a problem
+    instead of a traceback."""
     shown = display_path(path)
     if not path.exists():
         return None, [Problem(shown, "file not found; restore it from git or pass --data-dir")]
@@ -338,6 +340,11 @@ def read_table_text(path: Path) -> tuple[pd.DataFrame | None, list[Problem]]:
         return None, [Problem(exc.shown, exc.reason, line=exc.line)]
     if not raw.strip():
         return None, [Problem(shown, "file is empty; it needs a header line and data rows")]
+    return raw, []
+
+
+def read_table_text(raw: str, shown: str) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """A CSV's text as text cells, stripped, empty cells missing; a malformed file gives a problem."""
     frame, problem = _parse_csv(raw, shown)
     if problem is not None:
         return None, [problem]
@@ -590,24 +597,54 @@ def validate_tables(data_dir: Path, table_names: tuple[str, ...]) -> tuple[dict[
     for spec in specs.values():
         path = data_dir / spec.file_name
         shown = display_path(path)
-        text, read_problems = read_table_text(path)
+        raw, read_problems = read_table_file(path)
         problems += read_problems
-        if text is None:
+        if raw is None:
             continue
-        header_problems = _header_problems(text, spec, shown)
-        if header_problems:
-            problems += header_problems  # cells under a wrong header would only add noise
-            continue
-        typed, coerce_problems = _coerce(text, spec, shown)
-        problems += coerce_problems
-        unparsed = {(p.line, p.column) for p in coerce_problems}
-        problems += [p for p in _pandera_problems(typed, spec, shown) if (p.line, p.column) not in unparsed]
-        problems += _pattern_problems(typed, spec, shown)
-        problems += _key_problems(typed, spec, shown)
-        problems += _row_rule_problems(typed, spec, shown)
-        tables[spec.name] = typed
+        if len(raw) > CHECKED_TABLE_CACHE_LIMIT:
+            typed, table_problems = _checked_table(raw, spec, shown)
+        else:
+            typed, table_problems = _checked_table_cached(raw, spec)
+            typed = None if typed is None else typed.copy()
+            table_problems = [replace(p, file=shown) for p in table_problems]
+        problems += table_problems
+        if typed is not None:
+            tables[spec.name] = typed
     problems += _reference_problems(tables, specs, data_dir)
     return tables, problems
+
+
+#: Tables up to this many characters are checked once per text and spec in a process (_checked_table_cached):
+#: 64 of them at most, so the cache holds at most 64 MiB of text (the shipped tables are a few KiB each).
+CHECKED_TABLE_CACHE_LIMIT = 1 << 20
+
+
+@functools.lru_cache(maxsize=64)
+def _checked_table_cached(raw: str, spec: TableSpec) -> tuple[pd.DataFrame | None, tuple[Problem, ...]]:
+    """_checked_table once per text and spec wherever the file lies (its problems name the file as the table's
+    file name; validate_tables names the real one, and copies the frame). A build validates its data, then
+    each report's kernel again; a test suite validates copies of the same files hundreds of times."""
+    typed, problems = _checked_table(raw, spec, spec.file_name)
+    return typed, tuple(problems)
+
+
+def _checked_table(raw: str, spec: TableSpec, shown: str) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """One table's text read and checked against its spec: the typed frame (None when its text or header is
+    unusable) and every problem found in it alone (references to other tables are checked afterwards)."""
+    text, problems = read_table_text(raw, shown)
+    if text is None:
+        return None, problems
+    header_problems = _header_problems(text, spec, shown)
+    if header_problems:
+        return None, header_problems  # cells under a wrong header would only add noise
+    typed, coerce_problems = _coerce(text, spec, shown)
+    problems = list(coerce_problems)
+    unparsed = {(p.line, p.column) for p in coerce_problems}
+    problems += [p for p in _pandera_problems(typed, spec, shown) if (p.line, p.column) not in unparsed]
+    problems += _pattern_problems(typed, spec, shown)
+    problems += _key_problems(typed, spec, shown)
+    problems += _row_rule_problems(typed, spec, shown)
+    return typed, problems
 
 
 def _reference_problems(tables: dict[str, pd.DataFrame], specs: dict[str, TableSpec], data_dir: Path) -> list[Problem]:
