@@ -13,7 +13,7 @@ from bs4 import BeautifulSoup
 from pypdf import PdfReader
 
 from crizotinib_reports.evidence.data import data_file_hashes
-from crizotinib_reports.paths import DATA_DIR, NOTEBOOK_DIR
+from crizotinib_reports.paths import DATA_DIR
 from crizotinib_reports.publish.portfolio import portfolio
 from support.cli import cli
 from support.pdfs import file_page_texts
@@ -330,18 +330,3 @@ def test_failed_report_keeps_previous_output_and_the_others_build(tmp_path):
     assert manifest["reports"]["overview"]["status"] == "failed"
     assert manifest["reports"]["clinical_relapses"]["status"] == "built"
     assert not list(output.rglob("*.tmp"))
-
-
-@pytest.mark.parametrize("name", list(REPORTS))
-def test_notebook_runs_all_with_its_defaults_as_in_jupyterlab(name):
-    """Run All from notebooks/ with the defaults: no CLI, no papermill, nothing injected."""
-    from nbclient import NotebookClient
-
-    notebook = nbformat.read(NOTEBOOK_DIR / REPORTS[name].notebook, as_version=4)
-    client = NotebookClient(notebook, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOK_DIR)}})
-    client.execute()
-    outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
-    assert not [o for o in outputs if o.output_type == "error"]
-    html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
-    assert "Source: " in html and "Provenance" in html
