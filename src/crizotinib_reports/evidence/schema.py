@@ -615,15 +615,17 @@ def validate_tables(data_dir: Path, table_names: tuple[str, ...]) -> tuple[dict[
 
 
 #: Tables up to this many characters are checked once per text and spec in a process (_checked_table_cached):
-#: 64 of them at most, so the cache holds at most 64 MiB of text (the shipped tables are a few KiB each).
+#: 64 of them at most, so the cache holds at most 64 MiB of text and the frames read from it (the shipped tables
+#: are a few KiB each).
 CHECKED_TABLE_CACHE_LIMIT = 1 << 20
 
 
 @functools.lru_cache(maxsize=64)
 def _checked_table_cached(raw: str, spec: TableSpec) -> tuple[pd.DataFrame | None, tuple[Problem, ...]]:
     """_checked_table once per text and spec wherever the file lies (its problems name the file as the table's
-    file name; validate_tables names the real one, and copies the frame). A build validates its data, then
-    each report's kernel again; a test suite validates copies of the same files hundreds of times."""
+    file name; validate_tables names the real one, and copies the frame). `validate`, a build and a notebook run
+    on its own each check the same files; a test suite checks copies of them hundreds of times. A pattern's
+    time limit is spent once per text too: the same text gets the same answer for the life of the process."""
     typed, problems = _checked_table(raw, spec, spec.file_name)
     return typed, tuple(problems)
 
