@@ -19,8 +19,8 @@ REPORTS = portfolio()
 def kernels():
     """Kernels of the notebooks' own kernelspec, started in notebooks/ with this process's environment (as
     JupyterLab starts them), each forked from one parent that imported the report stack once: each notebook
-    still gets a process and a namespace of its own, as tests/test_kernel_fork.py checks. The same notebooks
-    run in kernels started cold by the build's fallback and by papermill's own CLI (tests/test_reports.py)."""
+    still gets a process and a namespace of its own, as tests/test_kernel_fork.py checks. One notebook
+    (clinical_relapses) still runs in a kernel started cold, by papermill's own CLI (tests/test_reports.py)."""
     names = {nbformat.read(NOTEBOOK_DIR / report.notebook, as_version=4).metadata.kernelspec.name
              for report in REPORTS.values()}
     assert len(names) == 1, names
