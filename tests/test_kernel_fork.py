@@ -31,6 +31,13 @@ from support.stand_ins import stand_in_folder
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="kernels are forked on Linux only")
 
 LAUNCHER = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+
+
+def project_kernel_argv() -> list[str]:
+    """The command of the project's kernelspec, as a build reads it (its interpreter options included)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return KernelSpecManager().get_kernel_spec(KERNEL_NAME).argv
 NO_PID = 2**22 + 4321  # above Linux's largest pid: no process has it
 
 
@@ -109,6 +116,25 @@ def test_a_server_that_started_a_thread_refuses_to_fork(tmp_path):
             server.fork(LAUNCHER, str(tmp_path), env)
     finally:
         server.close()
+
+
+def test_a_server_forks_only_kernels_run_with_its_own_interpreter_options(tmp_path):
+    """The server runs with the kernelspec's options (-Xfrozen_modules=off for the debugger, which it imports once):
+    a kernel asked for with other options would not get them in a fork, so it starts as a program of its own."""
+    with_options = [sys.executable, "-Xfrozen_modules=off", *LAUNCHER[1:]]
+    server = ForkServer(with_options, tmp_path, dict(os.environ))
+    try:
+        assert _process_arguments(server.pid)[1] == "-Xfrozen_modules=off"
+        with pytest.raises(ForkUnavailable, match="interpreter, options and ipykernel_launcher"):
+            server.fork(LAUNCHER, str(tmp_path), dict(os.environ))
+        assert server.fork(with_options, str(tmp_path), dict(os.environ)) > 0
+    finally:
+        server.close()
+
+
+def _process_arguments(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/cmdline", "rb") as handle:
+        return handle.read().decode().split("\0")[:-1]
 
 
 def test_a_server_that_cannot_start_is_one_reason_not_a_hang(tmp_path):
@@ -193,7 +219,7 @@ PROBE = textwrap.dedent("""
 @pytest.fixture(scope="module")
 def fork_server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("forked")
-    server = ForkServer(LAUNCHER, folder, dict(os.environ))
+    server = ForkServer(project_kernel_argv(), folder, dict(os.environ))
     yield server, folder
     server.close()
 
@@ -252,9 +278,9 @@ def test_a_killed_kernel_is_seen_dead_and_the_next_one_starts(fork_server):
 
 BUILD_THAT_DIES = textwrap.dedent("""
     import asyncio, os, sys, time
+    from jupyter_client.kernelspec import KernelSpecManager
     from crizotinib_reports.publish.kernel_fork import ForkServer, forked_kernel_manager
-    launcher = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    server = ForkServer(launcher, os.getcwd(), dict(os.environ))
+    server = ForkServer(KernelSpecManager().get_kernel_spec("crizotinib-reports").argv, os.getcwd(), dict(os.environ))
     manager = forked_kernel_manager(server, kernel_name="crizotinib-reports")
     asyncio.run(manager.start_kernel(cwd=os.getcwd(), env=dict(os.environ)))
     print(server.pid, manager.provisioner.pid, flush=True)
