@@ -26,6 +26,7 @@ from crizotinib_reports.publish.kernel_fork import (KERNEL_IMPORTS, KERNELS_ENV,
                                                     forked_kernel_manager, warm_imports)
 from crizotinib_reports.publish.kernels import WarmKernels, notebook_imports
 from crizotinib_reports.publish.portfolio import portfolio
+from support.processes import gone
 from support.stand_ins import stand_in_folder
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="kernels are forked on Linux only")
@@ -38,20 +39,9 @@ def project_kernel_argv() -> list[str]:
     from jupyter_client.kernelspec import KernelSpecManager
 
     return KernelSpecManager().get_kernel_spec(KERNEL_NAME).argv
+
+
 NO_PID = 2**22 + 4321  # above Linux's largest pid: no process has it
-
-
-def _gone(pid: int, within: float = 20) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as handle:
-                if handle.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    return True
-        except OSError:
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def _running_at_start(folder, code: str) -> dict[str, str]:
@@ -292,10 +282,10 @@ def test_the_server_and_its_kernels_die_with_the_build(tmp_path):
     build = subprocess.Popen([sys.executable, "-c", BUILD_THAT_DIES], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
     try:
         server_pid, kernel_pid = (int(pid) for pid in build.stdout.readline().split())
-        assert not _gone(kernel_pid, within=0.5)
+        assert not gone(kernel_pid, within=0.5)
         build.kill()  # kill -9: nothing in the build gets to clean up
         build.wait()
-        assert _gone(server_pid) and _gone(kernel_pid)
+        assert gone(server_pid) and gone(kernel_pid)
     finally:
         build.kill()
         build.wait()

@@ -150,19 +150,19 @@ def test_two_scheduled_runs_compare_combine_and_mail(tmp_path):
     shutil.copytree(DATA_DIR, data)
     out = tmp_path / "out"
     controller, port, received = _smtp_server()
-    env = {**os.environ, "CRIZOTINIB_SMTP_HOST": "127.0.0.1", "CRIZOTINIB_SMTP_PORT": str(port),
-           "CRIZOTINIB_SMTP_SENDER": "reports@example.org", "CRIZOTINIB_SMTP_STARTTLS": "false"}
+    smtp = {"CRIZOTINIB_SMTP_HOST": "127.0.0.1", "CRIZOTINIB_SMTP_PORT": str(port),
+            "CRIZOTINIB_SMTP_SENDER": "reports@example.org", "CRIZOTINIB_SMTP_STARTTLS": "false"}
     notebooks = notebooks_of(tmp_path / "notebooks")
     command = ["run", "--output-dir", str(out), "--data-dir", str(data), "--notebook-dir", str(notebooks), "--keep", "5",
                "--mail-to", "medical-affairs@example.org"]
     try:
-        first = cli(*command, env=env, timeout=900)
+        first = cli(*command, set_env=smtp)
         assert first.returncode == 0, first.stderr
         outcomes = data / "outcomes.csv"
         outcomes.write_text(outcomes.read_text(encoding="utf-8").replace(
             "profile1014,crizotinib,ORR,primary,,,74,", "profile1014,crizotinib,ORR,primary,,,75,"), encoding="utf-8")
         # The second run's PDF for recipients whose systems reject PDFs that carry files.
-        second = cli(*command, "--pdf-profile", "plain", env=env, timeout=900)
+        second = cli(*command, "--pdf-profile", "plain", set_env=smtp)
         assert second.returncode == 0, second.stderr
     finally:
         controller.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import io
 import os
 from pathlib import Path
 
@@ -23,6 +24,17 @@ def file_page_texts(path: Path) -> list[str]:
 @functools.cache
 def _file_page_texts(path: Path, mtime_ns: int, size: int) -> tuple[str, ...]:
     return tuple(page_texts(PdfReader(path)))
+
+
+def pdf_page_texts(pdf: bytes) -> list[str]:
+    """Each page's text of a PDF held in memory, extracted once per test process for the same bytes (the
+    combined PDFs that several tests read)."""
+    return list(_pdf_page_texts(pdf))
+
+
+@functools.lru_cache(maxsize=8)
+def _pdf_page_texts(pdf: bytes) -> tuple[str, ...]:
+    return tuple(page_texts(PdfReader(io.BytesIO(pdf))))
 
 
 def outline_tree(reader: PdfReader) -> list[tuple[str, int, float | None, list]]:

@@ -1,11 +1,16 @@
 """Render worker processes: started once, reused for report after report, killed when a report runs late.
 
 WeasyPrint is pure Python: two reports rendering in the build's own process would take turns on
-one core (the GIL), so each job renders in a worker process of its own (started with `spawn`:
-a fresh interpreter, not a fork of this one with its threads and sockets). A render that runs
+one core (the GIL), so each job renders in a worker process of its own: not a fork of the build's
+process, with its threads and sockets, but a fork of multiprocessing's *fork server*, a fresh
+interpreter without threads that imported nbconvert's exporters (and WeasyPrint, for a build that
+prints PDFs) once for all the workers of the process that started it. Each worker used to be a fresh
+interpreter (`spawn`) importing them itself: about 1 s of CPU a worker (docs/performance.md). Where
+there is no fork server (Windows), workers are spawned as before. A worker takes the environment and
+working folder of the build as it starts, as a spawned one would. A render that runs
 past its report's deadline cannot be interrupted inside WeasyPrint, so its worker is killed and
-a fresh one takes its place for the next report. A worker exits by itself when the build
-process is gone (kill -9 leaves no one to stop it).
+a fresh one takes its place for the next report. A worker exits by itself when its parent is gone
+(kill -9 leaves no one to stop it): the fork server, which exits when the build process does.
 
 A scheduled run's workers keep documents (``keep_documents``): one worker keeps each report's
 laid-out PDF document, and the run's combined PDF is made in that same worker from those pages
@@ -37,14 +42,29 @@ class RenderFailed(Exception):
     """The render raised, or its worker died."""
 
 
+#: What the workers' fork server imports once: nbconvert's exporters, and WeasyPrint when PDFs are printed.
+#: Set as the fork server starts (the first worker of a process); later workers are forks of it.
+RENDER_IMPORTS = ("crizotinib_reports.publish.render",)
+PDF_IMPORTS = ("crizotinib_reports.publish.offline_fetch",)
+
+
+def start_method() -> str:
+    """How render workers start: forks of multiprocessing's fork server, or fresh interpreters where it has none."""
+    import multiprocessing
+
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+
 class _Worker:
-    def __init__(self, warm_up: Callable[[], None] | None = None) -> None:
+    def __init__(self, warm_up: Callable[[], None] | None = None, pdf: bool = True) -> None:
         import multiprocessing
 
-        context = multiprocessing.get_context("spawn")
+        context = multiprocessing.get_context(start_method())
+        if context.get_start_method() == "forkserver":
+            context.set_forkserver_preload([*RENDER_IMPORTS, *(PDF_IMPORTS if pdf else ())])
         self.connection, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, os.getpid(), warm_up), daemon=True,
-                                       name="crizotinib-render")
+        self.process = context.Process(target=_serve, args=(child, dict(os.environ), warm_up),
+                                       daemon=True, name="crizotinib-render")
         self.process.start()
         child.close()
 
@@ -94,10 +114,10 @@ class RenderWorkers:
         """Start the workers now, so that their imports (nbconvert, WeasyPrint) overlap the first reports'
         execution instead of delaying their renders."""
         warm_up = functools.partial(_warm_up, self.pdf) if self.job is None else None
-        keeper = _Worker(warm_up) if self.keep_documents and self._keeper is None else None
+        keeper = _Worker(warm_up, self.pdf) if self.keep_documents and self._keeper is None else None
         with self._lock:
             missing = self.count - len(self._idle) - (1 if self.keep_documents else 0) if not self._closed else 0
-        started = [_Worker(warm_up) for _ in range(max(missing, 0))]
+        started = [_Worker(warm_up, self.pdf) for _ in range(max(missing, 0))]
         with self._lock:
             self._idle.extend(started)
             if keeper is not None:
@@ -128,7 +148,7 @@ class RenderWorkers:
                 raise RenderFailed("the build is stopping")
             worker = self._idle.pop() if self._idle else None
         if worker is None:
-            worker = _Worker()
+            worker = _Worker(pdf=self.pdf)
         try:
             result = worker.call(self.job or _render, (notebook_path, formats), timeout)
         except BaseException:
@@ -190,7 +210,7 @@ class RenderWorkers:
                 if self._closed:
                     raise RenderFailed("the build is stopping")
                 if self._keeper is None:
-                    self._keeper = _Worker()
+                    self._keeper = _Worker(pdf=self.pdf)
                 worker = self._keeper
             try:
                 return worker.call(function, arguments, deadline - time.monotonic())
@@ -242,8 +262,13 @@ def _keep_page(page: str) -> None:
     keep_in_worker(page)
 
 
-def _serve(connection: Any, parent_pid: int, warm_up: Callable[[], None] | None = None) -> None:
+def _serve(connection: Any, environment: dict[str, str], warm_up: Callable[[], None] | None = None) -> None:
     """The worker's loop: run what it is sent until told to stop or the build is gone."""
+    # The build's environment as the worker starts; a fork server's is as it was when that started (multiprocessing
+    # hands a worker the build's working folder itself).
+    os.environ.clear()
+    os.environ.update(environment)
+    parent_pid = os.getppid()
 
     def exit_with_parent() -> None:
         while os.getppid() == parent_pid:

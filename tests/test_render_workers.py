@@ -1,0 +1,98 @@
+"""Render workers forked from one warm parent (multiprocessing's fork server), each in a program of its own.
+
+A fork server is started once per process, with what the first workers need: each test runs a fresh program,
+so that what its fork server imported is what that program's workers asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from crizotinib_reports.publish.workers import start_method
+from support.processes import gone
+
+pytestmark = pytest.mark.skipif(start_method() != "forkserver" or not os.path.isdir("/proc"),
+                                reason="render workers are forked where multiprocessing has a fork server; seen through /proc")
+
+#: Jobs a worker runs, importable by name in the worker (the program's folder is on its path).
+JOBS = textwrap.dedent("""
+    import os, time
+
+    def where(*_):
+        time.sleep(1)  # two calls at once go to two workers
+        return os.getpid(), os.getppid()
+
+    def surroundings(*_):
+        return os.environ.get("PROBE"), os.getcwd()
+""")
+
+#: A build's use of its workers: two at once, then one started after its environment and folder changed.
+PROGRAM = textwrap.dedent("""
+    import json, os, sys, time
+    from concurrent.futures import ThreadPoolExecutor
+    from crizotinib_reports.publish.workers import RenderWorkers
+    import jobs
+
+    if __name__ == "__main__":  # a worker imports the program's main module again, as multiprocessing does
+        workers = RenderWorkers(2, job=jobs.where, pdf=sys.argv[1] == "pdf")
+        with ThreadPoolExecutor(2) as pool:
+            seen = list(pool.map(lambda _: workers.render("report.ipynb", (), 60), range(2)))
+        os.environ["PROBE"] = "set after the fork server started"
+        os.mkdir("later")
+        os.chdir("later")
+        later = RenderWorkers(1, job=jobs.surroundings)
+        surroundings = later.render("report.ipynb", (), 60)
+        print(json.dumps({"build": os.getpid(), "workers": seen, "surroundings": surroundings}), flush=True)
+        time.sleep(600)
+""")
+
+
+def _start(folder, prints: str) -> tuple[subprocess.Popen, dict]:
+    (folder / "jobs.py").write_text(JOBS)
+    (folder / "build.py").write_text(PROGRAM)
+    program = subprocess.Popen([sys.executable, "build.py", prints], cwd=folder, stdout=subprocess.PIPE, text=True)
+    line = program.stdout.readline()
+    assert line, f"the program exited with {program.wait(timeout=30)}"
+    return program, json.loads(line)
+
+
+def _maps(pid: int) -> str:
+    with open(f"/proc/{pid}/maps") as handle:
+        return handle.read()
+
+
+def _threads(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as handle:
+        return int(next(line.split()[1] for line in handle if line.startswith("Threads:")))
+
+
+@pytest.mark.parametrize("prints", ["pdf", "html"])
+def test_workers_are_forks_of_one_parent_that_imported_the_render_stack_once(tmp_path, prints):
+    program, seen = _start(tmp_path, prints)
+    try:
+        (first, parent), (second, other_parent) = seen["workers"]
+        assert first != second and parent == other_parent != seen["build"]
+        assert _threads(parent) == 1  # nothing that a fork would cut in half
+        # WeasyPrint loads Pango as it is imported: once, in the parent, and only for workers that print PDFs.
+        assert ("libpango-1.0" in _maps(parent)) == (prints == "pdf")
+        # A worker takes the build's environment and folder as it starts, not the fork server's.
+        assert seen["surroundings"] == ["set after the fork server started", str(tmp_path / "later")]
+    finally:
+        program.kill()
+        program.wait()
+
+
+def test_a_killed_build_takes_its_fork_server_and_workers_with_it(tmp_path):
+    program, seen = _start(tmp_path, "pdf")
+    (first, parent), (second, _) = seen["workers"]
+    assert not gone(first, within=0.5) and not gone(parent, within=0.5)  # idle, waiting for the next report
+    os.kill(program.pid, signal.SIGKILL)
+    program.wait()
+    assert gone(parent) and gone(first) and gone(second)
