@@ -19,7 +19,7 @@ from crizotinib_reports.publish.workers import start_method
 from support.processes import gone
 
 pytestmark = pytest.mark.skipif(start_method() != "forkserver" or not os.path.isdir("/proc"),
-                                reason="render workers are forked where multiprocessing has a fork server; seen through /proc")
+                                reason="workers are forked where multiprocessing has a fork server; seen in /proc")
 
 #: Jobs a worker runs, importable by name in the worker (the program's folder is on its path).
 JOBS = textwrap.dedent("""

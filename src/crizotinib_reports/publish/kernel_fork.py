@@ -44,10 +44,9 @@ KERNEL_IMPORTS = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugg
 #: (statsmodels' intervals and meta-analysis, great_tables' CSS inliner, the CSV writer, PIL's image
 #: plugins, and the schema with pandera, which reading the build's validated snapshot imports: about 0.2 s
 #: of CPU a kernel): warmed whenever a notebook being built imports the package.
-PACKAGE_IMPORTS = ("crizotinib_reports.notebook", "crizotinib_reports.evidence.text", "crizotinib_reports.evidence.schema",
-                   "matplotlib_inline",
-                   "statsmodels.stats.proportion", "statsmodels.stats.meta_analysis", "css_inline",
-                   "pandas.io.formats.csvs", "PIL.Image")
+PACKAGE_IMPORTS = ("crizotinib_reports.notebook", "crizotinib_reports.evidence.text",
+                   "crizotinib_reports.evidence.schema", "matplotlib_inline", "statsmodels.stats.proportion",
+                   "statsmodels.stats.meta_analysis", "css_inline", "pandas.io.formats.csvs", "PIL.Image")
 SERVER_STARTUP_TIMEOUT = 120
 _LAUNCHER = ("-m", "ipykernel_launcher")
 
@@ -102,8 +101,8 @@ class ForkServer:
         server_env = {**env, "OPENBLAS_NUM_THREADS": env.get("OPENBLAS_NUM_THREADS", "1")}
         try:
             self.process = subprocess.Popen(
-                [self.python, *self.options, "-m", __name__, str(request_read), str(reply_write), *warm], cwd=str(cwd), env=server_env,
-                stdin=subprocess.DEVNULL, pass_fds=(request_read, reply_write))
+                [self.python, *self.options, "-m", __name__, str(request_read), str(reply_write), *warm],
+                cwd=str(cwd), env=server_env, stdin=subprocess.DEVNULL, pass_fds=(request_read, reply_write))
         except OSError as exc:
             os.close(self._requests)
             os.close(self._replies)
@@ -136,7 +135,8 @@ class ForkServer:
     def fork(self, argv: list[str], cwd: str, env: dict[str, str]) -> int:
         """The pid of a new kernel child running ``argv`` (a kernelspec's command) in ``cwd`` with ``env``."""
         if argv[0] != self.python or not _starts_ipykernel(argv) or _interpreter_options(argv) != self.options:
-            raise ForkUnavailable("the kernel's command is not the fork server's interpreter, options and ipykernel_launcher")
+            raise ForkUnavailable("the kernel's command is not the fork server's interpreter, options and "
+                                  "ipykernel_launcher")
         request = json.dumps({"argv": argv[argv.index("-m") + 2:], "cwd": cwd, "env": env}) + "\n"
         with self._lock:
             try:
