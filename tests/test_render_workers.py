@@ -96,3 +96,9 @@ def test_a_killed_build_takes_its_fork_server_and_workers_with_it(tmp_path):
     os.kill(program.pid, signal.SIGKILL)
     program.wait()
     assert gone(parent) and gone(first) and gone(second)
+
+
+def test_workers_are_spawned_off_linux(monkeypatch):
+    """As kernels are: macOS cannot fork a process that loaded its frameworks, which WeasyPrint's Pango does."""
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert start_method() == "spawn"

@@ -5,8 +5,8 @@ one core (the GIL), so each job renders in a worker process of its own: not a fo
 process, with its threads and sockets, but a fork of multiprocessing's *fork server*, a fresh
 interpreter without threads that imported nbconvert's exporters (and WeasyPrint, for a build that
 prints PDFs) once for all the workers of the process that started it. Each worker used to be a fresh
-interpreter (`spawn`) importing them itself: about 1 s of CPU a worker (docs/performance.md). Where
-there is no fork server (Windows), workers are spawned as before. A worker takes the environment and
+interpreter (`spawn`) importing them itself: about 1 s of CPU a worker (docs/performance.md). Off
+Linux, as for kernels (kernel_fork.py), workers are spawned as before. A worker takes the environment and
 working folder of the build as it starts, as a spawned one would. A render that runs
 past its report's deadline cannot be interrupted inside WeasyPrint, so its worker is killed and
 a fresh one takes its place for the next report. A worker exits by itself when its parent is gone
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import threading
 import time
 from typing import Any, Callable
@@ -49,10 +50,13 @@ PDF_IMPORTS = ("crizotinib_reports.publish.offline_fetch",)
 
 
 def start_method() -> str:
-    """How render workers start: forks of multiprocessing's fork server, or fresh interpreters where it has none."""
+    """How render workers start: forks of multiprocessing's fork server on Linux, as kernels are forked (macOS
+    cannot fork a process with its frameworks loaded, and WeasyPrint's Pango loads them), fresh interpreters
+    elsewhere."""
     import multiprocessing
 
-    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    forks = sys.platform.startswith("linux") and "forkserver" in multiprocessing.get_all_start_methods()
+    return "forkserver" if forks else "spawn"
 
 
 class _Worker:
