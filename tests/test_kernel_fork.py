@@ -26,7 +26,7 @@ from crizotinib_reports.publish.kernel_fork import (KERNEL_IMPORTS, KERNELS_ENV,
                                                     forked_kernel_manager, warm_imports)
 from crizotinib_reports.publish.kernels import WarmKernels, notebook_imports
 from crizotinib_reports.publish.portfolio import portfolio
-from support.processes import gone
+from support.processes import command_line, gone
 from support.stand_ins import stand_in_folder
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="kernels are forked on Linux only")
@@ -114,17 +114,12 @@ def test_a_server_forks_only_kernels_run_with_its_own_interpreter_options(tmp_pa
     with_options = [sys.executable, "-Xfrozen_modules=off", *LAUNCHER[1:]]
     server = ForkServer(with_options, tmp_path, dict(os.environ))
     try:
-        assert _process_arguments(server.pid)[1] == "-Xfrozen_modules=off"
+        assert command_line(server.pid)[1] == "-Xfrozen_modules=off"
         with pytest.raises(ForkUnavailable, match="interpreter, options and ipykernel_launcher"):
             server.fork(LAUNCHER, str(tmp_path), dict(os.environ))
         assert server.fork(with_options, str(tmp_path), dict(os.environ)) > 0
     finally:
         server.close()
-
-
-def _process_arguments(pid: int) -> list[str]:
-    with open(f"/proc/{pid}/cmdline", "rb") as handle:
-        return handle.read().decode().split("\0")[:-1]
 
 
 def test_a_server_that_cannot_start_is_one_reason_not_a_hang(tmp_path):

@@ -16,7 +16,7 @@ import textwrap
 import pytest
 
 from crizotinib_reports.publish.workers import start_method
-from support.processes import gone
+from support.processes import gone, mapped_files, parent_of, thread_count
 
 pytestmark = pytest.mark.skipif(start_method() != "forkserver" or not os.path.isdir("/proc"),
                                 reason="workers are forked where multiprocessing has a fork server; seen in /proc")
@@ -59,31 +59,16 @@ def _start(folder, prints: str) -> tuple[subprocess.Popen, dict]:
     return program, json.loads(line)
 
 
-def _maps(pid: int) -> str:
-    with open(f"/proc/{pid}/maps") as handle:
-        return handle.read()
-
-
-def _parent(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as handle:
-        return int(handle.read().rsplit(")", 1)[1].split()[1])
-
-
-def _threads(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as handle:
-        return int(next(line.split()[1] for line in handle if line.startswith("Threads:")))
-
-
 @pytest.mark.parametrize("prints", ["pdf", "html"])
 def test_workers_are_forks_of_one_parent_that_imported_the_render_stack_once(tmp_path, prints):
     program, seen = _start(tmp_path, prints)
     try:
         first, second = seen["workers"]
-        parent = _parent(first)
-        assert first != second and parent == _parent(second) != seen["build"]
-        assert _threads(parent) == 1  # nothing that a fork would cut in half
+        parent = parent_of(first)
+        assert first != second and parent == parent_of(second) != seen["build"]
+        assert thread_count(parent) == 1  # nothing that a fork would cut in half
         # WeasyPrint loads Pango as it is imported: once, in the parent, and only for workers that print PDFs.
-        assert ("libpango-1.0" in _maps(parent)) == (prints == "pdf")
+        assert ("libpango-1.0" in mapped_files(parent)) == (prints == "pdf")
         # A worker takes the build's environment and folder as it starts, not the fork server's.
         assert seen["surroundings"] == ["set after the fork server started", str(tmp_path / "later")]
     finally:
@@ -94,7 +79,7 @@ def test_workers_are_forks_of_one_parent_that_imported_the_render_stack_once(tmp
 def test_a_killed_build_takes_its_fork_server_and_workers_with_it(tmp_path):
     program, seen = _start(tmp_path, "pdf")
     first, second = seen["workers"]
-    parent = _parent(first)
+    parent = parent_of(first)
     assert not gone(first, within=0.5) and not gone(parent, within=0.5)  # idle, waiting for the first report
     os.kill(program.pid, signal.SIGKILL)
     program.wait()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import io
-import os
 from pathlib import Path
 
 from pypdf import PdfReader
@@ -15,24 +14,17 @@ def page_texts(reader: PdfReader) -> list[str]:
 
 
 def file_page_texts(path: Path) -> list[str]:
-    """Each page's text of a PDF file, extracted once per test process for as long as the file is unchanged:
-    many tests read the shared build's PDFs, and pypdf takes about 0.1 s of CPU a page."""
-    stat = os.stat(path)
-    return list(_file_page_texts(Path(path).resolve(), stat.st_mtime_ns, stat.st_size))
-
-
-@functools.cache
-def _file_page_texts(path: Path, mtime_ns: int, size: int) -> tuple[str, ...]:
-    return tuple(page_texts(PdfReader(path)))
+    """Each page's text of a PDF file (see pdf_page_texts: a file read again after a change is extracted again)."""
+    return pdf_page_texts(Path(path).read_bytes())
 
 
 def pdf_page_texts(pdf: bytes) -> list[str]:
-    """Each page's text of a PDF held in memory, extracted once per test process for the same bytes (the
-    combined PDFs that several tests read)."""
+    """Each page's text of a PDF, extracted once per test process for the same bytes: many tests read the shared
+    build's PDFs and the combined PDFs, and pypdf takes about 0.1 s of CPU a page."""
     return list(_pdf_page_texts(pdf))
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=32)
 def _pdf_page_texts(pdf: bytes) -> tuple[str, ...]:
     return tuple(page_texts(PdfReader(io.BytesIO(pdf))))
 
