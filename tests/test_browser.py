@@ -20,9 +20,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import tinycss2
+from bs4 import BeautifulSoup
 from pypdf import PdfReader
 
 from crizotinib_reports.publish.portfolio import portfolio
+from crizotinib_reports.publish.render import REPORT_CSS
 from support.needs import pinned_module, system_program, unavailable
 
 REPORTS = portfolio()
@@ -91,6 +94,11 @@ def pdftoppm() -> str:
 @pytest.fixture(scope="module")
 def pdffonts() -> str:
     return poppler_tool("pdffonts")
+
+
+@pytest.fixture(scope="module")
+def pdftotext() -> str:
+    return poppler_tool("pdftotext")
 
 
 # ---------------------------------------------------------------- the HTML in a browser
@@ -205,6 +213,40 @@ def test_pdf_pages_render_and_are_not_blank(pdftoppm, output_dir, name):
     assert len(pngs) == pages, f"{name}: {len(pngs)} page images for {pages} pages"
     blank = [png.name for png in pngs if is_blank(png)]
     assert not blank, f"{name}: blank pages: {blank}"
+
+
+def side_margins_mm() -> tuple[float, float]:
+    """The left and right page margins report.css gives every page (``@page { margin: ... }``), in mm."""
+    for rule in tinycss2.parse_stylesheet(REPORT_CSS.read_text(encoding="utf-8"), skip_comments=True,
+                                          skip_whitespace=True):
+        if rule.type == "at-rule" and rule.lower_at_keyword == "page" and not tinycss2.serialize(rule.prelude).strip():
+            for item in tinycss2.parse_blocks_contents(rule.content, skip_comments=True, skip_whitespace=True):
+                if item.type == "declaration" and item.lower_name == "margin":
+                    sizes = [token for token in item.value if token.type == "dimension"]
+                    assert all(token.unit == "mm" for token in sizes), item.value
+                    top, right, bottom, left = [token.value for token in sizes] + [None] * (4 - len(sizes))
+                    right = top if right is None else right
+                    return (right if left is None else left), right
+    raise AssertionError("report.css gives no @page margin")
+
+
+@pytest.mark.parametrize("name", list(REPORTS))
+def test_nothing_prints_in_the_side_margins(pdftotext, output_dir, name):
+    """Every word of every page lies between the left and right margins: a table whose unbreakable cell text
+    made it wider than the page (a DOI without a break point) ran 10 mm into the right margin."""
+    result = subprocess.run([pdftotext, "-bbox", str(output_dir / name / f"{name}.pdf"), "-"], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, f"pdftotext failed: {result.stderr}"
+    left, right = (mm * 72 / 25.4 for mm in side_margins_mm())
+    soup = BeautifulSoup(result.stdout, "html.parser")
+    outside = []
+    for number, page in enumerate(soup.find_all("page"), 1):
+        width = float(page["width"])
+        for word in page.find_all("word"):
+            if float(word["xmin"]) < left - 0.5 or float(word["xmax"]) > width - right + 0.5:
+                outside.append(f"page {number}: {word.get_text()!r} at x {float(word['xmin']):.0f}-"
+                               f"{float(word['xmax']):.0f} pt")
+    assert len(soup.find_all("word")) > 100 and not outside, (name, outside[:5], len(outside))
 
 
 def pdf_fonts(pdffonts: str, pdf: Path) -> list[dict[str, str]]:

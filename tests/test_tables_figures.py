@@ -412,3 +412,35 @@ def test_notebook_prose_holds_no_trial_facts(name):
     prose = " ".join(c.source for c in notebook.cells if c.cell_type == "markdown")
     assert not re.search(r"\d", prose)
     assert not re.search(r"\b(two|three|four|five|six|both|first-line|second-line)\b", prose, re.I)
+
+
+@pytest.mark.parametrize("text, pieces", [
+    ("doi:10.1158/1078-0432.CCR-11-2906; PMID 22235099",
+     ["doi:10.1158", "/1078-0432", ".CCR-11-2906; PMID 22235099"]),
+    ("Available at https://www.fda.gov/Drugs/x.htm.", ["Available at https://www", ".fda", ".gov", "/Drugs", "/x", ".htm."]),
+    ("10.1056/NEJMoa1214886", ["10.1056", "/NEJMoa1214886"]),
+    # Numbers, ratios and version-like text outside an address keep their characters together.
+    ("73 of 119 (61%); 25/51; 3.0 vs 7.7 months; v10.1234/5", ["73 of 119 (61%); 25/51; 3.0 vs 7.7 months; v10.1234/5"]),
+    ("https://a.org/b//c/", ["https://a", ".org", "/b//c/"]),  # no break beside another slash or at the end
+])
+def test_addresses_break_before_a_slash_or_a_dot_and_nothing_else_does(text, pieces):
+    assert tables.address_pieces(text) == pieces
+    assert "".join(pieces) == text
+
+
+def test_a_doi_in_a_cell_gets_a_break_point_and_stays_text():
+    cell = '<table><tbody><tr><td title="10.1/a.b">doi:10.1234/ab.c &lt;b&gt;https://x.org/&lt;i&gt;</td></tr></tbody></table>'
+    marked = tables.address_break_points(cell)
+    assert marked == ('<table><tbody><tr><td title="10.1/a.b">doi:10.1234<wbr/>/ab<wbr/>.c &lt;b&gt;https://x<wbr/>.org/'
+                      '&lt;i&gt;</td></tr></tbody></table>')
+    assert tables.address_break_points("<table><tr><td>3.0/7.7</td></tr></table>") == "<table><tr><td>3.0/7.7</td></tr></table>"
+
+
+def test_the_references_table_breaks_its_dois_and_addresses_and_shows_their_text_whole(evidence):
+    from bs4 import BeautifulSoup
+
+    table = tables.references_table(evidence)
+    soup = BeautifulSoup(table._repr_html_(), "html.parser")
+    cells = [td for td in soup.find_all("td") if td.get_text().startswith("doi:")]
+    assert len(cells) > 10 and all(td.find("wbr") for td in cells)
+    assert {td.get_text() for td in soup.find_all("td")} >= set(table.frame["Identifiers"]) | set(table.frame["Reference"])

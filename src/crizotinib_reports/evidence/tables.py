@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pandas as pd
+from bs4 import BeautifulSoup, NavigableString
 from great_tables import GT
 
 from .analysis import (ANALYSES, CNS_ENDPOINTS, CROSSOVER, LANDMARK_PFS_ENDPOINTS, arm_comparisons,
@@ -81,8 +82,8 @@ class ReportTable:
         # CSS inlined into each element: JupyterLab drops a <style> from output it does not trust, which left
         # the executed notebooks' tables unstyled. The wrapper carries the number for contents and bookmarks.
         gt = self.to_gt()
-        body = annotate_table_html(gt.as_raw_html(inline_css=True), self.frame, self.provenance,
-                                   *drawn_order(gt, self.frame, self.group_column))
+        body = address_break_points(annotate_table_html(gt.as_raw_html(inline_css=True), self.frame, self.provenance,
+                                                        *drawn_order(gt, self.frame, self.group_column)))
         return (f'<div class="report-table" id="{html.escape(self.anchor)}" '
                 f'data-label="{html.escape(self.label)}">{body}</div>')
 
@@ -94,6 +95,42 @@ class ReportTable:
         text_columns = [c for c in frame.columns
                         if pd.api.types.is_object_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c])]
         return frame.assign(**{c: frame[c].map(spreadsheet_safe) for c in text_columns}).to_csv(index=False)
+
+
+#: A web address or a DOI in a cell's text: its head ('https://', '10.1158') and the rest.
+_ADDRESS = re.compile(r"(?P<head>https?://|(?<![\w.])10\.\d{4,9})(?P<rest>[^\s<>\"']+)")
+#: In the rest, before each '/' or '.' between two characters of the address.
+_ADDRESS_BREAK = re.compile(r"(?<=[^\s/.])(?=[/.][^\s/.])")
+
+
+def address_pieces(text: str) -> list[str]:
+    """``text`` cut where a line may break inside its web addresses and DOIs: before a slash or a dot, as the
+    Chicago Manual of Style has them broken. Browsers and WeasyPrint break after a slash only before a letter,
+    so 'doi:10.1158/1078-0432.CCR-11-2906' stayed whole, and its column pushed the references table past the
+    printed page's margin."""
+    pieces, start = [], 0
+    for address in _ADDRESS.finditer(text):
+        for cut in _ADDRESS_BREAK.finditer(text, address.start("rest"), address.end()):
+            pieces.append(text[start:cut.start()])
+            start = cut.start()
+    return [*pieces, text[start:]]
+
+
+def address_break_points(table_html: str) -> str:
+    """The table with a ``<wbr>`` (a break opportunity, no character: a copied DOI stays whole) at each of
+    :func:`address_pieces`' cuts in its cells' text. The text stays text: only the element is added."""
+    if not _ADDRESS.search(table_html):
+        return table_html
+    soup = BeautifulSoup(table_html, features="html.parser")
+    for cell in soup.find_all("td"):
+        for string in [s for s in cell.find_all(string=True) if type(s) is NavigableString]:
+            pieces = address_pieces(str(string))
+            if len(pieces) > 1:
+                replacement = [NavigableString(pieces[0])]
+                for piece in pieces[1:]:
+                    replacement += [soup.new_tag("wbr"), NavigableString(piece)]
+                string.replace_with(*replacement)
+    return str(soup)
 
 
 def drawn_order(gt: GT, frame: pd.DataFrame, group_column: str | None) -> tuple[list[int], list[str]]:
