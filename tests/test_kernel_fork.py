@@ -96,6 +96,38 @@ def test_shutting_a_kernel_down_stops_the_client_its_report_made(monkeypatch, tm
         kernels.close()
 
 
+@pytest.mark.parametrize("killed, started", [(1, True), (3, False)])
+def test_a_kernel_that_ends_as_it_starts_is_started_again_twice_at_most(monkeypatch, tmp_path, killed, started):
+    """A kernel can end before it answers for a reason that is not the report's (a port jupyter_client chose taken
+    by another program before the kernel bound it): another is started, and a report fails only if three do."""
+    monkeypatch.delenv(KERNELS_ENV, raising=False)
+    forked: list[int] = []
+    fork = ForkServer.fork
+
+    def fork_and_kill_the_first(server, argv, cwd, env):
+        pid = fork(server, argv, cwd, env)
+        if len(forked) < killed:
+            os.kill(pid, signal.SIGKILL)
+        forked.append(pid)
+        return pid
+
+    monkeypatch.setattr(ForkServer, "fork", fork_and_kill_the_first)
+    said: list[str] = []
+    kernels = WarmKernels(1, 1, KERNEL_NAME, tmp_path, KERNEL_ARGUMENTS, dict(os.environ), "k:1", said.append, warm=())
+    try:
+        if started:
+            manager = kernels.take()
+            assert asyncio.run(manager.is_alive()) and len(forked) == 2 and gone(forked[0])
+        else:
+            with pytest.raises(RuntimeError, match="Kernel died before replying to kernel_info"):
+                kernels.take()
+            assert len(forked) == 3 and all(gone(pid) for pid in forked)
+        assert [line.split(" (")[0] for line in said] == ["a kernel ended as it started"] * min(killed, 2)
+        assert said[-1].endswith(f"starting another ({min(killed, 2) + 1} of 3)")
+    finally:
+        kernels.close()
+
+
 def test_a_server_that_started_a_thread_refuses_to_fork(tmp_path):
     """A thread alive in the parent at fork time would be missing in the child, holding whatever lock it held."""
     env = _running_at_start(tmp_path, "import threading, time\n"

@@ -36,6 +36,8 @@ from typing import Any, Callable, Iterable
 from .kernel_fork import PACKAGE_IMPORTS
 
 STARTUP_TIMEOUT = 60
+#: Kernels started for one report when each ends before it answers, before the report fails.
+STARTUP_ATTEMPTS = 3
 KERNEL_TOKEN_ENV = "CRIZOTINIB_REPORTS_KERNEL"
 
 
@@ -117,7 +119,7 @@ class WarmKernels:
             self._fork_refused = reason
             self.say(f"kernels start as separate programs, not forked from a warm parent: {reason}")
 
-    async def _start(self, token: str) -> Any:
+    async def _start(self, token: str, attempt: int = 1) -> Any:
         from jupyter_client.manager import AsyncKernelManager
 
         from .kernel_fork import ForkUnavailable, forked_kernel_manager
@@ -133,7 +135,7 @@ class WarmKernels:
         except ForkUnavailable as exc:  # the server refused (a thread started in it) or is gone
             with self._fork_lock:
                 self._refuse_forks(str(exc))
-            return await self._start(token)
+            return await self._start(token, attempt)
         client = manager.client()
         client.start_channels()
         try:
@@ -145,9 +147,16 @@ class WarmKernels:
                     reply = await client.get_shell_msg(timeout=STARTUP_TIMEOUT)
                     if reply["parent_header"].get("msg_id") == msg_id:
                         break
-        except BaseException:
+        except BaseException as exc:
             client.stop_channels()
-            self.shut_down(manager)
+            ended = isinstance(exc, Exception) and not await manager.is_alive()
+            await self._stop(manager)
+            if ended and attempt < STARTUP_ATTEMPTS:
+                # Ended before it answered: a port taken between jupyter_client choosing it and the kernel
+                # binding it (jupyter/jupyter_client#487), say. A kernel that hangs is not started again.
+                self.say(f"a kernel ended as it started ({exc}); starting another ({attempt + 1} of "
+                         f"{STARTUP_ATTEMPTS})")
+                return await self._start(token, attempt + 1)
             raise
         client.stop_channels()
         return manager
@@ -176,8 +185,13 @@ class WarmKernels:
             self._in_use.discard(manager)
         for client in getattr(manager, "crizotinib_clients", ()):
             client.stop_channels()
+        asyncio.run(self._stop(manager))
+
+    @staticmethod
+    async def _stop(manager: Any) -> None:
+        """Shut the kernel down (killed if it will not go), and every process that carries its token."""
         try:
-            asyncio.run(manager.shutdown_kernel(now=True))
+            await manager.shutdown_kernel(now=True)
         except Exception:
             kill_kernel(manager)
         token = getattr(manager, "crizotinib_token", None)
